@@ -1,0 +1,80 @@
+# Tandem — the two commands of the README are `make run` and `make test`.
+# Every target installs what it needs and skips what is already up to date.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+NPM    ?= npm
+JOBS   ?= auto
+
+PY_STAMP     := $(VENV)/.installed
+NODE_STAMP   := client_js/node_modules/.installed
+CLIENT       := client_js/dist/tandem.js
+CLIENT_SRC   := $(shell find client_js/src client_js/demo -name '*.js' 2>/dev/null) client_js/build.mjs
+CHROME_STAMP := $(VENV)/.chromium
+
+# The demo signs visitor tokens with this key id (walkthroughs/demo/site.yaml).
+export TANDEM_DEMO_SIGNING_KEY ?= demo-signing-key-not-for-production
+
+.PHONY: help run test install client chromium lint typecheck unit integration browser clean
+
+help:
+	@echo "make run    install what is missing, build the client, start the server (:8000) and the demo site (:8001)"
+	@echo "make test   install what is missing, then lint, type-check and run every test"
+
+run: $(PY_STAMP) $(CLIENT)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+
+test: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP) lint typecheck
+	$(BIN)/pytest -n $(JOBS) --dist loadgroup tests
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "error: Tandem needs Python 3.11 or newer ($(PYTHON) is $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): client_js/package.json client_js/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "error: npm (Node.js 18+) is needed to build the client"; exit 1; }
+	cd client_js && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+client: $(CLIENT)
+
+$(CLIENT): $(NODE_STAMP) $(CLIENT_SRC)
+	cd client_js && $(NPM) run --silent build
+
+chromium: $(CHROME_STAMP)
+
+$(CHROME_STAMP): | $(PY_STAMP)
+	$(BIN)/python -m recorder.chromium --ensure
+	@touch $@
+
+lint: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/ruff check server recorder tests
+	$(BIN)/ruff format --check server recorder tests
+
+typecheck: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/mypy
+	cd client_js && npx --no-install tsc -p tsconfig.json
+
+unit: $(PY_STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(PY_STAMP) $(CLIENT)
+	$(BIN)/pytest -n $(JOBS) tests/integration
+
+browser: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP)
+	$(BIN)/pytest -n $(JOBS) tests/browser
+
+clean:
+	rm -rf $(VENV) client_js/node_modules client_js/dist var .pytest_cache .mypy_cache .ruff_cache

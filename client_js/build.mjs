@@ -1,0 +1,43 @@
+// Bundles the Tandem client and the demo site's scripts with esbuild.
+// `node build.mjs` builds once; `node build.mjs --watch` rebuilds on change.
+import * as esbuild from "esbuild";
+import { readFileSync } from "node:fs";
+
+const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
+const watch = process.argv.includes("--watch");
+
+/** @type {import("esbuild").BuildOptions[]} */
+const builds = [
+  {
+    // The one script a customer adds: an IIFE that defines window.Tandem.
+    entryPoints: { tandem: "src/tandem.js" },
+    format: "iife",
+    target: ["es2020"],
+    define: { __TANDEM_VERSION__: JSON.stringify(pkg.version) },
+  },
+  {
+    // Acme Billing, the demo site: its own app code (router, Preact form, dialogs).
+    entryPoints: { "demo-app": "demo/app.js" },
+    format: "esm",
+    target: ["es2020"],
+  },
+];
+
+for (const options of builds) {
+  const config = {
+    ...options,
+    bundle: true,
+    minify: true,
+    sourcemap: "linked",
+    legalComments: "none",
+    outdir: "dist",
+    logLevel: "warning",
+  };
+  if (watch) {
+    const context = await esbuild.context(/** @type {any} */ (config));
+    await context.watch();
+  } else {
+    await esbuild.build(/** @type {any} */ (config));
+  }
+}
+if (!watch) console.log("client_js: built dist/tandem.js and dist/demo-app.js");

@@ -1,0 +1,106 @@
+"""The ``tandem`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from server import __version__
+from server.knowledge.site import SCHEMAS, json_schema
+from server.knowledge.sources import ContentInvalid
+from server.settings import Settings, SettingsError, env_names
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="tandem")
+def main() -> None:
+    """Tandem: automated end-user support — walkthroughs, co-browsing, live agents."""
+
+
+@main.command()
+@click.option("--host", help="interface to listen on [env TANDEM_HOST; default 127.0.0.1]")
+@click.option("--port", type=int, help="port to listen on [env TANDEM_PORT; default 8000]")
+@click.option("--store", "store_url", help="store URL: sqlite:///PATH or postgresql://… [env TANDEM_STORE_URL]")
+@click.option("--content", "content_dir", type=click.Path(path_type=Path), help="content folder [env TANDEM_CONTENT_DIR; default walkthroughs]")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[env TANDEM_LOG_LEVEL]")
+def serve(host: str | None, port: int | None, store_url: str | None, content_dir: Path | None, log_level: str | None) -> None:
+    """Run the Tandem server (HTTP API, WebSockets, tandem.js)."""
+    import uvicorn
+
+    from server.web.app import ClientBundleMissing, create_app
+
+    try:
+        settings = Settings.from_env(
+            host=host, port=port, store_url=store_url, content_dir=content_dir, log_level=log_level
+        )
+        app = create_app(settings)
+    except (SettingsError, ClientBundleMissing) as exc:
+        _fail(str(exc))
+        return
+    except ContentInvalid as exc:
+        _fail(f"the content in {content_dir or 'walkthroughs'} is invalid:\n{exc}")
+        return
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets")
+
+
+@main.command("demo-site")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--variant", type=click.Choice(["standard", "mutated"]), default="standard", show_default=True,
+              help="mutated: other ids, classes and texts, and moved elements")
+@click.option("--tandem-url", default="http://127.0.0.1:8000", show_default=True, envvar="TANDEM_PUBLIC_URL",
+              help="where the browser loads tandem.js from [env TANDEM_PUBLIC_URL]")
+def demo_site(host: str, port: int, variant: str, tandem_url: str) -> None:
+    """Run "Acme Billing", the demo customer site that embeds Tandem."""
+    import uvicorn
+
+    from server.demo_site.app import DemoSettings, create_demo_app
+
+    try:
+        app = create_demo_app(DemoSettings(variant=variant, tandem_url=tandem_url))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.command()
+@click.argument("name", type=click.Choice(sorted(SCHEMAS)))
+def schema(name: str) -> None:
+    """Print the JSON Schema of a content file kind."""
+    click.echo(json.dumps(json_schema(name), indent=2))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=Path("walkthroughs"))
+def validate(folder: Path) -> None:
+    """Check every content file under FOLDER; print each problem as file:line: field: message."""
+    from server.content import load_sites
+
+    try:
+        sites = load_sites(folder)
+    except ContentInvalid as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        sys.exit(1)
+    for key, site in sites.items():
+        click.echo(f"{key}: ok ({len(site.processes)} processes)")
+
+
+@main.command("settings")
+def show_settings() -> None:
+    """List the environment variables the server reads."""
+    for name in env_names():
+        click.echo(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Site and process configuration: ``walkthroughs/<site>/site.yaml`` and ``processes.yaml``.
+
+A *site* is one customer web site: its key, the origins allowed to embed the
+client, and the ids of the keys that sign visitor tokens (the secrets
+themselves come from the environment, never from these files). A *process* is
+a user-actionable task on the site: the URL patterns where it happens, the
+condition that says the visitor reached its goal, and the effectiveness
+threshold below which a support session for it counts as a failure.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from server.knowledge.urls import UrlPatternSpec, compile_pattern
+
+Slug = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="lower-case letters, digits and dashes; starts with a letter or digit",
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an origin is scheme://host[:port], with scheme http or https")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError("an origin has no path, query, fragment or credentials")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port is not a number between 0 and 65535") from None
+    host = parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+class SigningKey(_Strict):
+    """A key the site's backend signs visitor tokens with; the secret is read from ``secret_env``."""
+
+    kid: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="key id, sent in the token header")
+    secret_env: str = Field(
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="name of the environment variable that holds the secret",
+    )
+
+
+class SiteConfig(_Strict):
+    """``site.yaml``: one customer web site."""
+
+    key: Slug = Field(description="the site key, as in the script tag's data-site")
+    name: str = Field(min_length=1, max_length=200)
+    allowed_origins: list[str] = Field(
+        min_length=1,
+        description="origins allowed to open WebSockets and call the HTTP API (exact match)",
+    )
+    signing_keys: list[SigningKey] = Field(default_factory=list)
+    strict_identity: bool = Field(
+        default=True,
+        description="refuse visitors without a verified token (turn off only for demos)",
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        normalised = [_check_origin(v) for v in values]
+        if len(set(normalised)) != len(normalised):
+            raise ValueError("an origin is listed twice")
+        return normalised
+
+    @field_validator("signing_keys")
+    @classmethod
+    def _unique_kids(cls, values: list[SigningKey]) -> list[SigningKey]:
+        kids = [k.kid for k in values]
+        if len(set(kids)) != len(kids):
+            raise ValueError("two signing keys share a kid")
+        return values
+
+    @model_validator(mode="after")
+    def _strict_needs_keys(self) -> Self:
+        if self.strict_identity and not self.signing_keys:
+            raise ValueError("strict_identity needs at least one signing key")
+        return self
+
+
+class GoalCondition(_Strict):
+    """How Tandem knows the visitor finished the process: exactly one of the three."""
+
+    url: UrlPatternSpec | None = Field(default=None, description="a URL pattern the visitor reaches")
+    element: str | None = Field(
+        default=None, min_length=1, description="a CSS selector that becomes visible"
+    )
+    event: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_.:-]{0,63}$",
+        description="a named event the site reports with Tandem.track(name)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: UrlPatternSpec | None) -> UrlPatternSpec | None:
+        if value is not None:
+            compile_pattern(value)
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        given = [name for name in ("url", "element", "event") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("a goal has exactly one of url, element or event")
+        return self
+
+
+class ProcessConfig(_Strict):
+    """One user-actionable process on the site."""
+
+    id: Slug
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    url_patterns: list[UrlPatternSpec] = Field(min_length=1)
+    goal: GoalCondition
+    effectiveness_threshold: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="support sessions scoring below this are recorded as failures",
+    )
+
+    @field_validator("url_patterns")
+    @classmethod
+    def _patterns(cls, values: list[UrlPatternSpec]) -> list[UrlPatternSpec]:
+        for value in values:
+            compile_pattern(value)
+        return values
+
+
+class ProcessesFile(_Strict):
+    """``processes.yaml``: the site's processes."""
+
+    processes: list[ProcessConfig] = Field(default_factory=list)
+
+    @field_validator("processes")
+    @classmethod
+    def _unique_ids(cls, values: list[ProcessConfig]) -> list[ProcessConfig]:
+        seen: set[str] = set()
+        for process in values:
+            if process.id in seen:
+                raise ValueError(f"process id {process.id!r} is used twice")
+            seen.add(process.id)
+        return values
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {"site": SiteConfig, "processes": ProcessesFile}
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The published JSON Schema of one content file kind (``tandem schema NAME``)."""
+    model = SCHEMAS[name]
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"urn:tandem:schema:{name}"
+    return schema
+
+
+class Site(BaseModel):
+    """A site with its processes, as loaded from its content folder."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: SiteConfig
+    processes: tuple[ProcessConfig, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.config.key
+
+    def process(self, process_id: str) -> ProcessConfig | None:
+        """The process with this id, if the site has one."""
+        return next((p for p in self.processes if p.id == process_id), None)

@@ -1,0 +1,102 @@
+"""The store interface every backend implements, and its migrations.
+
+Two kinds of data are kept apart: profiles with their append-only support
+data items (low volume, read whole), and — added with the event pipeline —
+high-volume event streams written in batches and read by range.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Self
+
+from server.support.profile import Profile
+
+
+class StoreError(RuntimeError):
+    """A store operation failed for a reason the caller should report."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+_MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def migrations_for(backend: str) -> list[Migration]:
+    """The numbered migrations of one backend, in order."""
+    folder = resources.files("server.store") / "migrations" / backend
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise StoreError(f"{backend} migrations are not numbered 1..n without gaps: {versions}")
+    return found
+
+
+class Store(abc.ABC):
+    """Durable storage. Open with ``await store.open()`` (or ``async with``), which migrates."""
+
+    backend: str = ""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and apply any pending migrations."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Flush and disconnect; safe to call twice."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the database answers."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The number of the last applied migration."""
+
+    @abc.abstractmethod
+    async def upsert_profile(
+        self, site: str, user_id: str, traits: dict[str, Any], *, now_ms: int
+    ) -> None:
+        """Create the visitor's profile, or merge ``traits`` into it."""
+
+    @abc.abstractmethod
+    async def append_support_item(
+        self,
+        site: str,
+        user_id: str,
+        kind: str,
+        *,
+        at_ms: int,
+        payload: dict[str, Any],
+        failure: bool = False,
+        failure_reason: str | None = None,
+    ) -> int:
+        """Append one support data item to an existing profile; return its id."""
+
+    @abc.abstractmethod
+    async def get_profile(self, site: str, user_id: str) -> Profile | None:
+        """The profile with all its support items, oldest first; None when unknown."""
