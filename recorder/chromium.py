@@ -60,7 +60,10 @@ def _playwright_own_browser() -> str | None:
     root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache/ms-playwright")
     if not root.is_dir():
         return None
-    for pattern in ("chromium-*/chrome-linux*/chrome", "chromium_headless_shell-*/*/chrome-headless-shell"):
+    for pattern in (
+        "chromium-*/chrome-linux*/chrome",
+        "chromium_headless_shell-*/*/chrome-headless-shell",
+    ):
         for candidate in sorted(root.glob(pattern), reverse=True):
             if os.access(candidate, os.X_OK):
                 return str(candidate)
@@ -111,7 +114,15 @@ def ensure_chromium() -> ChromiumLaunch:
     print("Chromium not found: installing Debian's chromium package…", flush=True)
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
     subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"],
+        [
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            "chromium",
+            "fonts-liberation",
+        ],
         check=True,
         env=env,
     )

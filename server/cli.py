@@ -28,10 +28,29 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="interface to listen on [env TANDEM_HOST; default 127.0.0.1]")
 @click.option("--port", type=int, help="port to listen on [env TANDEM_PORT; default 8000]")
-@click.option("--store", "store_url", help="store URL: sqlite:///PATH or postgresql://… [env TANDEM_STORE_URL]")
-@click.option("--content", "content_dir", type=click.Path(path_type=Path), help="content folder [env TANDEM_CONTENT_DIR; default walkthroughs]")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[env TANDEM_LOG_LEVEL]")
-def serve(host: str | None, port: int | None, store_url: str | None, content_dir: Path | None, log_level: str | None) -> None:
+@click.option(
+    "--store",
+    "store_url",
+    help="store URL: sqlite:///PATH or postgresql://… [env TANDEM_STORE_URL]",
+)
+@click.option(
+    "--content",
+    "content_dir",
+    type=click.Path(path_type=Path),
+    help="content folder [env TANDEM_CONTENT_DIR; default walkthroughs]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="[env TANDEM_LOG_LEVEL]",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    store_url: str | None,
+    content_dir: Path | None,
+    log_level: str | None,
+) -> None:
     """Run the Tandem server (HTTP API, WebSockets, tandem.js)."""
     import uvicorn
 
@@ -48,16 +67,28 @@ def serve(host: str | None, port: int | None, store_url: str | None, content_dir
     except ContentInvalid as exc:
         _fail(f"the content in {content_dir or 'walkthroughs'} is invalid:\n{exc}")
         return
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets")
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets"
+    )
 
 
 @main.command("demo-site")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
-@click.option("--variant", type=click.Choice(["standard", "mutated"]), default="standard", show_default=True,
-              help="mutated: other ids, classes and texts, and moved elements")
-@click.option("--tandem-url", default="http://127.0.0.1:8000", show_default=True, envvar="TANDEM_PUBLIC_URL",
-              help="where the browser loads tandem.js from [env TANDEM_PUBLIC_URL]")
+@click.option(
+    "--variant",
+    type=click.Choice(["standard", "mutated"]),
+    default="standard",
+    show_default=True,
+    help="mutated: other ids, classes and texts, and moved elements",
+)
+@click.option(
+    "--tandem-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    envvar="TANDEM_PUBLIC_URL",
+    help="where the browser loads tandem.js from [env TANDEM_PUBLIC_URL]",
+)
 def demo_site(host: str, port: int, variant: str, tandem_url: str) -> None:
     """Run "Acme Billing", the demo customer site that embeds Tandem."""
     import uvicorn

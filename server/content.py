@@ -37,7 +37,9 @@ def load_site(folder: Path, *, root: Path | None = None) -> Site:
     site_path = folder / SITE_FILE
     config: SiteConfig | None = None
     if not site_path.is_file():
-        errors.append(ContentError(_display(site_path, root), 1, "", "missing: every site needs one"))
+        errors.append(
+            ContentError(_display(site_path, root), 1, "", "missing: every site needs one")
+        )
     else:
         name = _display(site_path, root)
         try:
@@ -61,7 +63,9 @@ def load_site(folder: Path, *, root: Path | None = None) -> Site:
         name = _display(processes_path, root)
         try:
             processes = tuple(
-                load_model(ProcessesFile, processes_path.read_text(encoding="utf-8"), name).processes
+                load_model(
+                    ProcessesFile, processes_path.read_text(encoding="utf-8"), name
+                ).processes
             )
         except ContentInvalid as exc:
             errors.extend(exc.errors)

@@ -117,7 +117,9 @@ def create_demo_app(settings: DemoSettings | None = None) -> Starlette:
         account = ACCOUNTS.get(email) if email else None
         return account.__dict__ if account else None
 
-    def render(request: Request, template: str, page: str, status: int = 200, **ctx: Any) -> Response:
+    def render(
+        request: Request, template: str, page: str, status: int = 200, **ctx: Any
+    ) -> Response:
         user = user_of(request)
         config = {
             **variant.client_config(),
@@ -227,7 +229,9 @@ def create_demo_app(settings: DemoSettings | None = None) -> Starlette:
 
     @signed_in
     async def team(request: Request) -> Response:
-        return render(request, "team.html", "team", accounts=list(ACCOUNTS.values()), invites=data.invitations)
+        return render(
+            request, "team.html", "team", accounts=list(ACCOUNTS.values()), invites=data.invitations
+        )
 
     @signed_in
     async def invite(request: Request) -> Response:
@@ -241,7 +245,9 @@ def create_demo_app(settings: DemoSettings | None = None) -> Starlette:
             return JSONResponse({"error": "send JSON"}, status_code=400)
         email = str(body.get("email", "")).strip()
         if not EMAIL.match(email):
-            return JSONResponse({"error": variant.t("invite.bad_email"), "field": "email"}, status_code=422)
+            return JSONResponse(
+                {"error": variant.t("invite.bad_email"), "field": "email"}, status_code=422
+            )
         invitation = {
             "name": str(body.get("name", "")).strip(),
             "email": email,

@@ -63,7 +63,9 @@ def _invoices() -> list[Invoice]:
         amount = 12_000 + (i * 7_919) % 240_000
         day = 1 + (i * 3) % 28
         out.append(
-            Invoice(number, CUSTOMERS[i % len(CUSTOMERS)], amount, STATUSES[i % 4], f"2026-11-{day:02d}")
+            Invoice(
+                number, CUSTOMERS[i % len(CUSTOMERS)], amount, STATUSES[i % 4], f"2026-11-{day:02d}"
+            )
         )
     return out
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from server.knowledge.urls import UrlPatternSpec, compile_pattern
 
@@ -44,10 +51,15 @@ def _check_origin(value: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
+Origin = Annotated[str, AfterValidator(_check_origin)]
+
+
 class SigningKey(_Strict):
     """A key the site's backend signs visitor tokens with; the secret is read from ``secret_env``."""
 
-    kid: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="key id, sent in the token header")
+    kid: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,64}$", description="key id, sent in the token header"
+    )
     secret_env: str = Field(
         pattern=r"^[A-Z_][A-Z0-9_]*$",
         description="name of the environment variable that holds the secret",
@@ -59,7 +71,7 @@ class SiteConfig(_Strict):
 
     key: Slug = Field(description="the site key, as in the script tag's data-site")
     name: str = Field(min_length=1, max_length=200)
-    allowed_origins: list[str] = Field(
+    allowed_origins: list[Origin] = Field(
         min_length=1,
         description="origins allowed to open WebSockets and call the HTTP API (exact match)",
     )
@@ -72,10 +84,9 @@ class SiteConfig(_Strict):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, values: list[str]) -> list[str]:
-        normalised = [_check_origin(v) for v in values]
-        if len(set(normalised)) != len(normalised):
+        if len(set(values)) != len(values):
             raise ValueError("an origin is listed twice")
-        return normalised
+        return values
 
     @field_validator("signing_keys")
     @classmethod
@@ -95,7 +106,9 @@ class SiteConfig(_Strict):
 class GoalCondition(_Strict):
     """How Tandem knows the visitor finished the process: exactly one of the three."""
 
-    url: UrlPatternSpec | None = Field(default=None, description="a URL pattern the visitor reaches")
+    url: UrlPatternSpec | None = Field(
+        default=None, description="a URL pattern the visitor reaches"
+    )
     element: str | None = Field(
         default=None, min_length=1, description="a CSS selector that becomes visible"
     )

@@ -33,7 +33,9 @@ class ContentError:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class ContentInvalid(ValueError):
@@ -112,7 +114,9 @@ def parse_yaml(text: str, file: str) -> LocatedData:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ContentInvalid([ContentError(file, line, "", f"invalid YAML: {exc.problem}")]) from None
+        raise ContentInvalid(
+            [ContentError(file, line, "", f"invalid YAML: {exc.problem}")]
+        ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - composer errors are all marked
         raise ContentInvalid([ContentError(file, 1, "", f"invalid YAML: {exc}")]) from None
     if node is None:
@@ -138,9 +142,7 @@ def validate(model: type[ModelT], source: LocatedData) -> ModelT:
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = "unknown field (check the spelling against the schema)"
-            errors.append(
-                ContentError(source.file, source.line_of(loc), format_path(loc), message)
-            )
+            errors.append(ContentError(source.file, source.line_of(loc), format_path(loc), message))
         raise ContentInvalid(errors) from None
 
 

@@ -107,7 +107,9 @@ class PostgresStore(Store):
             raise StoreUnavailable(str(exc)) from exc
 
     async def schema_version(self) -> int:
-        return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM tandem_migrations"))
+        return int(
+            await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM tandem_migrations")
+        )
 
     async def upsert_profile(
         self, site: str, user_id: str, traits: dict[str, Any], *, now_ms: int
@@ -166,7 +168,9 @@ class PostgresStore(Store):
                 user_id,
             )
         items = tuple(
-            SupportItem(r["id"], r["kind"], r["at_ms"], r["payload"], r["failure"], r["failure_reason"])
+            SupportItem(
+                r["id"], r["kind"], r["at_ms"], r["payload"], r["failure"], r["failure_reason"]
+            )
             for r in rows
         )
         return Profile(site, user_id, row["traits"], row["created_ms"], items)

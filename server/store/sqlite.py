@@ -99,7 +99,9 @@ class SqliteStore(Store):
             raise StoreUnavailable(str(exc)) from exc
 
     async def schema_version(self) -> int:
-        async with self.db.execute("SELECT COALESCE(MAX(version), 0) FROM tandem_migrations") as cur:
+        async with self.db.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM tandem_migrations"
+        ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 

@@ -1,0 +1,109 @@
+"""The demo site over HTTP: strict CSP, sign-in, and card data that is never echoed or kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from server.demo_site.app import DemoSettings, create_demo_app
+
+
+@pytest.fixture(params=["standard", "mutated"])
+def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    app = create_demo_app(DemoSettings(variant=request.param, tandem_url="http://127.0.0.1:8123"))
+    with TestClient(app, base_url="http://127.0.0.1:8001") as c:
+        yield c
+
+
+def sign_in(client: TestClient) -> None:
+    response = client.post("/signin", data={"email": "ada@acme.test", "password": "acme-demo"})
+    assert response.status_code == 200  # followed the redirect to /home
+    assert response.url.path == "/home"
+
+
+def test_pages_carry_a_strict_content_security_policy(client: TestClient) -> None:
+    csp = client.get("/signin").headers["content-security-policy"]
+    assert "script-src 'self' http://127.0.0.1:8123;" in csp
+    assert "style-src 'self';" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "connect-src 'self' http://127.0.0.1:8123 ws://127.0.0.1:8123" in csp
+
+
+def test_pages_embed_the_tandem_script_tag(client: TestClient) -> None:
+    html = client.get("/signin").text
+    assert '<script src="http://127.0.0.1:8123/tandem.js" data-site="demo" async></script>' in html
+
+
+def test_pages_need_sign_in(client: TestClient) -> None:
+    response = client.get("/invoices", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/signin?next=/invoices"
+    assert client.get("/api/invoices").status_code == 401
+
+
+def test_wrong_password_is_refused(client: TestClient) -> None:
+    response = client.post("/signin", data={"email": "ada@acme.test", "password": "nope"})
+    assert response.status_code == 401
+    assert 'data-testid="signin-error"' in response.text
+
+
+def test_every_app_page_renders_after_sign_in(client: TestClient) -> None:
+    sign_in(client)
+    for path in ("/home", "/invoices", "/invoices/INV-1001", "/billing", "/billing/payment-methods/new",
+                 "/team", "/team/invite", "/reports", "/settings", "/embed/notifications"):  # fmt: skip
+        assert client.get(path).status_code == 200, path
+
+
+def test_a_card_is_kept_as_brand_and_last_four_only(client: TestClient) -> None:
+    sign_in(client)
+    response = client.post(
+        "/billing/payment-methods/new",
+        data={
+            "card_name": "Ada",
+            "card_number": "5555 5555 5555 4444",
+            "card_expiry": "04/29",
+            "card_cvc": "123",
+        },
+    )
+    assert response.url.path == "/billing"
+    assert 'data-testid="payment-method-added"' in response.text
+    assert "Mastercard •••• 4444" in response.text
+    assert "5555 5555 5555 4444" not in response.text and "5555555555554444" not in response.text
+
+
+def test_an_invalid_card_is_not_echoed_back(client: TestClient) -> None:
+    sign_in(client)
+    response = client.post(
+        "/billing/payment-methods/new",
+        data={
+            "card_name": "Ada",
+            "card_number": "4242424242424241",
+            "card_expiry": "04/29",
+            "card_cvc": "987",
+        },
+    )
+    assert response.status_code == 422
+    assert "4242424242424241" not in response.text and "987" not in response.text
+    assert 'value="Ada"' in response.text
+
+
+def test_invite_api_validates_the_email(client: TestClient) -> None:
+    sign_in(client)
+    bad = client.post("/api/team/invites", json={"email": "not-an-email"})
+    assert bad.status_code == 422 and bad.json()["field"] == "email"
+    good = client.post(
+        "/api/team/invites", json={"name": "Linus", "email": "linus@acme.test", "role": "admin"}
+    )
+    assert good.status_code == 201
+    assert "linus@acme.test" in client.get("/team").text
+
+
+def test_deleting_an_invoice_needs_the_app_header(client: TestClient) -> None:
+    sign_in(client)
+    assert client.delete("/api/invoices/INV-1002").status_code == 403
+    assert (
+        client.delete("/api/invoices/INV-1002", headers={"X-Acme-Request": "1"}).status_code == 204
+    )
+    assert client.get("/api/invoices/INV-1002").status_code == 404
