@@ -29,7 +29,7 @@ run: $(PY_STAMP) $(CLIENT)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP) lint typecheck
-	$(BIN)/pytest -n $(JOBS) --dist loadgroup tests
+	$(BIN)/pytest -n $(JOBS) tests
 
 install: $(PY_STAMP) $(NODE_STAMP)
 

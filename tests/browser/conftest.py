@@ -10,12 +10,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
 
 from recorder.chromium import ChromiumNotFound, find_chromium
 from tests.conftest import REPO, free_port
@@ -101,20 +101,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
+async def playwright() -> AsyncIterator[Playwright]:
+    async with async_playwright() as p:
         yield p
 
 
 @pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     try:
         launch = find_chromium()
     except ChromiumNotFound as exc:
         pytest.fail(str(exc))
-    chromium = playwright.chromium.launch(**launch.launch_kwargs())  # type: ignore[arg-type]
+    chromium = await playwright.chromium.launch(**launch.launch_kwargs())  # type: ignore[arg-type]
     yield chromium
-    chromium.close()
+    await chromium.close()
 
 
 @dataclass
@@ -135,19 +135,19 @@ def problems() -> PageProblems:
 
 
 @pytest.fixture
-def page(browser: Browser, problems: PageProblems) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+async def page(browser: Browser, problems: PageProblems) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
-    page = context.new_page()
+    page = await context.new_page()
     page.on("console", problems.on_console)
     page.on("pageerror", lambda error: problems.errors.append(str(error)))
     yield page
-    context.close()
+    await context.close()
 
 
-def sign_in(page: Page, base_url: str, email: str = DEMO_USER[0]) -> None:
-    page.goto(f"{base_url}/signin")
-    page.get_by_test_id("signin-email").fill(email)
-    page.get_by_test_id("signin-password").fill(DEMO_USER[1])
-    page.get_by_test_id("signin-submit").click()
-    page.wait_for_url(f"{base_url}/home")
+async def sign_in(page: Page, base_url: str, email: str = DEMO_USER[0]) -> None:
+    await page.goto(f"{base_url}/signin")
+    await page.get_by_test_id("signin-email").fill(email)
+    await page.get_by_test_id("signin-password").fill(DEMO_USER[1])
+    await page.get_by_test_id("signin-submit").click()
+    await page.wait_for_url(f"{base_url}/home")

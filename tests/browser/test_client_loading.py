@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.async_api import Page, expect
 
 from tests.browser.conftest import PageProblems, Stack, sign_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 
 PAGES = [
     "/home",
@@ -21,15 +21,15 @@ PAGES = [
 
 
 @pytest.mark.parametrize("variant", ["standard", "mutated"])
-def test_client_loads_on_every_page(
+async def test_client_loads_on_every_page(
     page: Page, stack: Stack, problems: PageProblems, variant: str
 ) -> None:
     base = stack.demo(variant)
-    sign_in(page, base)
+    await sign_in(page, base)
     for path in PAGES:
-        page.goto(f"{base}{path}")
-        page.wait_for_function("window.Tandem !== undefined")
-        config = page.evaluate("window.Tandem.config")
+        await page.goto(f"{base}{path}")
+        await page.wait_for_function("window.Tandem !== undefined")
+        config = await page.evaluate("window.Tandem.config")
         assert config["site"] == "demo"
         assert config["server"] == stack.server.url
         assert config["socketUrl"] == stack.server.url.replace("http://", "ws://") + "/ws"
@@ -37,37 +37,39 @@ def test_client_loads_on_every_page(
     assert problems.errors == []
 
 
-def test_ready_event_announces_the_client(page: Page, stack: Stack) -> None:
+async def test_ready_event_announces_the_client(page: Page, stack: Stack) -> None:
     base = stack.demo()
-    page.add_init_script(
+    await page.add_init_script(
         "document.addEventListener('tandem:ready', e => { window.__tandemReady = e.detail; })"
     )
-    page.goto(f"{base}/signin")
-    page.wait_for_function("window.__tandemReady !== undefined")
-    detail = page.evaluate("window.__tandemReady")
+    await page.goto(f"{base}/signin")
+    await page.wait_for_function("window.__tandemReady !== undefined")
+    detail = await page.evaluate("window.__tandemReady")
     assert detail["site"] == "demo"
-    assert detail["version"] == page.evaluate("window.Tandem.version")
+    assert detail["version"] == await page.evaluate("window.Tandem.version")
 
 
-def test_mutated_variant_looks_different_to_a_selector_but_not_to_a_person(
+async def test_mutated_variant_looks_different_to_a_selector_but_not_to_a_person(
     page: Page, stack: Stack
 ) -> None:
     standard, mutated = stack.demo("standard"), stack.demo("mutated")
-    sign_in(page, standard)
-    page.goto(f"{standard}/team")
-    expect(page.locator("#invite-open")).to_have_text("Invite a teammate")
-    page.goto(f"{standard}/reports")
-    assert page.get_by_test_id("export-open").evaluate("b => b.closest('section') === null")
+    await sign_in(page, standard)
+    await page.goto(f"{standard}/team")
+    await expect(page.locator("#invite-open")).to_have_text("Invite a teammate")
+    await page.goto(f"{standard}/reports")
+    assert await page.get_by_test_id("export-open").evaluate("b => b.closest('section') === null")
 
-    page.context.clear_cookies()
-    sign_in(page, mutated)
-    page.goto(f"{mutated}/team")
-    assert page.locator("#invite-open").count() == 0
-    assert page.locator(".btn").count() == 0
-    expect(page.get_by_test_id("invite-open")).to_have_text("Add a team member")
-    page.goto(f"{mutated}/reports")
-    expect(page.get_by_test_id("export-open")).to_have_text("Download report")
-    assert page.get_by_test_id("export-open").evaluate("b => b.closest('section') !== null")
+    await page.context.clear_cookies()
+    await sign_in(page, mutated)
+    await page.goto(f"{mutated}/team")
+    assert await page.locator("#invite-open").count() == 0
+    assert await page.locator(".btn").count() == 0
+    await expect(page.get_by_test_id("invite-open")).to_have_text("Add a team member")
+    await page.goto(f"{mutated}/reports")
+    await expect(page.get_by_test_id("export-open")).to_have_text("Download report")
+    assert await page.get_by_test_id("export-open").evaluate("b => b.closest('section') !== null")
     # Same look: the renamed classes are styled by the renamed stylesheet.
-    colour = page.get_by_test_id("export-open").evaluate("b => getComputedStyle(b).backgroundColor")
+    colour = await page.get_by_test_id("export-open").evaluate(
+        "b => getComputedStyle(b).backgroundColor"
+    )
     assert colour == "rgb(58, 79, 209)"

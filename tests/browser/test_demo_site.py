@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Frame, Page, expect
+from playwright.async_api import Frame, Page, expect
 
 from tests.browser.conftest import PageProblems, Stack, sign_in
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 
 # Every data-testid in the page, open shadow roots included.
 COLLECT_TEST_IDS = """() => {
@@ -40,124 +40,130 @@ class Seen:
     def __init__(self) -> None:
         self.ids: set[str] = set()
 
-    def __call__(self, target: Page | Frame) -> None:
-        self.ids.update(target.evaluate(COLLECT_TEST_IDS))
+    async def __call__(self, target: Page | Frame) -> None:
+        self.ids.update(await target.evaluate(COLLECT_TEST_IDS))
 
 
 @pytest.mark.parametrize("variant", ["standard", "mutated"])
-def test_every_documented_test_id_is_reachable(
+async def test_every_documented_test_id_is_reachable(
     page: Page, stack: Stack, problems: PageProblems, variant: str
 ) -> None:
     base = stack.demo(variant)
     seen = Seen()
 
     # Sign-in, with a wrong password first.
-    page.goto(f"{base}/signin")
-    page.get_by_test_id("signin-email").fill("ada@acme.test")
-    page.get_by_test_id("signin-password").fill("wrong")
-    page.get_by_test_id("signin-submit").click()
-    expect(page.get_by_test_id("signin-error")).to_be_visible()
-    seen(page)
-    sign_in(page, base)
+    await page.goto(f"{base}/signin")
+    await page.get_by_test_id("signin-email").fill("ada@acme.test")
+    await page.get_by_test_id("signin-password").fill("wrong")
+    await page.get_by_test_id("signin-submit").click()
+    await expect(page.get_by_test_id("signin-error")).to_be_visible()
+    await seen(page)
+    await sign_in(page, base)
 
     # Home: the late panel is not there at first and arrives about 2 s later.
-    assert page.get_by_test_id("late-panel").count() == 0
-    expect(page.get_by_test_id("late-panel")).to_be_visible(timeout=10_000)
-    seen(page)
+    assert await page.get_by_test_id("late-panel").count() == 0
+    await expect(page.get_by_test_id("late-panel")).to_be_visible(timeout=10_000)
+    await seen(page)
 
     # Invoices: list, SPA navigation to one invoice, delete with confirmation.
-    page.get_by_test_id("nav-invoices").click()
-    expect(page.get_by_test_id("invoice-scroll")).to_be_visible()
-    seen(page)
-    page.evaluate("window.__sameDocument = true")
-    page.get_by_test_id("invoice-link-INV-1007").click()
-    expect(page.get_by_test_id("invoice-detail")).to_contain_text("INV-1007")
+    await page.get_by_test_id("nav-invoices").click()
+    await expect(page.get_by_test_id("invoice-scroll")).to_be_visible()
+    await seen(page)
+    await page.evaluate("window.__sameDocument = true")
+    await page.get_by_test_id("invoice-link-INV-1007").click()
+    await expect(page.get_by_test_id("invoice-detail")).to_contain_text("INV-1007")
     assert page.url == f"{base}/invoices/INV-1007"
-    assert page.evaluate("window.__sameDocument") is True, "the router must not reload the page"
-    page.get_by_test_id("invoice-delete").click()
-    expect(page.get_by_test_id("invoice-delete-panel")).to_be_visible()
-    seen(page)
-    page.get_by_test_id("invoice-delete-confirm").click()
-    expect(page.get_by_test_id("invoice-deleted")).to_be_visible()
+    assert await page.evaluate("window.__sameDocument") is True, (
+        "the router must not reload the page"
+    )
+    await page.get_by_test_id("invoice-delete").click()
+    await expect(page.get_by_test_id("invoice-delete-panel")).to_be_visible()
+    await seen(page)
+    await page.get_by_test_id("invoice-delete-confirm").click()
+    await expect(page.get_by_test_id("invoice-deleted")).to_be_visible()
     assert page.url == f"{base}/invoices"
-    expect(page.get_by_test_id("invoice-row-INV-1007")).to_have_count(0)
-    seen(page)
-    page.get_by_test_id("invoice-link-INV-1001").click()
-    seen(page)
-    page.go_back()
-    expect(page.get_by_test_id("invoice-scroll")).to_be_visible()
+    await expect(page.get_by_test_id("invoice-row-INV-1007")).to_have_count(0)
+    await seen(page)
+    await page.get_by_test_id("invoice-link-INV-1001").click()
+    await seen(page)
+    await page.go_back()
+    await expect(page.get_by_test_id("invoice-scroll")).to_be_visible()
 
     # Billing: a card (bad, then good) and the address form in the shadow root.
-    page.get_by_test_id("nav-billing").click()
-    page.get_by_test_id("add-payment-method").click()
-    page.get_by_test_id("card-name").fill("Ada Lovelace")
-    page.get_by_test_id("card-number").fill("4000 0000 0000 0001")
-    page.get_by_test_id("card-expiry").fill("04/29")
-    page.get_by_test_id("card-cvc").fill("123")
-    page.get_by_test_id("payment-submit").click()
-    expect(page.get_by_test_id("payment-error")).to_be_visible()
-    seen(page)
-    page.get_by_test_id("card-number").fill("4000 0000 0000 0002")
-    page.get_by_test_id("card-expiry").fill("04/29")
-    page.get_by_test_id("card-cvc").fill("123")
-    page.get_by_test_id("payment-submit").click()
-    expect(page.get_by_test_id("payment-method-added")).to_contain_text("0002")
-    page.get_by_test_id("address-line1").fill("12 Analytical Row")
-    page.get_by_test_id("address-save").click()
-    expect(page.get_by_test_id("address-saved")).to_be_visible()
-    assert page.evaluate("document.querySelector('acme-address-form').shadowRoot.mode") == "open"
-    seen(page)
+    await page.get_by_test_id("nav-billing").click()
+    await page.get_by_test_id("add-payment-method").click()
+    await page.get_by_test_id("card-name").fill("Ada Lovelace")
+    await page.get_by_test_id("card-number").fill("4000 0000 0000 0001")
+    await page.get_by_test_id("card-expiry").fill("04/29")
+    await page.get_by_test_id("card-cvc").fill("123")
+    await page.get_by_test_id("payment-submit").click()
+    await expect(page.get_by_test_id("payment-error")).to_be_visible()
+    await seen(page)
+    await page.get_by_test_id("card-number").fill("4000 0000 0000 0002")
+    await page.get_by_test_id("card-expiry").fill("04/29")
+    await page.get_by_test_id("card-cvc").fill("123")
+    await page.get_by_test_id("payment-submit").click()
+    await expect(page.get_by_test_id("payment-method-added")).to_contain_text("0002")
+    await page.get_by_test_id("address-line1").fill("12 Analytical Row")
+    await page.get_by_test_id("address-save").click()
+    await expect(page.get_by_test_id("address-saved")).to_be_visible()
+    assert (
+        await page.evaluate("document.querySelector('acme-address-form').shadowRoot.mode") == "open"
+    )
+    await seen(page)
 
     # Team: the Preact-controlled invite form, invalid then valid.
-    page.get_by_test_id("nav-team").click()
-    seen(page)
-    page.get_by_test_id("invite-open").click()
-    page.get_by_test_id("invite-name").fill("Linus Torvalds")
-    page.get_by_test_id("invite-email").fill("not-an-email")
-    page.get_by_test_id("invite-submit").click()
-    expect(page.get_by_test_id("invite-error")).to_be_visible()
-    seen(page)
-    page.get_by_test_id("invite-email").fill("linus@acme.test")
-    page.get_by_test_id("invite-role").select_option("admin")
-    page.get_by_test_id("invite-message").fill("Welcome aboard")
-    page.get_by_test_id("invite-submit").click()
-    expect(page.get_by_test_id("invite-sent")).to_contain_text("linus@acme.test")
-    expect(page.get_by_test_id("invite-email")).to_have_value("")  # the component reset its state
-    seen(page)
+    await page.get_by_test_id("nav-team").click()
+    await seen(page)
+    await page.get_by_test_id("invite-open").click()
+    await page.get_by_test_id("invite-name").fill("Linus Torvalds")
+    await page.get_by_test_id("invite-email").fill("not-an-email")
+    await page.get_by_test_id("invite-submit").click()
+    await expect(page.get_by_test_id("invite-error")).to_be_visible()
+    await seen(page)
+    await page.get_by_test_id("invite-email").fill("linus@acme.test")
+    await page.get_by_test_id("invite-role").select_option("admin")
+    await page.get_by_test_id("invite-message").fill("Welcome aboard")
+    await page.get_by_test_id("invite-submit").click()
+    await expect(page.get_by_test_id("invite-sent")).to_contain_text("linus@acme.test")
+    await expect(page.get_by_test_id("invite-email")).to_have_value(
+        ""
+    )  # the component reset its state
+    await seen(page)
 
     # Reports: the native modal dialog.
-    page.get_by_test_id("nav-reports").click()
-    page.get_by_test_id("export-open").click()
+    await page.get_by_test_id("nav-reports").click()
+    await page.get_by_test_id("export-open").click()
     dialog = page.get_by_test_id("export-dialog")
-    expect(dialog).to_be_visible()
-    assert dialog.evaluate("d => d.open && d.matches(':modal')")
-    seen(page)
-    page.get_by_test_id("export-format").select_option("pdf")
-    page.get_by_test_id("export-confirm").click()
-    expect(dialog).to_be_hidden()
-    expect(page.get_by_test_id("export-result")).to_contain_text("acme-report-2026-11.pdf")
-    seen(page)
+    await expect(dialog).to_be_visible()
+    assert await dialog.evaluate("d => d.open && d.matches(':modal')")
+    await seen(page)
+    await page.get_by_test_id("export-format").select_option("pdf")
+    await page.get_by_test_id("export-confirm").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.get_by_test_id("export-result")).to_contain_text("acme-report-2026-11.pdf")
+    await seen(page)
 
     # Settings: the iframe's button, the dead button and the throwing one.
-    page.get_by_test_id("nav-settings").click()
+    await page.get_by_test_id("nav-settings").click()
     frame = page.frame_locator("[data-testid=notifications-frame]")
-    frame.get_by_test_id("iframe-save").click()
-    expect(frame.get_by_test_id("iframe-saved")).to_be_visible()
+    await frame.get_by_test_id("iframe-save").click()
+    await expect(frame.get_by_test_id("iframe-saved")).to_be_visible()
     inner = next(f for f in page.frames if f.url.endswith("/embed/notifications"))
-    seen(inner)
+    await seen(inner)
     url_before = page.url
-    page.get_by_test_id("dead-button").click()
+    await page.get_by_test_id("dead-button").click()
     assert page.url == url_before
     assert problems.errors == []
-    with page.expect_event("pageerror") as thrown:
-        page.get_by_test_id("error-button").click()
-    assert "ledger service did not answer" in str(thrown.value)
-    seen(page)
+    async with page.expect_event("pageerror") as thrown:
+        await page.get_by_test_id("error-button").click()
+    assert "ledger service did not answer" in str(await thrown.value)
+    await seen(page)
 
     # The sticky header stays on top while the page scrolls.
     header = page.get_by_test_id("app-header")
-    page.mouse.wheel(0, 2000)
-    assert header.evaluate("h => getComputedStyle(h).position") == "sticky"
+    await page.mouse.wheel(0, 2000)
+    assert await header.evaluate("h => getComputedStyle(h).position") == "sticky"
 
     missing = documented_test_ids() - seen.ids
     assert not missing, f"documented but not found in the {variant} variant: {sorted(missing)}"
