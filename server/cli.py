@@ -68,7 +68,11 @@ def serve(
         _fail(f"the content in {content_dir or 'walkthroughs'} is invalid:\n{exc}")
         return
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, ws="websockets"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws="websockets-sansio",
     )
 
 

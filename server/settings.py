@@ -23,6 +23,8 @@ class Settings:
     host: str = field(default="127.0.0.1", metadata={"env": "TANDEM_HOST"})
     port: int = field(default=8000, metadata={"env": "TANDEM_PORT"})
     store_url: str = field(default="sqlite:///var/tandem.db", metadata={"env": "TANDEM_STORE_URL"})
+    broker_url: str = field(default="memory://", metadata={"env": "TANDEM_BROKER_URL"})
+    secret: str | None = field(default=None, metadata={"env": "TANDEM_SECRET"})
     content_dir: Path = field(default=Path("walkthroughs"), metadata={"env": "TANDEM_CONTENT_DIR"})
     client_dist: Path = field(
         default=REPO_ROOT / "client_js" / "dist", metadata={"env": "TANDEM_CLIENT_DIST"}

@@ -9,11 +9,41 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Self
 
 from server.support.profile import Profile
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One event to store: a numbered message from a tab (location, focus, …)."""
+
+    site: str
+    user_id: str
+    tab: str
+    cseq: int
+    kind: str
+    at_ms: int
+    received_ms: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back, with its store-wide ``id`` (increasing in commit order)."""
+
+    id: int
+    site: str
+    user_id: str
+    tab: str
+    cseq: int
+    kind: str
+    at_ms: int
+    received_ms: int
+    payload: dict[str, Any]
 
 
 class StoreError(RuntimeError):
@@ -100,3 +130,32 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_profile(self, site: str, user_id: str) -> Profile | None:
         """The profile with all its support items, oldest first; None when unknown."""
+
+    # --- event streams ---------------------------------------------------------
+
+    @abc.abstractmethod
+    async def write_events(self, events: Sequence[EventRecord]) -> None:
+        """Store events in a grouped commit; return once committed. (site, tab, cseq) duplicates are ignored."""
+
+    @abc.abstractmethod
+    async def last_cseq(self, site: str, tab: str) -> int:
+        """The highest cseq stored for a tab, 0 when none."""
+
+    @abc.abstractmethod
+    async def read_events(
+        self,
+        site: str,
+        *,
+        user_id: str | None = None,
+        tab: str | None = None,
+        kinds: Sequence[str] | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredEvent]:
+        """Events in commit order, after ``after_id``, at most ``limit``."""
+
+    # --- server state ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def server_value(self, key: str, default: str) -> str:
+        """The stored value of ``key``; stores ``default`` first when there is none (first writer wins)."""

@@ -1,20 +1,31 @@
 """SQLite backend (the embedded default), through aiosqlite.
 
-WAL journal so readers never block the writer; foreign keys on; every write
-in an explicit transaction.
+WAL journal, so the reader connection never blocks the writer; one writer
+connection whose transactions are serialised by a lock; events go through a
+group-commit writer task, so many concurrent writes share one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from server.store.base import Store, StoreError, StoreUnavailable, migrations_for
+from server.store.base import (
+    EventRecord,
+    Store,
+    StoredEvent,
+    StoreError,
+    StoreUnavailable,
+    migrations_for,
+)
+from server.store.writer import GroupCommitWriter
 from server.support.profile import Profile, SupportItem
 
 _PRAGMAS = (
@@ -23,6 +34,8 @@ _PRAGMAS = (
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
 )
+
+_EVENT_COLUMNS = "id, site, user_id, tab, cseq, kind, at_ms, received_ms, payload"
 
 
 def sqlite_path(url: str) -> str:
@@ -43,28 +56,45 @@ class SqliteStore(Store):
         self.url = url
         self.path = sqlite_path(url)
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._events: GroupCommitWriter[EventRecord] = GroupCommitWriter(self._flush_events)
 
     @property
     def db(self) -> aiosqlite.Connection:
         if self._db is None:
-            raise StoreError("the store is not open")
+            raise StoreUnavailable("the store is not open")
         return self._db
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        return self._reader or self.db
+
+    async def _connect(self) -> aiosqlite.Connection:
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
+        return conn
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
-        for pragma in _PRAGMAS:
-            await self.db.execute(pragma)
+        self._db = await self._connect()
         await self._migrate()
+        if self.path != ":memory:":
+            self._reader = await self._connect()
+        self._events.start()
 
     async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            await db.close()
+        await self._events.close()
+        for attr in ("_reader", "_db"):
+            conn = getattr(self, attr)
+            if conn is not None:
+                setattr(self, attr, None)
+                await conn.close()
 
     async def _migrate(self) -> None:
         await self.db.execute(
@@ -94,7 +124,7 @@ class SqliteStore(Store):
 
     async def ping(self) -> None:
         try:
-            await self.db.execute("SELECT 1")
+            await self.reader.execute("SELECT 1")
         except (sqlite3.Error, ValueError) as exc:
             raise StoreUnavailable(str(exc)) from exc
 
@@ -105,10 +135,18 @@ class SqliteStore(Store):
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    async def _write(self, sql: str, params: Sequence[Any]) -> int | None:
+        """One statement in its own transaction; returns lastrowid."""
+        async with self._lock:
+            cursor = await self.db.execute(sql, params)
+            rowid = cursor.lastrowid
+            await cursor.close()
+            return rowid
+
     async def upsert_profile(
         self, site: str, user_id: str, traits: dict[str, Any], *, now_ms: int
     ) -> None:
-        await self.db.execute(
+        await self._write(
             "INSERT INTO profiles (site, user_id, traits, created_ms, updated_ms)"
             " VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (site, user_id) DO UPDATE SET"
@@ -129,27 +167,25 @@ class SqliteStore(Store):
         failure_reason: str | None = None,
     ) -> int:
         try:
-            cursor = await self.db.execute(
+            item_id = await self._write(
                 "INSERT INTO support_items (site, user_id, kind, at_ms, payload, failure, failure_reason)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (site, user_id, kind, at_ms, json.dumps(payload), int(failure), failure_reason),
             )
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"no profile for {site}/{user_id}: {exc}") from exc
-        item_id = cursor.lastrowid
-        await cursor.close()
         assert item_id is not None
         return item_id
 
     async def get_profile(self, site: str, user_id: str) -> Profile | None:
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT traits, created_ms FROM profiles WHERE site = ? AND user_id = ?",
             (site, user_id),
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT id, kind, at_ms, payload, failure, failure_reason FROM support_items"
             " WHERE site = ? AND user_id = ? ORDER BY id",
             (site, user_id),
@@ -159,3 +195,83 @@ class SqliteStore(Store):
                 for r in await cur.fetchall()
             )
         return Profile(site, user_id, json.loads(row[0]), row[1], items)
+
+    # --- events ---------------------------------------------------------------
+
+    async def write_events(self, events: Sequence[EventRecord]) -> None:
+        await self._events.write(events)
+
+    async def _flush_events(self, events: list[EventRecord]) -> None:
+        rows = [
+            (
+                e.site,
+                e.user_id,
+                e.tab,
+                e.cseq,
+                e.kind,
+                e.at_ms,
+                e.received_ms,
+                json.dumps(e.payload),
+            )
+            for e in events
+        ]
+        async with self._lock:
+            await self.db.execute("BEGIN")
+            try:
+                await self.db.executemany(
+                    "INSERT OR IGNORE INTO events"
+                    " (site, user_id, tab, cseq, kind, at_ms, received_ms, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+    async def last_cseq(self, site: str, tab: str) -> int:
+        async with self.reader.execute(
+            "SELECT COALESCE(MAX(cseq), 0) FROM events WHERE site = ? AND tab = ?", (site, tab)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def read_events(
+        self,
+        site: str,
+        *,
+        user_id: str | None = None,
+        tab: str | None = None,
+        kinds: Sequence[str] | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredEvent]:
+        where = ["site = ?", "id > ?"]
+        params: list[Any] = [site, after_id]
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        if tab is not None:
+            where.append("tab = ?")
+            params.append(tab)
+        if kinds:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        params.append(limit)
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        async with self.reader.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [
+            StoredEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+            for r in rows
+        ]
+
+    async def server_value(self, key: str, default: str) -> str:
+        await self._write(
+            "INSERT INTO server_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, default),
+        )
+        async with self.db.execute("SELECT value FROM server_state WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return str(row[0])

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.schemas import SchemaGenerator
 
 from server import __version__
+from server.broker import open_broker
 from server.content import load_sites
-from server.knowledge.site import Site
+from server.live import LiveTabs
 from server.settings import Settings
-from server.store import Store, StoreUnavailable, open_store
+from server.store import open_store
+from server.visitors import Visitors, load_site_keys
+from server.web import api
+from server.web.cors import SiteCors
+from server.web.state import AppState
+from server.web.tab_socket import tab_socket
+
+ANONYMOUS_SECRET_KEY = "anonymous-id-secret"
 
 
 class ClientBundleMissing(RuntimeError):
     """The browser client has not been built."""
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    sites: dict[str, Site]
-    store: Store
 
 
 def check_client_bundle(settings: Settings) -> None:
@@ -37,56 +41,81 @@ def check_client_bundle(settings: Settings) -> None:
         )
 
 
-def state_of(request: Request) -> AppState:
-    state: AppState = request.app.state.tandem
-    return state
-
-
-async def healthz(request: Request) -> Response:
-    state = state_of(request)
-    try:
-        await state.store.ping()
-    except StoreUnavailable as exc:
-        return JSONResponse({"status": "unavailable", "store": str(exc)}, status_code=503)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "version": __version__,
-            "store": state.store.backend,
-            "schema_version": await state.store.schema_version(),
-            "sites": sorted(state.sites),
-        }
-    )
-
-
 async def client_script(request: Request) -> Response:
-    bundle = state_of(request).settings.client_bundle
-    # Sites load this cross-origin with a plain <script> tag; no-cache keeps
-    # deployments current while still allowing conditional requests (ETag).
+    """
+    summary: The browser client, tandem.js
+    responses:
+      200: {description: "JavaScript"}
+    """
+    bundle = api.state_of(request).settings.client_bundle
+    # Cached for five minutes, so pages keep loading the client while a server
+    # restarts; ETag revalidation keeps deployments current after that.
     return FileResponse(
         bundle,
         media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": "public, max-age=300",
+            "Access-Control-Allow-Origin": "*",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
+schemas = SchemaGenerator({"openapi": "3.0.3", "info": {"title": "Tandem", "version": __version__}})
+
+
+async def openapi(request: Request) -> Response:
+    """
+    summary: This API's OpenAPI description
+    responses:
+      200: {description: "OpenAPI 3 document"}
+    """
+    return JSONResponse(schemas.get_schema(routes=request.app.routes))
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/healthz", api.healthz),
+        Route("/tandem.js", client_script),
+        Route("/openapi.json", openapi, include_in_schema=True),
+        Route("/api/users/{site}/{user_id}/location", api.user_location),
+        Route("/api/users/{site}/{user_id}/profile", api.user_profile),
+        Route("/api/users/{site}/{user_id}/events", api.user_events),
+        WebSocketRoute("/ws", tab_socket),
+    ]
+
+
 def create_app(settings: Settings) -> Starlette:
-    """Build the server. Fails fast when content is invalid or the client is not built."""
+    """Build the server. Fails fast when content is invalid, a key is missing or the client is not built."""
     check_client_bundle(settings)
     sites = load_sites(settings.content_dir)
+    site_keys = load_site_keys(sites, os.environ)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings.store_url)
         await store.open()
-        app.state.tandem = AppState(settings=settings, sites=sites, store=store)
+        broker = open_broker(settings.broker_url)
+        await broker.start()
+        secret = settings.secret or await store.server_value(
+            ANONYMOUS_SECRET_KEY, secrets.token_hex(32)
+        )
+        app.state.tandem = AppState(
+            settings=settings,
+            sites=sites,
+            store=store,
+            broker=broker,
+            live=LiveTabs(broker),
+            visitors=Visitors(site_keys, secret.encode()),
+        )
         try:
             yield
         finally:
+            await broker.close()
             await store.close()
 
-    routes = [
-        Route("/healthz", healthz),
-        Route("/tandem.js", client_script),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        middleware=[Middleware(SiteCors, sites=sites)],
+    )

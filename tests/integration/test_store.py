@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.store import Store, StoreError, open_store
-from server.store.base import migrations_for
+from server.store.base import EventRecord, migrations_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.store]
 
@@ -68,3 +68,51 @@ async def test_appending_to_an_unknown_profile_is_an_error(store: Store) -> None
 async def test_unknown_store_url_is_refused() -> None:
     with pytest.raises(StoreError, match="unsupported store URL"):
         open_store("mysql://localhost/x")
+
+
+def _event(
+    cseq: int, *, tab: str = "tab-aaaaaaaa", user: str = "u-ada", kind: str = "location"
+) -> EventRecord:
+    return EventRecord(
+        "demo", user, tab, cseq, kind, 1_000 + cseq, 2_000 + cseq, {"url": f"http://x/{cseq}"}
+    )
+
+
+async def test_events_are_stored_once_per_tab_and_cseq(store: Store) -> None:
+    await store.write_events([_event(1), _event(2)])
+    await store.write_events([_event(2), _event(3)])  # 2 is a resend
+    events = await store.read_events("demo", tab="tab-aaaaaaaa")
+    assert [e.cseq for e in events] == [1, 2, 3]
+    assert events[1].payload == {"url": "http://x/2"}
+    assert await store.last_cseq("demo", "tab-aaaaaaaa") == 3
+    assert await store.last_cseq("demo", "tab-unknown") == 0
+
+
+async def test_concurrent_writes_share_commits(store: Store) -> None:
+    import asyncio
+
+    tabs = [f"tab-{i:08d}" for i in range(50)]
+    await asyncio.gather(*(store.write_events([_event(c, tab=t) for c in (1, 2)]) for t in tabs))
+    events = await store.read_events("demo", limit=10_000)
+    assert len(events) == 100
+    writer = store._events  # type: ignore[attr-defined]
+    assert writer.batches < 50, "concurrent writes should be grouped into fewer commits"
+
+
+async def test_events_are_read_by_range_and_filter(store: Store) -> None:
+    await store.write_events(
+        [_event(i, kind="focus" if i % 2 else "location") for i in range(1, 11)]
+    )
+    await store.write_events([_event(1, tab="tab-bbbbbbbb", user="u-grace")])
+    first = await store.read_events("demo", user_id="u-ada", limit=4)
+    assert [e.cseq for e in first] == [1, 2, 3, 4]
+    rest = await store.read_events("demo", user_id="u-ada", after_id=first[-1].id)
+    assert [e.cseq for e in rest] == [5, 6, 7, 8, 9, 10]
+    locations = await store.read_events("demo", user_id="u-ada", kinds=["location"])
+    assert {e.kind for e in locations} == {"location"} and len(locations) == 5
+    assert [e.user_id for e in await store.read_events("demo", tab="tab-bbbbbbbb")] == ["u-grace"]
+
+
+async def test_server_value_keeps_the_first_value(store: Store) -> None:
+    assert await store.server_value("anon-secret", "first") == "first"
+    assert await store.server_value("anon-secret", "second") == "first"

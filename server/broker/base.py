@@ -1,0 +1,143 @@
+"""The broker interface: what shared live state needs, so a multi-node backend fits behind it.
+
+- **Streams** (one per co-browse session): ``publish`` gives each message the
+  stream's ``(epoch, offset)``; a capped history lets a reconnecting client
+  catch up from its last offset; a snapshot slot holds the latest full state.
+  A new epoch (a full page load) restarts offsets and clears history.
+- **State**: values with a version, changed only by compare-and-set, with an
+  optional time to live (the current walkthrough step, the control token).
+- **Leases**: a named lock held by one owner until released or expired
+  (control grants, queue assignments).
+- **Presence**: members of a group with data and an expiry (live tabs).
+
+Times are milliseconds; expiry is measured by the broker's own clock.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Self
+
+
+class BrokerError(RuntimeError):
+    """A broker operation failed."""
+
+
+class SubscriptionLagged(BrokerError):
+    """A subscriber fell too far behind; it should catch up from history or the snapshot."""
+
+
+@dataclass(frozen=True)
+class StreamMessage:
+    epoch: int
+    offset: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Versioned:
+    value: bytes
+    version: int
+
+
+class Subscription(abc.ABC):
+    """Messages published to one stream after subscribing, in order."""
+
+    @abc.abstractmethod
+    def __aiter__(self) -> AsyncIterator[StreamMessage]: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Broker(abc.ABC):
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # --- streams ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def publish(
+        self, stream: str, payload: bytes, *, new_epoch: bool = False
+    ) -> StreamMessage:
+        """Append to a stream and fan out to subscribers. ``new_epoch`` starts a new epoch at offset 1."""
+
+    @abc.abstractmethod
+    async def position(self, stream: str) -> tuple[int, int]:
+        """The stream's current (epoch, offset); (0, 0) for a stream never published to."""
+
+    @abc.abstractmethod
+    async def history(
+        self, stream: str, *, epoch: int, after_offset: int
+    ) -> list[StreamMessage] | None:
+        """Messages after ``after_offset`` in ``epoch``; None when they are no longer all kept."""
+
+    @abc.abstractmethod
+    async def subscribe(self, stream: str) -> Subscription:
+        """Receive messages published from now on."""
+
+    @abc.abstractmethod
+    async def set_snapshot(self, stream: str, payload: bytes) -> StreamMessage:
+        """Keep ``payload`` as the stream's latest snapshot, at its current position."""
+
+    @abc.abstractmethod
+    async def snapshot(self, stream: str) -> StreamMessage | None:
+        """The latest snapshot, with the position it was taken at."""
+
+    # --- compare-and-set state ---------------------------------------------------
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> Versioned | None: ...
+
+    @abc.abstractmethod
+    async def compare_and_set(
+        self, key: str, value: bytes, *, expected_version: int, ttl_ms: int | None = None
+    ) -> int | None:
+        """Write when the current version is ``expected_version`` (0: absent). New version, or None."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str, *, expected_version: int | None = None) -> bool: ...
+
+    # --- leases --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def acquire(self, lease: str, owner: str, ttl_ms: int) -> bool:
+        """Take the lease when free or expired (or renew it when ``owner`` holds it)."""
+
+    @abc.abstractmethod
+    async def release(self, lease: str, owner: str) -> bool:
+        """Give the lease up; False when ``owner`` did not hold it."""
+
+    @abc.abstractmethod
+    async def holder(self, lease: str) -> str | None: ...
+
+    # --- presence --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def presence_touch(self, group: str, member: str, data: bytes, ttl_ms: int) -> None:
+        """Add or refresh a member; it disappears ``ttl_ms`` after its last touch."""
+
+    @abc.abstractmethod
+    async def presence_leave(self, group: str, member: str) -> None: ...
+
+    @abc.abstractmethod
+    async def presence(self, group: str) -> dict[str, bytes]:
+        """Live members and their data."""

@@ -1,0 +1,224 @@
+"""The in-process broker: the embedded default for a single server process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from server.broker.base import Broker, StreamMessage, Subscription, SubscriptionLagged, Versioned
+
+HISTORY = 1000
+SUBSCRIBER_QUEUE = 10_000
+
+
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+class _MemorySubscription(Subscription):
+    def __init__(self, stream: _Stream) -> None:
+        self._stream = stream
+        self._queue: asyncio.Queue[StreamMessage | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self.lagged = False
+
+    def deliver(self, message: StreamMessage) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.lagged = True
+            self._stream.subscribers.discard(self)
+
+    async def _iterate(self) -> AsyncIterator[StreamMessage]:
+        while True:
+            if self.lagged and self._queue.empty():
+                raise SubscriptionLagged("subscriber fell behind; catch up from history")
+            message = await self._queue.get()
+            if message is None:
+                return
+            yield message
+
+    def __aiter__(self) -> AsyncIterator[StreamMessage]:
+        return self._iterate()
+
+    async def close(self) -> None:
+        self._stream.subscribers.discard(self)
+        # Wake an iterator that is waiting (drop the oldest when the queue is full).
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+
+@dataclass
+class _Stream:
+    epoch: int = 0
+    offset: int = 0
+    history: deque[StreamMessage] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    snapshot: StreamMessage | None = None
+    subscribers: set[_MemorySubscription] = field(default_factory=set)
+
+
+@dataclass
+class _Entry:
+    value: bytes
+    version: int
+    expires: int | None
+
+
+class MemoryBroker(Broker):
+    def __init__(self, *, clock: Callable[[], int] = monotonic_ms, history: int = HISTORY) -> None:
+        self._clock = clock
+        self._history = history
+        self._streams: dict[str, _Stream] = {}
+        self._state: dict[str, _Entry] = {}
+        self._state_versions: dict[str, int] = {}
+        self._leases: dict[str, tuple[str, int]] = {}
+        self._presence: dict[str, dict[str, tuple[bytes, int]]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for stream in self._streams.values():
+            for subscriber in list(stream.subscribers):
+                await subscriber.close()
+
+    def _stream(self, name: str) -> _Stream:
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._streams[name] = _Stream(history=deque(maxlen=self._history))
+        return stream
+
+    # --- streams -----------------------------------------------------------------
+
+    async def publish(
+        self, stream: str, payload: bytes, *, new_epoch: bool = False
+    ) -> StreamMessage:
+        s = self._stream(stream)
+        if new_epoch or s.epoch == 0:
+            s.epoch += 1
+            s.offset = 0
+            s.history.clear()
+            s.snapshot = None
+        s.offset += 1
+        message = StreamMessage(s.epoch, s.offset, payload)
+        s.history.append(message)
+        for subscriber in list(s.subscribers):
+            subscriber.deliver(message)
+        return message
+
+    async def position(self, stream: str) -> tuple[int, int]:
+        s = self._streams.get(stream)
+        return (s.epoch, s.offset) if s else (0, 0)
+
+    async def history(
+        self, stream: str, *, epoch: int, after_offset: int
+    ) -> list[StreamMessage] | None:
+        s = self._streams.get(stream)
+        if s is None:
+            return [] if epoch == 0 and after_offset == 0 else None
+        if epoch != s.epoch:
+            return None
+        if after_offset >= s.offset:
+            return []
+        oldest = s.history[0].offset if s.history else s.offset + 1
+        if after_offset + 1 < oldest:
+            return None
+        return [m for m in s.history if m.offset > after_offset]
+
+    async def subscribe(self, stream: str) -> Subscription:
+        s = self._stream(stream)
+        subscription = _MemorySubscription(s)
+        s.subscribers.add(subscription)
+        return subscription
+
+    async def set_snapshot(self, stream: str, payload: bytes) -> StreamMessage:
+        s = self._stream(stream)
+        s.snapshot = StreamMessage(s.epoch, s.offset, payload)
+        return s.snapshot
+
+    async def snapshot(self, stream: str) -> StreamMessage | None:
+        s = self._streams.get(stream)
+        return s.snapshot if s else None
+
+    # --- state ---------------------------------------------------------------------
+
+    def _live(self, key: str) -> _Entry | None:
+        entry = self._state.get(key)
+        if entry is not None and entry.expires is not None and entry.expires <= self._clock():
+            del self._state[key]
+            return None
+        return entry
+
+    async def get(self, key: str) -> Versioned | None:
+        entry = self._live(key)
+        return Versioned(entry.value, entry.version) if entry else None
+
+    async def compare_and_set(
+        self, key: str, value: bytes, *, expected_version: int, ttl_ms: int | None = None
+    ) -> int | None:
+        entry = self._live(key)
+        current = entry.version if entry else 0
+        if current != expected_version:
+            return None
+        # Versions keep growing across deletes, so a stale writer can never match again.
+        version = max(current, self._state_versions.get(key, 0)) + 1
+        self._state_versions[key] = version
+        expires = self._clock() + ttl_ms if ttl_ms else None
+        self._state[key] = _Entry(value, version, expires)
+        return version
+
+    async def delete(self, key: str, *, expected_version: int | None = None) -> bool:
+        entry = self._live(key)
+        if entry is None:
+            return False
+        if expected_version is not None and entry.version != expected_version:
+            return False
+        del self._state[key]
+        return True
+
+    # --- leases ------------------------------------------------------------------------
+
+    async def acquire(self, lease: str, owner: str, ttl_ms: int) -> bool:
+        now = self._clock()
+        held = self._leases.get(lease)
+        if held is not None and held[1] > now and held[0] != owner:
+            return False
+        self._leases[lease] = (owner, now + ttl_ms)
+        return True
+
+    async def release(self, lease: str, owner: str) -> bool:
+        held = self._leases.get(lease)
+        if held is None or held[0] != owner or held[1] <= self._clock():
+            return False
+        del self._leases[lease]
+        return True
+
+    async def holder(self, lease: str) -> str | None:
+        held = self._leases.get(lease)
+        if held is None or held[1] <= self._clock():
+            return None
+        return held[0]
+
+    # --- presence --------------------------------------------------------------------------
+
+    async def presence_touch(self, group: str, member: str, data: bytes, ttl_ms: int) -> None:
+        self._presence.setdefault(group, {})[member] = (data, self._clock() + ttl_ms)
+
+    async def presence_leave(self, group: str, member: str) -> None:
+        members = self._presence.get(group)
+        if members is not None:
+            members.pop(member, None)
+            if not members:
+                del self._presence[group]
+
+    async def presence(self, group: str) -> dict[str, bytes]:
+        members = self._presence.get(group)
+        if not members:
+            return {}
+        now = self._clock()
+        for member in [m for m, (_, expires) in members.items() if expires <= now]:
+            del members[member]
+        return {member: data for member, (data, _) in members.items()}

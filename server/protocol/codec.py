@@ -1,0 +1,136 @@
+"""Encode and decode messages; classify every way a frame can be wrong."""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Any
+
+import msgspec
+
+from server.protocol.messages import (
+    CLIENT_KINDS,
+    MAX_ASSEMBLED,
+    MAX_FRAME,
+    SIZE_LIMITS,
+    ClientMessage,
+    Message,
+    ServerMessage,
+    kind_of,
+)
+
+
+class Problem(enum.StrEnum):
+    """What was wrong with a frame; each maps to an answer the server gives."""
+
+    MALFORMED = "malformed"  # not msgpack → error message, connection kept
+    INVALID = "invalid"  # schema violation → error message naming the field
+    UNKNOWN_KIND = "unknown_kind"  # → error message
+    TOO_LARGE = "too_large"  # → close 1009
+    NOT_BINARY = "not_binary"  # a text frame → error message
+
+
+class ProtocolError(ValueError):
+    """A frame that cannot be accepted. ``field`` names the offending field, if one."""
+
+    def __init__(self, problem: Problem, message: str, *, field: str = "", kind: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.field = field
+        self.kind = kind
+
+
+_encoder = msgspec.msgpack.Encoder()
+_client_decoder: msgspec.msgpack.Decoder[ClientMessage] = msgspec.msgpack.Decoder(ClientMessage)
+_server_decoder: msgspec.msgpack.Decoder[ServerMessage] = msgspec.msgpack.Decoder(ServerMessage)
+_peek_decoder = msgspec.msgpack.Decoder(dict[str, Any])
+
+_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`$")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def encode(message: Message) -> bytes:
+    """The msgpack bytes of a message."""
+    return _encoder.encode(message)
+
+
+def _field_of(error: str) -> str:
+    match = _AT.search(error)
+    path = match[1].lstrip(".") if match else ""
+    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+        named = pattern.search(error)
+        if named:
+            return f"{path}.{named[1]}" if path else named[1]
+    return path
+
+
+def _explain(error: str) -> str:
+    return _AT.sub("", error)
+
+
+def decode_client(frame: bytes, *, assembled: bool = False) -> ClientMessage:
+    """Decode one frame from a client, checking its schema and its kind's size limit.
+
+    ``assembled``: the bytes were reassembled from chunks; they may be up to
+    ``MAX_ASSEMBLED`` long, but may not themselves be a chunk.
+    """
+    cap = MAX_ASSEMBLED if assembled else MAX_FRAME
+    if len(frame) > cap:
+        raise ProtocolError(Problem.TOO_LARGE, f"frame of {len(frame)} bytes exceeds {cap}")
+    try:
+        message = _client_decoder.decode(frame)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+        raise _classify(frame, str(exc), assembled=assembled) from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(Problem.MALFORMED, f"not a msgpack message: {exc}") from None
+    kind = kind_of(message)
+    if assembled and kind == "chunk":
+        raise ProtocolError(
+            Problem.INVALID, "a chunked message cannot contain another chunk", field="kind"
+        )
+    limit = MAX_ASSEMBLED if assembled else SIZE_LIMITS[kind]
+    if len(frame) > limit:
+        raise ProtocolError(
+            Problem.TOO_LARGE,
+            f"{kind} message of {len(frame)} bytes exceeds its limit of {limit}",
+            kind=kind,
+        )
+    return message
+
+
+def _classify(frame: bytes, error: str, *, assembled: bool = False) -> ProtocolError:
+    field = _field_of(error)
+    if field == "kind":
+        try:
+            kind = _peek_decoder.decode(frame).get("kind")
+        except msgspec.MsgspecError:
+            kind = None
+        if kind is None:
+            return ProtocolError(Problem.INVALID, "a message needs a kind", field="kind")
+        known = ", ".join(sorted(CLIENT_KINDS))
+        return ProtocolError(
+            Problem.UNKNOWN_KIND,
+            f"unknown kind {kind!r}; this server accepts {known}",
+            field="kind",
+        )
+    kind = ""
+    try:
+        peeked = _peek_decoder.decode(frame).get("kind")
+        kind = peeked if isinstance(peeked, str) else ""
+    except msgspec.MsgspecError:
+        pass
+    limit = SIZE_LIMITS.get(kind)
+    if limit is not None and len(frame) > limit and not assembled:
+        # Too big is the answer even when the oversized field also breaks its schema.
+        return ProtocolError(
+            Problem.TOO_LARGE,
+            f"{kind} message of {len(frame)} bytes exceeds its limit of {limit}",
+            kind=kind,
+        )
+    return ProtocolError(Problem.INVALID, _explain(error), field=field, kind=kind)
+
+
+def decode_server(frame: bytes) -> ServerMessage:
+    """Decode one frame from the server (for tests and tools)."""
+    return _server_decoder.decode(frame)

@@ -1,0 +1,182 @@
+"""Message kinds: one declared schema each, and a size limit each.
+
+Every message is a msgpack map whose first key is ``kind``. Fields equal to
+their default are left out on the wire. Unknown fields are refused: a client
+that needs new fields negotiates a newer protocol version in ``hello``.
+
+Numbering: data messages from a tab carry ``cseq`` (1, 2, 3… per tab, kept
+across page loads); the server answers ``ack`` with ``upto`` = the highest
+cseq that is durably stored, and drops duplicates by (tab, cseq).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
+
+KiB = 1024
+
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+TabId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Cseq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+EpochMs = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Url = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+TraitValue = str | int | float | bool | None
+Traits = Annotated[dict[str, TraitValue], msgspec.Meta(max_length=64)]
+
+
+class Message(
+    msgspec.Struct,
+    tag_field="kind",
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+    kw_only=True,
+):
+    """Base of every message; ``kind`` is the tag."""
+
+
+# --- identity -----------------------------------------------------------------
+
+
+class TokenIdentity(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    """A visitor the site's backend vouches for: a signed token (JWT, HS256)."""
+
+    user: UserId
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=4 * KiB)]
+
+
+class AnonymousIdentity(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An anonymous id the server issued earlier, with the server's signature."""
+
+    anon: Annotated[str, msgspec.Meta(pattern=r"^anon-[A-Za-z0-9_-]{16,64}$")]
+    sig: Annotated[str, msgspec.Meta(min_length=16, max_length=128)]
+
+
+# --- client → server ------------------------------------------------------------
+
+
+class Hello(Message, tag="hello"):
+    """First message of every connection. Unsupported ``v`` → close 1002."""
+
+    v: int
+    site: Slug
+    tab: TabId
+    client: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    identity: TokenIdentity | None = None
+    anonymous: AnonymousIdentity | None = None
+
+
+class Identify(Message, tag="identify"):
+    """``Tandem.identify()``: who the visitor is, vouched for by the site's token."""
+
+    user: UserId
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=4 * KiB)]
+    traits: Traits = msgspec.field(default_factory=dict)
+
+
+class Location(Message, tag="location"):
+    """Where the tab is: sent on load, on every SPA route change and after a reconnect."""
+
+    cseq: Cseq
+    at: EpochMs
+    url: Url
+    title: Annotated[str, msgspec.Meta(max_length=512)] = ""
+    nav: Literal["load", "push", "replace", "pop", "hash"] = "load"
+    markers: Annotated[list[Slug], msgspec.Meta(max_length=16)] = msgspec.field(
+        default_factory=list
+    )
+    referrer: Annotated[str, msgspec.Meta(max_length=4096)] = ""
+
+
+class Focus(Message, tag="focus"):
+    """The tab gained or lost focus, or became visible or hidden."""
+
+    cseq: Cseq
+    at: EpochMs
+    focused: bool
+    visible: bool
+
+
+class Chunk(Message, tag="chunk"):
+    """One part of a message too large for one frame; ``data`` parts concatenate to its msgpack."""
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    index: Annotated[int, msgspec.Meta(ge=0)]
+    total: Annotated[int, msgspec.Meta(ge=1, le=512)]
+    data: Annotated[bytes, msgspec.Meta(max_length=64 * KiB)]
+
+
+ClientMessage = Hello | Identify | Location | Focus | Chunk
+DataMessage = Location | Focus  # numbered, durably stored, acknowledged
+
+
+# --- server → client ------------------------------------------------------------
+
+
+class Welcome(Message, tag="welcome"):
+    """Answer to ``hello``. ``ack``: the last cseq of this tab already stored."""
+
+    v: int
+    tab: TabId
+    ack: Annotated[int, msgspec.Meta(ge=0)]
+    user: str = ""
+    anonymous: AnonymousIdentity | None = None
+    needs_identity: bool = False
+    max_frame: int = 0
+
+
+class Ack(Message, tag="ack"):
+    """Everything up to and including ``upto`` is durably stored: drop it from the outbox."""
+
+    upto: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Identified(Message, tag="identified"):
+    """The visitor's identity was verified (or, where allowed, left anonymous)."""
+
+    user: str
+    anonymous: bool = False
+
+
+class Error(Message, tag="error"):
+    """A message was refused; the connection stays open. ``field`` names what was wrong."""
+
+    code: str
+    message: str
+    field: str = ""
+    cseq: int = 0
+
+
+ServerMessage = Welcome | Ack | Identified | Error
+
+CLIENT_KINDS: dict[str, type[Message]] = {
+    "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
+}  # fmt: skip
+SERVER_KINDS: dict[str, type[Message]] = {
+    "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error,
+}  # fmt: skip
+
+#: Largest encoded size of each kind, in bytes. A larger frame closes the connection with 1009.
+SIZE_LIMITS: dict[str, int] = {
+    "hello": 8 * KiB,
+    "identify": 8 * KiB,
+    "location": 16 * KiB,
+    "focus": 256,
+    "chunk": 65 * KiB,
+}
+#: Largest message reassembled from chunks.
+MAX_ASSEMBLED = 8 * 1024 * KiB
+#: Largest frame the WebSocket layer accepts at all.
+MAX_FRAME = max(SIZE_LIMITS.values())
+
+
+def kind_of(message: Message) -> str:
+    """The ``kind`` tag of a message."""
+    tag = type(message).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag

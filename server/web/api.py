@@ -1,0 +1,185 @@
+"""The HTTP API (JSON). Admin endpoints need ``Authorization: Bearer TANDEM_ADMIN_TOKEN``.
+
+Each endpoint's docstring holds its OpenAPI description (served at /openapi.json).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from functools import wraps
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from server import __version__
+from server.live import focused_tab
+from server.store import StoreUnavailable
+from server.web.state import AppState
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def state_of(request: Request) -> AppState:
+    state: AppState = request.app.state.tandem
+    return state
+
+
+def problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def admin(endpoint: Endpoint) -> Endpoint:
+    """Require the admin token; refuse unknown sites with 404."""
+
+    @wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        token = state_of(request).settings.admin_token
+        if not token:
+            return problem(503, "the admin API is off: set TANDEM_ADMIN_TOKEN")
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+            return JSONResponse(
+                {"error": "missing or wrong admin token"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="tandem"'},
+            )
+        site = request.path_params.get("site")
+        if site is not None and site not in state_of(request).sites:
+            return problem(404, f"unknown site {site!r}")
+        return await endpoint(request)
+
+    return guarded
+
+
+async def healthz(request: Request) -> Response:
+    """
+    summary: Health of the server and its store
+    responses:
+      200: {description: "ok, with version, store backend and schema version"}
+      503: {description: "the store is unavailable"}
+    """
+    state = state_of(request)
+    try:
+        await state.store.ping()
+        schema_version = await state.store.schema_version()
+    except StoreUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "store": str(exc)}, status_code=503)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "store": state.store.backend,
+            "schema_version": schema_version,
+            "sites": sorted(state.sites),
+            "connections": len(state.connections),
+        }
+    )
+
+
+@admin
+async def user_location(request: Request) -> Response:
+    """
+    summary: Where a visitor is now, in each open tab
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+      - {name: user_id, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "every live tab (url, title, process, focus, visibility) and which one has focus"}
+      401: {description: "missing or wrong admin token"}
+      404: {description: "unknown site"}
+    """
+    state = state_of(request)
+    site, user = request.path_params["site"], request.path_params["user_id"]
+    tabs = await state.live.tabs(site, user)
+    return JSONResponse(
+        {
+            "site": site,
+            "user": user,
+            "online": bool(tabs),
+            "focused_tab": focused_tab(tabs),
+            "tabs": [
+                {
+                    "tab": t.tab,
+                    "url": t.url,
+                    "title": t.title,
+                    "process": t.process,
+                    "nav": t.nav,
+                    "focused": t.focused,
+                    "visible": t.visible,
+                    "connected_ms": t.connected_ms,
+                    "updated_ms": t.updated_ms,
+                }
+                for t in tabs
+            ],
+        }
+    )
+
+
+@admin
+async def user_profile(request: Request) -> Response:
+    """
+    summary: A visitor's profile and support history
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+      - {name: user_id, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "traits and support data items, oldest first"}
+      401: {description: "missing or wrong admin token"}
+      404: {description: "unknown site or visitor"}
+    """
+    state = state_of(request)
+    profile = await state.store.get_profile(
+        request.path_params["site"], request.path_params["user_id"]
+    )
+    if profile is None:
+        return problem(404, "no such visitor")
+    return JSONResponse(
+        {
+            "site": profile.site,
+            "user": profile.user_id,
+            "traits": profile.traits,
+            "created_ms": profile.created_ms,
+            "support_items": [asdict(item) for item in profile.items],
+        }
+    )
+
+
+@admin
+async def user_events(request: Request) -> Response:
+    """
+    summary: A visitor's stored events (locations, focus changes), in order
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+      - {name: user_id, in: path, required: true, schema: {type: string}}
+      - {name: tab, in: query, required: false, schema: {type: string}}
+      - {name: kind, in: query, required: false, schema: {type: string}}
+      - {name: after, in: query, required: false, schema: {type: integer}, description: "return events after this id"}
+      - {name: limit, in: query, required: false, schema: {type: integer, maximum: 1000}}
+    responses:
+      200: {description: "events and the id to continue after"}
+      400: {description: "a bad query parameter"}
+      401: {description: "missing or wrong admin token"}
+    """
+    query = request.query_params
+    try:
+        after = int(query.get("after", "0"))
+        limit = min(max(int(query.get("limit", "500")), 1), 1000)
+    except ValueError:
+        return problem(400, "after and limit must be whole numbers")
+    events = await state_of(request).store.read_events(
+        request.path_params["site"],
+        user_id=request.path_params["user_id"],
+        tab=query.get("tab"),
+        kinds=query.getlist("kind") or None,
+        after_id=after,
+        limit=limit,
+    )
+    return JSONResponse(
+        {
+            "events": [asdict(e) for e in events],
+            "next_after": events[-1].id if events else after,
+        }
+    )

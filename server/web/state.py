@@ -1,0 +1,32 @@
+"""What the running server holds: settings, content, store, broker and live connections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.broker import Broker
+from server.knowledge.location import ProcessIndex
+from server.knowledge.site import Site
+from server.live import LiveTabs
+from server.settings import Settings
+from server.store import Store
+from server.visitors import Visitors
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    sites: dict[str, Site]
+    store: Store
+    broker: Broker
+    live: LiveTabs
+    visitors: Visitors
+    connections: set[Any] = field(default_factory=set)
+    _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
+
+    def process_index(self, site: str) -> ProcessIndex:
+        index = self._indexes.get(site)
+        if index is None:
+            index = self._indexes[site] = ProcessIndex(self.sites[site])
+        return index

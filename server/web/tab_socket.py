@@ -1,0 +1,342 @@
+"""The tab WebSocket endpoint: one connection per open tab of a visitor.
+
+Thin shell around the pure parts: frames are decoded by ``server.protocol``,
+identities checked by ``server.identity``, processes resolved by
+``server.knowledge``; this module only moves bytes, stores events and keeps
+the tab's live state in the broker. Acknowledgements go out strictly after
+the store committed, in cseq order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from server.identity.tokens import TokenRefused
+from server.knowledge.location import ProcessIndex, redact_url
+from server.knowledge.site import Site
+from server.live import TabState
+from server.protocol import (
+    PROTOCOL_VERSION,
+    SUPPORTED_VERSIONS,
+    ProtocolError,
+    decode_client,
+    encode,
+)
+from server.protocol.chunks import ChunkAssembler
+from server.protocol.codec import Problem
+from server.protocol.messages import (
+    MAX_FRAME,
+    Ack,
+    AnonymousIdentity,
+    Chunk,
+    ClientMessage,
+    Error,
+    Focus,
+    Hello,
+    Identified,
+    Identify,
+    Location,
+    Welcome,
+)
+from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
+from server.store.base import EventRecord
+from server.web.state import AppState
+
+log = logging.getLogger("tandem.socket")
+
+
+class Close(Exception):
+    """Close the connection with this code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(eq=False)
+class TabConnection:
+    """Everything one connection knows; lives as long as the WebSocket."""
+
+    ws: WebSocket
+    state: AppState
+    site: Site
+    index: ProcessIndex
+    phase: Phase = Phase.AWAITING_HELLO
+    tab: str = ""
+    user: str | None = None
+    anonymous: bool = False
+    durable: int = 0  # highest cseq known to be stored
+    live: TabState | None = None
+    abuse: AbuseMeter = field(default_factory=AbuseMeter)
+    chunks: ChunkAssembler = field(default_factory=ChunkAssembler)
+    pending: deque[tuple[int, asyncio.Future[None]]] = field(default_factory=deque)
+    pending_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # --- sending --------------------------------------------------------------
+
+    async def send(self, message: Welcome | Ack | Identified | Error) -> None:
+        async with self.send_lock:
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                await self.ws.send_bytes(encode(message))
+
+    async def refuse(self, error: ProtocolError | Error) -> None:
+        """Answer a refused message with ``error``; close 1008 when the peer keeps doing it."""
+        if isinstance(error, ProtocolError):
+            if error.problem is Problem.TOO_LARGE:
+                raise Close(1009, str(error)[:120])
+            error = Error(code=error.problem.value, message=str(error), field=error.field)
+        await self.send(error)
+        if self.abuse.strike(now_ms()):
+            raise Close(1008, "too many invalid messages")
+
+    # --- receiving ------------------------------------------------------------
+
+    async def on_frame(self, frame: bytes) -> None:
+        try:
+            message = decode_client(frame)
+        except ProtocolError as exc:
+            await self.refuse(exc)
+            return
+        if isinstance(message, Chunk):
+            try:
+                whole = self.chunks.add(message)
+                if whole is None:
+                    return
+                message = decode_client(whole, assembled=True)
+            except ProtocolError as exc:
+                await self.refuse(exc)
+                return
+        await self.on_message(message)
+
+    async def on_message(self, message: ClientMessage) -> None:
+        if isinstance(message, Hello):
+            if self.phase is not Phase.AWAITING_HELLO:
+                await self.refuse(Error(code="unexpected", message="hello was already received"))
+                return
+            await self.on_hello(message)
+            return
+        if self.phase is Phase.AWAITING_HELLO:
+            await self.refuse(Error(code="unexpected", message="the first message must be hello"))
+            return
+        if isinstance(message, Identify):
+            await self.on_identify(message)
+        elif isinstance(message, Location | Focus):
+            await self.on_data(message)
+
+    async def on_hello(self, hello: Hello) -> None:
+        if hello.v not in SUPPORTED_VERSIONS:
+            raise Close(1002, unsupported_version_reason(hello.v, SUPPORTED_VERSIONS))
+        if hello.site != self.site.key:
+            raise Close(1008, f"site_mismatch: this connection is for site {self.site.key!r}")
+        self.tab = hello.tab
+        strict = self.site.config.strict_identity
+        issued: AnonymousIdentity | None = None
+        if hello.identity is not None:
+            try:
+                await self.identify_with(hello.identity.user, hello.identity.token, {})
+            except TokenRefused as exc:
+                if strict:
+                    raise Close(1008, f"identity_refused: {exc}"[:120]) from None
+                await self.send(Error(code="identity_refused", message=str(exc)))
+        visitors = self.state.visitors
+        if self.user is None and not strict:
+            anon = hello.anonymous
+            if anon is not None and visitors.anonymous_valid(self.site.key, anon.anon, anon.sig):
+                self.user = anon.anon
+            else:
+                anon_id, sig = visitors.new_anonymous(self.site.key)
+                issued = AnonymousIdentity(anon=anon_id, sig=sig)
+                self.user = anon_id
+            self.anonymous = True
+            await self.state.store.upsert_profile(self.site.key, self.user, {}, now_ms=now_ms())
+        self.durable = await self.state.store.last_cseq(self.site.key, self.tab)
+        self.phase = Phase.OPEN
+        await self.send(
+            Welcome(
+                v=PROTOCOL_VERSION,
+                tab=self.tab,
+                ack=self.durable,
+                user=self.user or "",
+                anonymous=issued or (hello.anonymous if self.anonymous else None),
+                needs_identity=self.user is None,
+                max_frame=MAX_FRAME,
+            )
+        )
+        await self.touch_live()
+
+    async def identify_with(self, user: str, token: str, traits: dict[str, object]) -> None:
+        verified = self.state.visitors.verify(
+            self.site.key, token, now_s=int(time.time()), user=user
+        )
+        previous = self.user
+        self.user = verified.user_id
+        self.anonymous = False
+        merged = {**traits, **verified.traits}  # the signed traits win over the page's
+        await self.state.store.upsert_profile(self.site.key, self.user, merged, now_ms=now_ms())
+        if previous is not None and previous != self.user and self.tab:
+            await self.state.live.leave(self.site.key, previous, self.tab)
+
+    async def on_identify(self, message: Identify) -> None:
+        try:
+            await self.identify_with(message.user, message.token, dict(message.traits))
+        except TokenRefused as exc:
+            await self.refuse(Error(code="identity_refused", message=str(exc)))
+            return
+        await self.send(Identified(user=message.user))
+        await self.touch_live()
+
+    async def on_data(self, message: Location | Focus) -> None:
+        if self.user is None:
+            await self.send(
+                Error(
+                    code="identity_required",
+                    message="this site needs a verified visitor first",
+                    cseq=message.cseq,
+                )
+            )
+            return
+        if message.cseq <= self.durable:
+            await self.send(Ack(upto=self.durable))  # a resend of something already stored
+            return
+        received = now_ms()
+        if isinstance(message, Location):
+            url = redact_url(message.url)
+            process = self.index.resolve(url, message.markers)
+            payload: dict[str, object] = {
+                "url": url, "title": message.title, "nav": message.nav, "markers": list(message.markers),
+                "referrer": redact_url(message.referrer) if message.referrer else "", "process": process,
+            }  # fmt: skip
+            self.live = self._live_state(
+                url=url, title=message.title, nav=message.nav, process=process, updated_ms=received
+            )
+            kind = "location"
+        else:
+            payload = {"focused": message.focused, "visible": message.visible}
+            gained = message.focused and not (self.live and self.live.focused)
+            self.live = self._live_state(
+                focused=message.focused, visible=message.visible, updated_ms=received,
+                **({"focus_ms": received} if gained else {}),
+            )  # fmt: skip
+            kind = "focus"
+        record = EventRecord(
+            self.site.key, self.user, self.tab, message.cseq, kind, message.at, received, payload
+        )
+        self.pending.append(
+            (message.cseq, asyncio.ensure_future(self.state.store.write_events([record])))
+        )
+        self.pending_ready.set()
+        await self.touch_live()
+
+    def _live_state(self, **changes: object) -> TabState:
+        base = self.live or TabState(tab=self.tab, connected_ms=now_ms())
+        values = {f: getattr(base, f) for f in base.__struct_fields__}
+        values.update(changes)
+        return TabState(**values)
+
+    async def touch_live(self) -> None:
+        if self.user is None or not self.tab:
+            return
+        if self.live is None:
+            self.live = TabState(tab=self.tab, connected_ms=now_ms())
+        await self.state.live.put(self.site.key, self.user, self.live)
+
+    # --- background tasks -------------------------------------------------------
+
+    async def acknowledge(self) -> None:
+        """Send ``ack`` as writes commit, in order; coalesce what committed together."""
+        while True:
+            await self.pending_ready.wait()
+            self.pending_ready.clear()
+            while self.pending:
+                cseq, future = self.pending[0]
+                try:
+                    await future
+                except (
+                    Exception
+                ) as exc:  # the store failed: nothing is acknowledged, the client resends
+                    log.error("store write failed for tab %s: %s", self.tab, exc)
+                    raise Close(1011, "store unavailable; retry later") from exc
+                self.pending.popleft()
+                upto = cseq
+                while (
+                    self.pending
+                    and self.pending[0][1].done()
+                    and not self.pending[0][1].exception()
+                ):
+                    upto = self.pending.popleft()[0]
+                self.durable = max(self.durable, upto)
+                await self.send(Ack(upto=self.durable))
+
+    async def heartbeat(self) -> None:
+        interval = self.state.live.ttl_ms / 3 / 1000
+        while True:
+            await asyncio.sleep(interval)
+            await self.touch_live()
+
+    async def leave(self) -> None:
+        if self.user is not None and self.tab:
+            await self.state.live.leave(self.site.key, self.user, self.tab)
+
+
+def _origin_allowed(ws: WebSocket, site: Site) -> bool:
+    origin = ws.headers.get("origin")
+    return origin is not None and origin.rstrip("/") in site.config.allowed_origins
+
+
+async def tab_socket(ws: WebSocket) -> None:
+    state: AppState = ws.app.state.tandem
+    site = state.sites.get(ws.query_params.get("site", ""))
+    if site is None or not _origin_allowed(ws, site):
+        # Closing before accepting refuses the handshake (HTTP 403).
+        await ws.close(code=1008)
+        return
+    await ws.accept()
+    conn = TabConnection(ws, state, site, state.process_index(site.key))
+    state.connections.add(conn)
+    tasks = [asyncio.create_task(conn.acknowledge()), asyncio.create_task(conn.heartbeat())]
+    receiver = asyncio.create_task(_receive(conn))
+    try:
+        done, _ = await asyncio.wait([receiver, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            error = task.exception()
+            if isinstance(error, Close):
+                with contextlib.suppress(RuntimeError):
+                    await ws.close(code=error.code, reason=error.reason)
+            elif error is not None and not isinstance(error, WebSocketDisconnect):
+                log.exception("tab connection failed", exc_info=error)
+                with contextlib.suppress(RuntimeError):
+                    await ws.close(code=1011, reason="server error")
+    finally:
+        receiver.cancel()
+        for task in tasks:
+            task.cancel()
+        # Writes already queued still commit (the store drains them); the client
+        # resends anything it did not see acknowledged, and duplicates are dropped.
+        state.connections.discard(conn)
+        with contextlib.suppress(Exception):
+            await conn.leave()
+
+
+async def _receive(conn: TabConnection) -> None:
+    while True:
+        message = await conn.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        data = message.get("bytes")
+        if data is None:
+            await conn.refuse(ProtocolError(Problem.NOT_BINARY, "frames must be binary (msgpack)"))
+            continue
+        await conn.on_frame(data)

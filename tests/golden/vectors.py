@@ -1,0 +1,125 @@
+"""Golden msgpack vectors of the wire protocol, shared by the Python and JavaScript tests.
+
+``python -m tests.golden.vectors`` rewrites ``protocol_vectors.json``; a unit
+test fails when the file is not what this module produces.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from server.protocol import encode
+from server.protocol.messages import (
+    Ack,
+    AnonymousIdentity,
+    Chunk,
+    Error,
+    Focus,
+    Hello,
+    Identified,
+    Identify,
+    Location,
+    Message,
+    TokenIdentity,
+    Welcome,
+    kind_of,
+)
+
+FILE = Path(__file__).with_name("protocol_vectors.json")
+TAB = "t3Kq9vXbLw2mZp8R"
+
+VECTORS: list[tuple[str, Message]] = [
+    ("hello-anonymous-first-visit", Hello(v=1, site="demo", tab=TAB, client="0.1.0")),
+    (
+        "hello-with-token",
+        Hello(
+            v=1,
+            site="demo",
+            tab=TAB,
+            client="0.1.0",
+            identity=TokenIdentity(user="u-ada", token="eyJhbGciOiJIUzI1NiJ9.e30.sig"),
+        ),
+    ),
+    (
+        "hello-returning-anonymous",
+        Hello(
+            v=1,
+            site="demo",
+            tab=TAB,
+            anonymous=AnonymousIdentity(
+                anon="anon-Q2x8mN4pR7sT1vW3", sig="c2lnbmF0dXJlLW9mLXRoZS1zZXJ2ZXI"
+            ),
+        ),
+    ),
+    (
+        "identify",
+        Identify(
+            user="u-ada",
+            token="eyJ.x.y",
+            traits={"first_name": "Ada", "seats": 12, "trial": False, "score": 0.75, "team": None},
+        ),
+    ),
+    (
+        "location-load",
+        Location(
+            cseq=1,
+            at=1_795_000_000_123,
+            url="http://127.0.0.1:8001/home",
+            title="Welcome back · Acme Billing",
+        ),
+    ),
+    (
+        "location-spa-push-with-markers",
+        Location(
+            cseq=4_294_967_296,
+            at=1_795_000_000_999,
+            url="http://127.0.0.1:8001/invoices/INV-1007?token=redacted",
+            title="INV-1007 · Acme Billing",
+            nav="push",
+            markers=["find-invoice"],
+            referrer="http://127.0.0.1:8001/home",
+        ),
+    ),
+    ("focus", Focus(cseq=300, at=1_795_000_001_000, focused=False, visible=True)),
+    ("chunk", Chunk(id="snap1", index=1, total=3, data=bytes(range(256)) * 2)),
+    ("welcome-identified", Welcome(v=1, tab=TAB, ack=41, user="u-ada", max_frame=66560)),
+    (
+        "welcome-anonymous",
+        Welcome(
+            v=1,
+            tab=TAB,
+            ack=0,
+            anonymous=AnonymousIdentity(
+                anon="anon-Q2x8mN4pR7sT1vW3", sig="c2lnbmF0dXJlLW9mLXRoZS1zZXJ2ZXI"
+            ),
+        ),
+    ),
+    ("welcome-needs-identity", Welcome(v=1, tab=TAB, ack=7, needs_identity=True)),
+    ("ack", Ack(upto=65_536)),
+    ("identified", Identified(user="u-ada")),
+    (
+        "error-invalid-field",
+        Error(code="invalid", message="Expected `str`, got `int`", field="url", cseq=12),
+    ),
+    (
+        "error-unicode",
+        Error(code="identity_refused", message="le jeton a expiré — token expired ✓"),
+    ),
+]
+
+
+def build() -> list[dict[str, str]]:
+    return [
+        {"name": name, "kind": kind_of(message), "hex": encode(message).hex()}
+        for name, message in VECTORS
+    ]
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    FILE.write_text(render(), encoding="utf-8")
+    print(f"wrote {len(VECTORS)} vectors to {FILE}")

@@ -1,0 +1,168 @@
+"""The broker suite: one set of tests that every backend must pass (in-process now; Redis later)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from server.broker import Broker, StreamMessage, open_broker
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    async with open_broker(f"{request.param}://") as b:
+        yield b
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+# --- streams ---------------------------------------------------------------------
+
+
+async def test_publish_numbers_messages_by_epoch_and_offset(broker: Broker) -> None:
+    assert await broker.position("sess:1") == (0, 0)
+    first = await broker.publish("sess:1", b"a")
+    second = await broker.publish("sess:1", b"b")
+    assert (first.epoch, first.offset, second.offset) == (1, 1, 2)
+    restarted = await broker.publish("sess:1", b"c", new_epoch=True)
+    assert (restarted.epoch, restarted.offset) == (2, 1)
+    assert await broker.position("sess:1") == (2, 1)
+
+
+async def test_history_replays_the_gap_or_says_it_is_gone(broker: Broker) -> None:
+    for i in range(5):
+        await broker.publish("sess:h", f"m{i}".encode())
+    gap = await broker.history("sess:h", epoch=1, after_offset=2)
+    assert gap is not None
+    assert [m.payload for m in gap] == [b"m2", b"m3", b"m4"]
+    assert await broker.history("sess:h", epoch=1, after_offset=5) == []
+    assert await broker.history("sess:h", epoch=7, after_offset=2) is None  # another epoch
+
+
+async def test_history_is_capped() -> None:
+    from server.broker.memory import MemoryBroker
+
+    broker = MemoryBroker(history=3)
+    for i in range(10):
+        await broker.publish("s", bytes([i]))
+    assert await broker.history("s", epoch=1, after_offset=1) is None
+    kept = await broker.history("s", epoch=1, after_offset=7)
+    assert kept is not None
+    assert [m.offset for m in kept] == [8, 9, 10]
+
+
+async def test_subscribers_receive_in_order(broker: Broker) -> None:
+    subscription = await broker.subscribe("sess:s")
+    received: list[StreamMessage] = []
+
+    async def consume() -> None:
+        async for message in subscription:
+            received.append(message)
+            if len(received) == 3:
+                return
+
+    task = asyncio.create_task(consume())
+    for payload in (b"1", b"2", b"3"):
+        await broker.publish("sess:s", payload)
+    await asyncio.wait_for(task, 5)
+    assert [m.payload for m in received] == [b"1", b"2", b"3"]
+    await subscription.close()
+
+
+async def test_closing_a_subscription_ends_its_iteration(broker: Broker) -> None:
+    subscription = await broker.subscribe("sess:c")
+    task = asyncio.create_task(anext(aiter(subscription), None))
+    await asyncio.sleep(0.01)
+    await subscription.close()
+    assert await asyncio.wait_for(task, 5) is None
+
+
+async def test_snapshot_slot_keeps_the_position(broker: Broker) -> None:
+    await broker.publish("sess:snap", b"x")
+    await broker.publish("sess:snap", b"y")
+    await broker.set_snapshot("sess:snap", b"full-dom")
+    snap = await broker.snapshot("sess:snap")
+    assert snap == StreamMessage(1, 2, b"full-dom")
+    await broker.publish("sess:snap", b"z", new_epoch=True)
+    assert await broker.snapshot("sess:snap") is None  # a new epoch needs a new snapshot
+
+
+# --- compare-and-set state -------------------------------------------------------------
+
+
+async def test_compare_and_set(broker: Broker) -> None:
+    assert await broker.get("step:run1") is None
+    v1 = await broker.compare_and_set("step:run1", b"step-1", expected_version=0)
+    assert v1 is not None
+    assert await broker.compare_and_set("step:run1", b"other", expected_version=0) is None
+    v2 = await broker.compare_and_set("step:run1", b"step-2", expected_version=v1)
+    assert v2 is not None and v2 > v1
+    assert await broker.compare_and_set("step:run1", b"stale", expected_version=v1) is None
+    current = await broker.get("step:run1")
+    assert current is not None and current.value == b"step-2"
+    assert not await broker.delete("step:run1", expected_version=v1)
+    assert await broker.delete("step:run1", expected_version=v2)
+    assert await broker.get("step:run1") is None
+
+
+async def test_state_expires(broker: Broker) -> None:
+    await broker.compare_and_set("ctl:1", b"agent-1", expected_version=0, ttl_ms=100)
+
+    async def gone() -> bool:
+        return await broker.get("ctl:1") is None
+
+    await eventually(gone)
+    assert await broker.compare_and_set("ctl:1", b"agent-2", expected_version=0) is not None
+
+
+# --- leases ------------------------------------------------------------------------------
+
+
+async def test_lease_has_one_holder_until_released_or_expired(broker: Broker) -> None:
+    assert await broker.acquire("queue:42", "node-a", 10_000)
+    assert not await broker.acquire("queue:42", "node-b", 10_000)
+    assert await broker.acquire("queue:42", "node-a", 10_000)  # renewal by the holder
+    assert await broker.holder("queue:42") == "node-a"
+    assert not await broker.release("queue:42", "node-b")
+    assert await broker.release("queue:42", "node-a")
+    assert await broker.acquire("queue:42", "node-b", 100)
+
+    async def expired() -> bool:
+        return await broker.holder("queue:42") is None
+
+    await eventually(expired)
+    assert await broker.acquire("queue:42", "node-c", 10_000)
+
+
+# --- presence -------------------------------------------------------------------------------
+
+
+async def test_presence_lists_live_members(broker: Broker) -> None:
+    await broker.presence_touch("tabs:demo:u1", "tab-a", b"A", 10_000)
+    await broker.presence_touch("tabs:demo:u1", "tab-b", b"B", 10_000)
+    await broker.presence_touch("tabs:demo:u1", "tab-a", b"A2", 10_000)
+    assert await broker.presence("tabs:demo:u1") == {"tab-a": b"A2", "tab-b": b"B"}
+    await broker.presence_leave("tabs:demo:u1", "tab-b")
+    assert await broker.presence("tabs:demo:u1") == {"tab-a": b"A2"}
+    assert await broker.presence("tabs:demo:nobody") == {}
+
+
+async def test_presence_expires_without_touches(broker: Broker) -> None:
+    await broker.presence_touch("tabs:demo:u2", "tab-a", b"A", 100)
+    await broker.presence_touch("tabs:demo:u2", "tab-b", b"B", 10_000)
+
+    async def only_b() -> bool:
+        return set(await broker.presence("tabs:demo:u2")) == {"tab-b"}
+
+    await eventually(only_b)
