@@ -16,10 +16,12 @@ CLIENT       := client_js/dist/tandem.js
 CLIENT_SRC   := $(shell find client_js/src client_js/demo -name '*.js' 2>/dev/null) client_js/build.mjs
 CHROME_STAMP := $(VENV)/.chromium
 
-# The demo signs visitor tokens with this key id (walkthroughs/demo/site.yaml).
+# Demo values for `make run` (never use them in production): the demo site's
+# token-signing secret (walkthroughs/demo/site.yaml names it) and the admin API token.
 export TANDEM_DEMO_SIGNING_KEY ?= demo-signing-key-not-for-production
+export TANDEM_ADMIN_TOKEN ?= dev-admin-token
 
-.PHONY: help run test install client chromium lint typecheck unit integration browser clean
+.PHONY: help run test install client client-test chromium lint typecheck unit integration browser clean
 
 help:
 	@echo "make run    install what is missing, build the client, start the server (:8000) and the demo site (:8001)"
@@ -28,7 +30,7 @@ help:
 run: $(PY_STAMP) $(CLIENT)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP) lint typecheck
+test: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP) lint typecheck client-test
 	$(BIN)/pytest -n $(JOBS) tests
 
 install: $(PY_STAMP) $(NODE_STAMP)
@@ -52,6 +54,9 @@ client: $(CLIENT)
 
 $(CLIENT): $(NODE_STAMP) $(CLIENT_SRC)
 	cd client_js && $(NPM) run --silent build
+
+client-test: $(NODE_STAMP)
+	cd client_js && $(NPM) test --silent
 
 chromium: $(CHROME_STAMP)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -100,7 +101,14 @@ def demo_site(host: str, port: int, variant: str, tandem_url: str) -> None:
     from server.demo_site.app import DemoSettings, create_demo_app
 
     try:
-        app = create_demo_app(DemoSettings(variant=variant, tandem_url=tandem_url))
+        signing_key = os.environ.get("TANDEM_DEMO_SIGNING_KEY", "")
+        if not signing_key:
+            click.echo(
+                "warning: TANDEM_DEMO_SIGNING_KEY is not set: visitors stay anonymous", err=True
+            )
+        app = create_demo_app(
+            DemoSettings(variant=variant, tandem_url=tandem_url, signing_key=signing_key)
+        )
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -128,6 +136,70 @@ def validate(folder: Path) -> None:
         sys.exit(1)
     for key, site in sites.items():
         click.echo(f"{key}: ok ({len(site.processes)} processes)")
+
+
+@main.command("sign-user")
+@click.argument("user_id")
+@click.option("--site", default="demo", show_default=True, help="the site key")
+@click.option("--kid", help="the signing key id [default: the site's first key]")
+@click.option(
+    "--ttl",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(1, 24 * 3600),
+    help="seconds until it expires",
+)
+@click.option(
+    "--trait", "traits", multiple=True, metavar="NAME=VALUE", help="a trait to sign in (repeatable)"
+)
+@click.option(
+    "--content",
+    "content_dir",
+    type=click.Path(path_type=Path),
+    default=Path("walkthroughs"),
+    show_default=True,
+)
+def sign_user(
+    user_id: str, site: str, kid: str | None, ttl: int, traits: tuple[str, ...], content_dir: Path
+) -> None:
+    """Print a visitor token for USER_ID, signed as the site's backend would (for tests and trials)."""
+    import time
+
+    from server.content import load_site
+    from server.identity.tokens import sign_visitor_token
+
+    try:
+        config = load_site(content_dir / site).config
+    except ContentInvalid as exc:
+        _fail(f"cannot read site {site!r}:\n{exc}")
+        return
+    keys = {k.kid: k for k in config.signing_keys}
+    if not keys:
+        _fail(f"site {site!r} has no signing_keys in its site.yaml")
+    chosen = keys.get(kid) if kid else config.signing_keys[0]
+    if chosen is None:
+        _fail(f"site {site!r} has no key {kid!r}; it has {', '.join(keys)}")
+        return
+    secret = os.environ.get(chosen.secret_env)
+    if not secret:
+        _fail(f"set {chosen.secret_env} to the secret of key {chosen.kid!r}")
+        return
+    parsed: dict[str, str] = {}
+    for trait in traits:
+        name, sep, value = trait.partition("=")
+        if not sep or not name:
+            _fail(f"--trait takes NAME=VALUE, not {trait!r}")
+        parsed[name] = value
+    token = sign_visitor_token(
+        user_id,
+        site=site,
+        kid=chosen.kid,
+        secret=secret,
+        now=int(time.time()),
+        lifetime_s=ttl,
+        traits=parsed,
+    )
+    click.echo(token)
 
 
 @main.command("settings")

@@ -42,6 +42,9 @@ class DemoSettings:
     site_key: str = "demo"
     client_dist: Path = REPO_ROOT / "client_js" / "dist"
     session_secret: str = ""
+    #: The demo backend signs visitor tokens with this (the secret of key ``signing_kid``).
+    signing_key: str = ""
+    signing_kid: str = "demo-1"
 
 
 def content_security_policy(tandem_url: str) -> str:

@@ -45,7 +45,7 @@ _client_decoder: msgspec.msgpack.Decoder[ClientMessage] = msgspec.msgpack.Decode
 _server_decoder: msgspec.msgpack.Decoder[ServerMessage] = msgspec.msgpack.Decoder(ServerMessage)
 _peek_decoder = msgspec.msgpack.Decoder(dict[str, Any])
 
-_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`$")
+_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\]|\[\.\.\.\])*)`$")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
@@ -57,7 +57,8 @@ def encode(message: Message) -> bytes:
 
 def _field_of(error: str) -> str:
     match = _AT.search(error)
-    path = match[1].lstrip(".") if match else ""
+    # "[...]" stands for a mapping's value: name the mapping.
+    path = match[1].replace("[...]", "").lstrip(".") if match else ""
     for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
         named = pattern.search(error)
         if named:
