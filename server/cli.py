@@ -53,17 +53,34 @@ def serve(
     log_level: str | None,
 ) -> None:
     """Run the Tandem server (HTTP API, WebSockets, tandem.js)."""
+    import asyncio
+    import logging
+
     import uvicorn
 
+    from server.store import StoreError, open_store
+    from server.visitors import SigningKeyMissing
     from server.web.app import ClientBundleMissing, create_app
+
+    logging.basicConfig(
+        level=(log_level or "info").upper(), format="%(levelname)s:     %(message)s"
+    )
+
+    async def check_store(url: str) -> None:
+        async with open_store(url):  # connects and applies migrations
+            pass
 
     try:
         settings = Settings.from_env(
             host=host, port=port, store_url=store_url, content_dir=content_dir, log_level=log_level
         )
         app = create_app(settings)
-    except (SettingsError, ClientBundleMissing) as exc:
+        asyncio.run(check_store(settings.store_url))
+    except (SettingsError, ClientBundleMissing, SigningKeyMissing) as exc:
         _fail(str(exc))
+        return
+    except StoreError as exc:
+        _fail(f"cannot open the store ({settings.store_url.split('@')[-1]}): {exc}")
         return
     except ContentInvalid as exc:
         _fail(f"the content in {content_dir or 'walkthroughs'} is invalid:\n{exc}")

@@ -5,7 +5,9 @@ One Chromium per test worker; a fresh browser context (cookies, storage) per tes
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +15,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
@@ -24,47 +27,71 @@ TANDEM = str(Path(sys.executable).parent / "tandem")
 DEMO_USER = ("ada@acme.test", "acme-demo")
 
 
+ADMIN_TOKEN = "browser-test-admin-token"
+SIGNING_KEY = "browser-test-demo-signing-key-32-bytes"
+
+
 @dataclass
 class Process:
     name: str
     url: str
-    popen: subprocess.Popen[bytes]
-    log: Path
+    args: list[str]
+    port: int
+    logs: Path
+    env: dict[str, str]
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.logs / f"{self.name}.log"
+        self.popen = subprocess.Popen(
+            [TANDEM, *self.args], cwd=REPO, env={**os.environ, **self.env},
+            stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.popen.returncode}:\n{log.read_text()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.popen.kill()
+        raise RuntimeError(
+            f"{self.name} did not answer on {self.url} within 60 s:\n{log.read_text()}"
+        )
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
+        if self.popen is not None and self.popen.poll() is None:
             self.popen.terminate()
             try:
-                self.popen.wait(timeout=10)
+                self.popen.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
+                self.popen.wait()
 
 
-def start_process(
-    name: str, args: list[str], port: int, logs: Path, env: dict[str, str]
-) -> Process:
-    log = logs / f"{name}.log"
-    popen = subprocess.Popen(
-        [TANDEM, *args], cwd=REPO, env={**os.environ, **env},
-        stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise RuntimeError(f"{name} exited with {popen.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
-                return Process(name, url, popen, log)
-        except OSError:
-            time.sleep(0.1)
-    popen.kill()
-    raise RuntimeError(f"{name} did not answer on {url} within 60 s:\n{log.read_text()}")
+def _process(name: str, args: list[str], logs: Path, env: dict[str, str]) -> Process:
+    port = free_port()
+    return Process(name, f"http://127.0.0.1:{port}", [*args, "--port", str(port)], port, logs, env)
+
+
+def _content_for(tmp: Path, origins: list[str]) -> Path:
+    """The demo content, allowing the demo sites' test origins."""
+    content = tmp / "content"
+    shutil.copytree(REPO / "walkthroughs", content, dirs_exist_ok=True)
+    site = content / "demo" / "site.yaml"
+    text = site.read_text()
+    listed = "".join(f"  - {o}\n" for o in origins)
+    site.write_text(text.replace("allowed_origins:\n", f"allowed_origins:\n{listed}", 1))
+    return content
 
 
 @dataclass
 class Stack:
-    """The Tandem server and the demo site in both variants."""
+    """The Tandem server and the demo site (in one or both variants), as real processes."""
 
     server: Process
     demos: dict[str, Process] = field(default_factory=dict)
@@ -72,32 +99,46 @@ class Stack:
     def demo(self, variant: str = "standard") -> str:
         return self.demos[variant].url
 
+    def api(self, path: str) -> Any:
+        request = urllib.request.Request(
+            f"{self.server.url}{path}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        for process in [*self.demos.values(), self.server]:
+            process.stop()
+
+
+def start_stack(tmp: Path, variants: tuple[str, ...] = ("standard", "mutated")) -> Stack:
+    logs = tmp / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {"TANDEM_DEMO_SIGNING_KEY": SIGNING_KEY, "TANDEM_ADMIN_TOKEN": ADMIN_TOKEN}
+    server = _process("server", ["serve", "--store", f"sqlite:///{tmp / 'tandem.db'}"], logs, env)
+    demos = {
+        v: _process(
+            f"demo-{v}", ["demo-site", "--variant", v, "--tandem-url", server.url], logs, env
+        )
+        for v in variants
+    }
+    server.env["TANDEM_CONTENT_DIR"] = str(_content_for(tmp, [d.url for d in demos.values()]))
+    stack = Stack(server, demos)
+    try:
+        server.start()
+        for demo in demos.values():
+            demo.start()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    logs = tmp_path_factory.mktemp("logs")
-    env = {"TANDEM_CONTENT_DIR": str(REPO / "walkthroughs")}
-    port = free_port()
-    server = start_process(
-        "server",
-        ["serve", "--port", str(port), "--store", f"sqlite:///{logs / 'tandem.db'}"],
-        port,
-        logs,
-        env,
-    )
-    stack = Stack(server)
-    try:
-        for variant in ("standard", "mutated"):
-            demo_port = free_port()
-            stack.demos[variant] = start_process(
-                f"demo-{variant}",
-                ["demo-site", "--port", str(demo_port), "--variant", variant, "--tandem-url", server.url],
-                demo_port, logs, env,
-            )  # fmt: skip
-        yield stack
-    finally:
-        for process in [*stack.demos.values(), server]:
-            process.stop()
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")
