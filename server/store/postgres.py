@@ -74,11 +74,16 @@ class PostgresStore(Store):
             self.dsn,
             min_size=self._sizes[0],
             max_size=self._sizes[1],
-            server_settings={"search_path": self.schema, "application_name": "tandem"},
+            server_settings={"search_path": self.schema, "application_name": self.application_name},
             init=_init_connection,
         )
         await self._migrate()
         self._events.start()
+
+    @property
+    def application_name(self) -> str:
+        """How this store's connections appear in pg_stat_activity."""
+        return f"tandem {self.schema}"[:63]
 
     def _where(self) -> str:
         parts = urlsplit(self.dsn)
@@ -220,8 +225,10 @@ class PostgresStore(Store):
                 " ON CONFLICT (site, tab, cseq) DO NOTHING",
                 *columns,
             )
-        except (OSError, asyncpg.InterfaceError) as exc:
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
             raise StoreUnavailable(f"PostgreSQL went away: {exc}") from exc
+        except asyncpg.AdminShutdownError as exc:
+            raise StoreUnavailable(f"PostgreSQL closed the connection: {exc}") from exc
 
     async def last_cseq(self, site: str, tab: str) -> int:
         value = await self.pool.fetchval(

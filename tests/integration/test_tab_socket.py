@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -397,3 +398,54 @@ async def test_shutdown_closes_with_1012(store_url: str, tmp_path: Path) -> None
         live.server.should_exit = True
         code, _ = await tab.closed()
     assert code == 1012
+
+
+@pytest.mark.parametrize(
+    "store_url", ["postgres"], indirect=True
+)  # SQLite is in-process: it cannot go away
+async def test_a_store_that_goes_away_loses_nothing(server: LiveServer, store_url: str) -> None:
+    """PostgreSQL drops the server's connections mid-stream; the client resends what was not acknowledged."""
+    import asyncpg
+
+    from server.store.postgres import PostgresStore
+
+    store = PostgresStore(store_url)
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    sent = 0
+    stored_upto = 0
+    async with tab_client(server) as tab:
+        await tab.send(hello)
+        await tab.recv_until(Welcome)
+        await tab.send(location(1, "http://127.0.0.1:8001/p1"))
+        assert await tab.recv_until(Ack) == Ack(upto=1)
+        sent = stored_upto = 1
+        dsn = store_url.split("?")[0]
+        admin = await asyncpg.connect(dsn)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                store.application_name,
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+    # A client keeps resending from its outbox until everything is acknowledged.
+    for attempt in range(20):
+        try:
+            async with tab_client(server) as tab:
+                await tab.send(hello)
+                welcome = await tab.recv_until(Welcome)
+                stored_upto = welcome.ack
+                for cseq in range(stored_upto + 1, 4):
+                    await tab.send(location(cseq, f"http://127.0.0.1:8001/p{cseq}"))
+                    sent = max(sent, cseq)
+                while stored_upto < 3:
+                    stored_upto = (await tab.recv_until(Ack)).upto
+                break
+        except Exception:  # the server closed the connection (1011): try again
+            await asyncio.sleep(0.2 * (attempt + 1))
+    assert stored_upto == 3
+    events = (await api(server, "/api/users/demo/u-ada/events")).json()["events"]
+    assert [e["cseq"] for e in events] == [1, 2, 3]
