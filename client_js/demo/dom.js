@@ -9,7 +9,16 @@
  * @property {Record<string, string>} ids
  * @property {string} page
  * @property {{id: string, name: string, email: string, role: string, plan: string} | null} user
- * @property {{site: string}} tandem
+ * @property {{site: string, identity?: TandemIdentity | null}} tandem
+ *   identity: the signed-in visitor, vouched for by a token the server signed; null when signed out
+ */
+
+/**
+ * What the page passes to `Tandem.identify()`.
+ * @typedef {object} TandemIdentity
+ * @property {string} id
+ * @property {string} token
+ * @property {Record<string, string | number | boolean | null>} [traits]
  */
 
 /** @returns {DemoConfig} */

@@ -2,9 +2,18 @@
 /**
  * Tandem's browser client. A site adds one script tag; this defines
  * `window.Tandem`, the one public API object, and announces itself with the
- * `tandem:ready` event on `document` (all events are namespaced `tandem:*`).
+ * `tandem:ready` event on `document` (all events are namespaced `tandem:*`:
+ * ready, connected, disconnected, identified, error).
+ *
+ * It never breaks the host page: whatever fails is logged and reported as a
+ * `tandem:error` event.
  */
 import { findScriptTag, readConfig } from "./config.js";
+import { Connection } from "./connection.js";
+import { dispatch, reportError } from "./events.js";
+import { LocationTracker } from "./location.js";
+import { Outbox } from "./outbox.js";
+import { safeStorage } from "./storage.js";
 
 /** @type {string} */
 // @ts-ignore -- replaced at build time by esbuild's `define`
@@ -14,21 +23,57 @@ const VERSION = typeof __TANDEM_VERSION__ === "string" ? __TANDEM_VERSION__ : "d
  * @typedef {object} TandemApi
  * @property {string} version
  * @property {import("./config.js").TandemConfig} config
+ * @property {(identity: {id: string, token: string, traits?: Record<string, import("./protocol.js").TraitValue>}) => Promise<{user: string}>} identify
+ *   who the visitor is, with a token the site's backend signed; resolves when the server verified it
+ * @property {() => Readonly<import("./connection.js").ConnectionStatus>} status
  */
 
 function start() {
   const w = /** @type {Window & {Tandem?: TandemApi}} */ (window);
   if (w.Tandem) return; // loaded twice: keep the first
-  const config = readConfig(findScriptTag(document));
+  const config = Object.freeze(readConfig(findScriptTag(document)));
+  const session = safeStorage(() => w.sessionStorage);
+  const local = safeStorage(() => w.localStorage);
+  const outbox = new Outbox(session);
+  /** @type {LocationTracker | null} */
+  let tracker = null;
+  const connection = new Connection({
+    site: config.site,
+    socketUrl: config.socketUrl,
+    client: VERSION,
+    outbox,
+    session,
+    local,
+    onWelcome: (first) => {
+      if (!first) tracker?.resync();
+    },
+  });
+  tracker = new LocationTracker({ win: w, send: (build) => connection.send(build), onError: (error) => reportError(error) });
+
   /** @type {TandemApi} */
-  const api = Object.freeze({ version: VERSION, config });
+  const api = Object.freeze({
+    version: VERSION,
+    config,
+    identify: (identity) => connection.identify(identity),
+    status: () => Object.freeze(connection.status()),
+  });
   Object.defineProperty(w, "Tandem", { value: api, writable: false, configurable: false });
-  document.dispatchEvent(new CustomEvent("tandem:ready", { detail: { version: VERSION, site: config.site } }));
+
+  connection.start();
+  tracker.start();
+  // An open WebSocket keeps a page out of the back/forward cache: close it while the page is hidden there.
+  w.addEventListener("pagehide", (event) => {
+    if (event.persisted) connection.pause();
+  });
+  w.addEventListener("pageshow", (event) => {
+    if (event.persisted) connection.start();
+  });
+  dispatch("tandem:ready", { version: VERSION, site: config.site });
 }
 
 try {
   start();
 } catch (error) {
   // Never break the host page: report and stay inert.
-  console.error(error);
+  reportError(error);
 }

@@ -7,6 +7,7 @@ scripts or styles), so everything Tandem ships is shown to work under one.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.demo_site.data import ACCOUNTS, EMAIL, DemoData, authenticate, check_card
 from server.demo_site.variants import VARIANTS, Variant
+from server.identity.tokens import sign_visitor_token
 from server.settings import REPO_ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -120,6 +122,22 @@ def create_demo_app(settings: DemoSettings | None = None) -> Starlette:
         account = ACCOUNTS.get(email) if email else None
         return account.__dict__ if account else None
 
+    def visitor_identity(user: dict[str, Any] | None) -> dict[str, Any] | None:
+        """What the page hands to Tandem.identify(): a token signed by this backend."""
+        if user is None or not settings.signing_key:
+            return None
+        traits = {"first_name": user["name"].split()[0], "role": user["role"], "plan": user["plan"]}
+        token = sign_visitor_token(
+            user["id"],
+            site=settings.site_key,
+            kid=settings.signing_kid,
+            secret=settings.signing_key,
+            now=int(time.time()),
+            lifetime_s=3600,
+            traits=traits,
+        )
+        return {"id": user["id"], "token": token, "traits": {"email": user["email"]}}
+
     def render(
         request: Request, template: str, page: str, status: int = 200, **ctx: Any
     ) -> Response:
@@ -128,7 +146,7 @@ def create_demo_app(settings: DemoSettings | None = None) -> Starlette:
             **variant.client_config(),
             "page": page,
             "user": {k: user[k] for k in ("id", "name", "email", "role", "plan")} if user else None,
-            "tandem": {"site": settings.site_key},
+            "tandem": {"site": settings.site_key, "identity": visitor_identity(user)},
         }
         html = env.get_template(template).render(
             v=variant,
@@ -280,6 +298,9 @@ def create_demo_app(settings: DemoSettings | None = None) -> Starlette:
     async def healthz(request: Request) -> Response:
         return PlainTextResponse(f"ok {variant.name}")
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
     routes = [
         Route("/", index),
         Route("/signin", signin, methods=["GET", "POST"]),
@@ -300,6 +321,7 @@ def create_demo_app(settings: DemoSettings | None = None) -> Starlette:
         Route("/static/app.js", app_js),
         Route("/static/acme.css", acme_css),
         Route("/healthz", healthz),
+        Route("/favicon.ico", favicon),
     ]
     middleware = [
         Middleware(SecurityHeaders, csp=content_security_policy(settings.tandem_url)),

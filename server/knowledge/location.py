@@ -9,26 +9,79 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from urlpattern import URLPattern
 
 from server.knowledge.site import Site
 from server.knowledge.urls import compile_pattern
 
-#: Query or fragment keys whose values are never kept. The client uses the same list.
-SENSITIVE_KEY = re.compile(
-    r"pass|pwd|secret|token|auth|session|sid|key|code|otp|signature|sig|card|cc|cvv|cvc|ssn|iban|email|jwt|bearer",
-    re.IGNORECASE,
+#: A query or fragment key is sensitive when one of its words (split at punctuation
+#: and camelCase) is one of these, or when it contains one of SENSITIVE_PARTS.
+#: The client applies the same rule (client_js/src/sanitize.js); the shared
+#: cases in tests/golden/redaction_cases.json keep the two in step.
+SENSITIVE_WORDS = frozenset(
+    [
+        "pass",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "auth",
+        "authorization",
+        "session",
+        "sid",
+        "key",
+        "code",
+        "otp",
+        "pin",
+        "signature",
+        "sig",
+        "card",
+        "cc",
+        "cvv",
+        "cvc",
+        "csc",
+        "ssn",
+        "iban",
+        "email",
+        "jwt",
+        "bearer",
+        "credential",
+        "credentials",
+    ]
+)
+SENSITIVE_PARTS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "sessionid",
+    "signature",
+    "bearer",
+    "credential",
 )
 REDACTED = "redacted"
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def sensitive_key(key: str) -> bool:
+    """True when a parameter's value must not be kept."""
+    if any(word.lower() in SENSITIVE_WORDS for word in _WORD.findall(key)):
+        return True
+    compact = re.sub(r"[^a-z0-9]", "", key.lower())
+    return any(part in compact for part in SENSITIVE_PARTS)
 
 
 def _redact_pairs(text: str) -> str:
-    pairs = parse_qsl(text, keep_blank_values=True)
-    if not pairs:
-        return text
-    return urlencode([(k, REDACTED if SENSITIVE_KEY.search(k) else v) for k, v in pairs])
+    """Replace sensitive values in ``a=1&b=2``; every other pair stays byte for byte."""
+    out = []
+    for pair in text.split("&"):
+        key, eq, _ = pair.partition("=")
+        out.append(f"{key}={REDACTED}" if eq and sensitive_key(unquote_plus(key)) else pair)
+    return "&".join(out)
 
 
 def redact_url(url: str) -> str:
@@ -36,9 +89,7 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
     query = _redact_pairs(parts.query) if parts.query else ""
-    fragment = parts.fragment
-    if "=" in fragment:
-        fragment = _redact_pairs(fragment)
+    fragment = _redact_pairs(parts.fragment) if "=" in parts.fragment else parts.fragment
     return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 

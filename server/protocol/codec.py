@@ -33,11 +33,14 @@ class Problem(enum.StrEnum):
 class ProtocolError(ValueError):
     """A frame that cannot be accepted. ``field`` names the offending field, if one."""
 
-    def __init__(self, problem: Problem, message: str, *, field: str = "", kind: str = "") -> None:
+    def __init__(
+        self, problem: Problem, message: str, *, field: str = "", kind: str = "", cseq: int = 0
+    ) -> None:
         super().__init__(message)
         self.problem = problem
         self.field = field
         self.kind = kind
+        self.cseq = cseq  # the refused message's cseq when it had a usable one: the client drops it
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -115,10 +118,15 @@ def _classify(frame: bytes, error: str, *, assembled: bool = False) -> ProtocolE
             f"unknown kind {kind!r}; this server accepts {known}",
             field="kind",
         )
-    kind = ""
+    kind, cseq = "", 0
     try:
-        peeked = _peek_decoder.decode(frame).get("kind")
-        kind = peeked if isinstance(peeked, str) else ""
+        peeked = _peek_decoder.decode(frame)
+        named = peeked.get("kind")
+        kind = named if isinstance(named, str) else ""
+        number = peeked.get("cseq")
+        cseq = (
+            number if isinstance(number, int) and not isinstance(number, bool) and number > 0 else 0
+        )
     except msgspec.MsgspecError:
         pass
     limit = SIZE_LIMITS.get(kind)
@@ -129,7 +137,7 @@ def _classify(frame: bytes, error: str, *, assembled: bool = False) -> ProtocolE
             f"{kind} message of {len(frame)} bytes exceeds its limit of {limit}",
             kind=kind,
         )
-    return ProtocolError(Problem.INVALID, _explain(error), field=field, kind=kind)
+    return ProtocolError(Problem.INVALID, _explain(error), field=field, kind=kind, cseq=cseq)
 
 
 def decode_server(frame: bytes) -> ServerMessage:

@@ -97,7 +97,9 @@ class TabConnection:
         if isinstance(error, ProtocolError):
             if error.problem is Problem.TOO_LARGE:
                 raise Close(1009, str(error)[:120])
-            error = Error(code=error.problem.value, message=str(error), field=error.field)
+            error = Error(
+                code=error.problem.value, message=str(error), field=error.field, cseq=error.cseq
+            )
         await self.send(error)
         if self.abuse.strike(now_ms()):
             raise Close(1008, "too many invalid messages")

@@ -192,3 +192,23 @@ async def sign_in(page: Page, base_url: str, email: str = DEMO_USER[0]) -> None:
     await page.get_by_test_id("signin-password").fill(DEMO_USER[1])
     await page.get_by_test_id("signin-submit").click()
     await page.wait_for_url(f"{base_url}/home")
+
+
+async def wait_in_page(page: Page, expression: str, *, within: float = 30.0) -> Any:
+    """Poll a JavaScript expression until it is truthy.
+
+    Playwright's ``wait_for_function`` compiles its predicate with ``new Function``,
+    which the demo's Content-Security-Policy forbids; ``evaluate`` is not affected.
+    """
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = await page.evaluate(expression)
+        except Exception as exc:  # navigating: the context is gone for a moment
+            last = exc
+        else:
+            if last:
+                return last
+        await page.wait_for_timeout(100)
+    raise AssertionError(f"{expression} still not true after {within} s (last: {last!r})")

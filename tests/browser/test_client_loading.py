@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import PageProblems, Stack, sign_in
+from tests.browser.conftest import PageProblems, Stack, sign_in, wait_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 
@@ -28,7 +28,7 @@ async def test_client_loads_on_every_page(
     await sign_in(page, base)
     for path in PAGES:
         await page.goto(f"{base}{path}")
-        await page.wait_for_function("window.Tandem !== undefined")
+        await wait_in_page(page, "window.Tandem !== undefined")
         config = await page.evaluate("window.Tandem.config")
         assert config["site"] == "demo"
         assert config["server"] == stack.server.url
@@ -43,7 +43,7 @@ async def test_ready_event_announces_the_client(page: Page, stack: Stack) -> Non
         "document.addEventListener('tandem:ready', e => { window.__tandemReady = e.detail; })"
     )
     await page.goto(f"{base}/signin")
-    await page.wait_for_function("window.__tandemReady !== undefined")
+    await wait_in_page(page, "window.__tandemReady !== undefined")
     detail = await page.evaluate("window.__tandemReady")
     assert detail["site"] == "demo"
     assert detail["version"] == await page.evaluate("window.Tandem.version")

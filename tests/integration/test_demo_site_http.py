@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from server.demo_site.app import DemoSettings, create_demo_app
+from server.identity.tokens import verify_visitor_token
+
+DEMO_KEY = "demo-http-test-signing-key-32-bytes!"
 
 
 @pytest.fixture(params=["standard", "mutated"])
 def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    app = create_demo_app(DemoSettings(variant=request.param, tandem_url="http://127.0.0.1:8123"))
+    app = create_demo_app(
+        DemoSettings(
+            variant=request.param, tandem_url="http://127.0.0.1:8123", signing_key=DEMO_KEY
+        )
+    )
     with TestClient(app, base_url="http://127.0.0.1:8001") as c:
         yield c
 
@@ -107,3 +118,21 @@ def test_deleting_an_invoice_needs_the_app_header(client: TestClient) -> None:
         client.delete("/api/invoices/INV-1002", headers={"X-Acme-Request": "1"}).status_code == 204
     )
     assert client.get("/api/invoices/INV-1002").status_code == 404
+
+
+def _page_config(html: str) -> dict[str, Any]:
+    raw = re.search(r'<script type="application/json" id="acme-config">(.*?)</script>', html, re.S)
+    assert raw is not None
+    return json.loads(raw[1])  # type: ignore[no-any-return]
+
+
+def test_signed_in_pages_hand_tandem_a_token_the_server_accepts(client: TestClient) -> None:
+    assert _page_config(client.get("/signin").text)["tandem"]["identity"] is None
+    sign_in(client)
+    identity = _page_config(client.get("/home").text)["tandem"]["identity"]
+    assert identity["id"] == "u-ada"
+    visitor = verify_visitor_token(
+        identity["token"], site="demo", keys={"demo-1": DEMO_KEY}, now=int(time.time())
+    )
+    assert visitor.user_id == "u-ada"
+    assert visitor.traits == {"first_name": "Ada", "role": "admin", "plan": "business"}

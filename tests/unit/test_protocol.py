@@ -220,3 +220,12 @@ def test_every_kind_and_error_code_is_documented() -> None:
         assert f"`{code}`" in doc, f"error code {code} is not documented in docs/protocol.md"
     for close in re.findall(r"Close\((\d{4})", source):
         assert f"| {close} |" in doc, f"close code {close} is not documented"
+
+
+def test_a_refused_numbered_message_carries_its_cseq_so_the_client_can_drop_it() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_client(pack({**GOOD_LOCATION, "cseq": 12, "nav": "teleport"}))
+    assert (caught.value.field, caught.value.cseq) == ("nav", 12)
+    with pytest.raises(ProtocolError) as no_number:
+        decode_client(pack({**GOOD_LOCATION, "cseq": "twelve"}))
+    assert no_number.value.cseq == 0
