@@ -18,6 +18,7 @@ class TabState(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What the server knows of one live tab."""
 
     tab: str
+    conn: str = ""  # the connection that reports it: a newer connection of the same tab replaces it
     url: str = ""
     title: str = ""
     process: str | None = None
@@ -47,8 +48,14 @@ class LiveTabs:
             _group(site, user), state.tab, _encoder.encode(state), self.ttl_ms
         )
 
-    async def leave(self, site: str, user: str, tab: str) -> None:
-        await self.broker.presence_leave(_group(site, user), tab)
+    async def leave(self, site: str, user: str, tab: str, *, conn: str | None = None) -> None:
+        """Remove the tab; with ``conn``, only while that connection is still the one reporting it."""
+        group = _group(site, user)
+        if conn is not None:
+            data = (await self.broker.presence(group)).get(tab)
+            if data is None or _decoder.decode(data).conn != conn:
+                return  # the tab reconnected meanwhile: its newer connection owns the entry
+        await self.broker.presence_leave(group, tab)
 
     async def tabs(self, site: str, user: str) -> list[TabState]:
         members = await self.broker.presence(_group(site, user))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class TabConnection:
     live: TabState | None = None
     abuse: AbuseMeter = field(default_factory=AbuseMeter)
     chunks: ChunkAssembler = field(default_factory=ChunkAssembler)
+    conn_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     pending: deque[tuple[int, asyncio.Future[None]]] = field(default_factory=deque)
     pending_ready: asyncio.Event = field(default_factory=asyncio.Event)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -189,7 +191,7 @@ class TabConnection:
         merged = {**traits, **verified.traits}  # the signed traits win over the page's
         await self.state.store.upsert_profile(self.site.key, self.user, merged, now_ms=now_ms())
         if previous is not None and previous != self.user and self.tab:
-            await self.state.live.leave(self.site.key, previous, self.tab)
+            await self.state.live.leave(self.site.key, previous, self.tab, conn=self.conn_id)
 
     async def on_identify(self, message: Identify) -> None:
         try:
@@ -243,7 +245,7 @@ class TabConnection:
         await self.touch_live()
 
     def _live_state(self, **changes: object) -> TabState:
-        base = self.live or TabState(tab=self.tab, connected_ms=now_ms())
+        base = self.live or TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())
         values = {f: getattr(base, f) for f in base.__struct_fields__}
         values.update(changes)
         return TabState(**values)
@@ -252,7 +254,7 @@ class TabConnection:
         if self.user is None or not self.tab:
             return
         if self.live is None:
-            self.live = TabState(tab=self.tab, connected_ms=now_ms())
+            self.live = TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())
         await self.state.live.put(self.site.key, self.user, self.live)
 
     # --- background tasks -------------------------------------------------------
@@ -290,7 +292,7 @@ class TabConnection:
 
     async def leave(self) -> None:
         if self.user is not None and self.tab:
-            await self.state.live.leave(self.site.key, self.user, self.tab)
+            await self.state.live.leave(self.site.key, self.user, self.tab, conn=self.conn_id)
 
 
 def _origin_allowed(ws: WebSocket, site: Site) -> bool:

@@ -257,6 +257,35 @@ async def test_two_tabs_are_listed_with_the_focused_one(server: LiveServer) -> N
     assert live["focused_tab"] == TAB_B
 
 
+async def test_a_tab_that_reconnects_stays_listed_when_its_old_connection_ends(
+    server: LiveServer,
+) -> None:
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    async with tab_client(server) as old:
+        await old.send(hello)
+        await old.recv_until(Welcome)
+        async with tab_client(
+            server
+        ) as new:  # the same tab, reconnected before the old socket died
+            await new.send(hello)
+            await new.recv_until(Welcome)
+            await new.send(location(1, "http://127.0.0.1:8001/reports"))
+            await new.recv_until(Ack)
+            await old.ws.close()
+            for _ in range(100):  # until the server has finished with the old connection
+                if (await api(server, "/healthz")).json()["connections"] == 1:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the old connection never ended")
+            live = (await api(server, "/api/users/demo/u-ada/location")).json()
+            assert [(t["tab"], t["url"]) for t in live["tabs"]] == [
+                (TAB_A, "http://127.0.0.1:8001/reports")
+            ]
+
+
 # --- bad frames -----------------------------------------------------------------------
 
 
