@@ -62,6 +62,8 @@ def test_wrong_password_is_refused(client: TestClient) -> None:
 
 def test_every_app_page_renders_after_sign_in(client: TestClient) -> None:
     sign_in(client)
+    titles = re.findall(r"<title>(.*?)</title>", client.get("/settings").text, re.S)
+    assert titles == ["Settings · Acme Billing"]
     for path in ("/home", "/invoices", "/invoices/INV-1001", "/billing", "/billing/payment-methods/new",
                  "/team", "/team/invite", "/reports", "/settings", "/embed/notifications"):  # fmt: skip
         assert client.get(path).status_code == 200, path
