@@ -152,7 +152,9 @@ def validate(folder: Path) -> None:
             click.echo(str(error), err=True)
         sys.exit(1)
     for key, site in sites.items():
-        click.echo(f"{key}: ok ({len(site.processes)} processes)")
+        click.echo(
+            f"{key}: ok ({len(site.processes)} processes, {len(site.walkthroughs)} walkthroughs)"
+        )
 
 
 @main.command("sign-user")

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.knowledge.site import ProcessesFile, Site, SiteConfig
+from server.knowledge.site import ProcessConfig, ProcessesFile, Site, SiteConfig
 from server.knowledge.sources import (
     ContentError,
     ContentInvalid,
+    LocatedData,
     load_model,
     parse_yaml,
     validate,
 )
+from server.knowledge.walkthrough import WalkthroughFile
 
 SITE_FILE = "site.yaml"
 PROCESSES_FILE = "processes.yaml"
+#: Other content kinds a site folder may hold; every other *.yaml file there is a walkthrough.
+RESERVED = frozenset(
+    {SITE_FILE, PROCESSES_FILE, "personae.yaml", "roles.yaml", "skills.yaml", "faq.yaml"}
+)
 
 
 def _display(path: Path, root: Path) -> str:
@@ -57,7 +63,7 @@ def load_site(folder: Path, *, root: Path | None = None) -> Site:
                         f"the site key {config.key!r} must equal its folder name {folder.name!r}",
                     )
                 )
-    processes: tuple[object, ...] = ()
+    processes: tuple[ProcessConfig, ...] = ()
     processes_path = folder / PROCESSES_FILE
     if processes_path.is_file():
         name = _display(processes_path, root)
@@ -69,9 +75,57 @@ def load_site(folder: Path, *, root: Path | None = None) -> Site:
             )
         except ContentInvalid as exc:
             errors.extend(exc.errors)
+    walkthroughs = _load_walkthroughs(folder, root, {p.id for p in processes}, errors)
     if errors or config is None:
         raise ContentInvalid(errors)
-    return Site.model_validate({"config": config, "processes": processes})
+    return Site.model_validate(
+        {"config": config, "processes": processes, "walkthroughs": walkthroughs}
+    )
+
+
+def _load_walkthroughs(
+    folder: Path, root: Path, process_ids: set[str], errors: list[ContentError]
+) -> list[WalkthroughFile]:
+    loaded: list[tuple[WalkthroughFile, LocatedData]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name in RESERVED:
+            continue
+        name = _display(path, root)
+        try:
+            source = parse_yaml(path.read_text(encoding="utf-8"), name)
+            loaded.append((validate(WalkthroughFile, source), source))
+        except ContentInvalid as exc:
+            errors.extend(exc.errors)
+    ids = [w.id for w, _ in loaded]
+    for walkthrough, source in loaded:
+        if ids.count(walkthrough.id) > 1:
+            errors.append(
+                ContentError(
+                    source.file,
+                    source.line_of(["id"]),
+                    "id",
+                    f"walkthrough id {walkthrough.id!r} is used by another file",
+                )
+            )
+        if walkthrough.process not in process_ids:
+            errors.append(
+                ContentError(
+                    source.file,
+                    source.line_of(["process"]),
+                    "process",
+                    f"no process {walkthrough.process!r} in processes.yaml",
+                )
+            )
+        if walkthrough.variant_of is not None and walkthrough.variant_of not in ids:
+            errors.append(
+                ContentError(
+                    source.file,
+                    source.line_of(["variant_of"]),
+                    "variant_of",
+                    f"no walkthrough {walkthrough.variant_of!r} in this site",
+                )
+            )
+    return [w for w, _ in loaded]
 
 
 def load_sites(root: Path) -> dict[str, Site]:

@@ -22,19 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from server.knowledge.common import Slug, Strict
 from server.knowledge.urls import UrlPatternSpec, compile_pattern
-
-Slug = Annotated[
-    str,
-    Field(
-        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
-        description="lower-case letters, digits and dashes; starts with a letter or digit",
-    ),
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+from server.knowledge.walkthrough import WalkthroughFile
 
 
 def _check_origin(value: str) -> str:
@@ -54,7 +44,7 @@ def _check_origin(value: str) -> str:
 Origin = Annotated[str, AfterValidator(_check_origin)]
 
 
-class SigningKey(_Strict):
+class SigningKey(Strict):
     """A key the site's backend signs visitor tokens with; the secret is read from ``secret_env``."""
 
     kid: str = Field(
@@ -66,7 +56,7 @@ class SigningKey(_Strict):
     )
 
 
-class SiteConfig(_Strict):
+class SiteConfig(Strict):
     """``site.yaml``: one customer web site."""
 
     key: Slug = Field(description="the site key, as in the script tag's data-site")
@@ -103,7 +93,7 @@ class SiteConfig(_Strict):
         return self
 
 
-class GoalCondition(_Strict):
+class GoalCondition(Strict):
     """How Tandem knows the visitor finished the process: exactly one of the three."""
 
     url: UrlPatternSpec | None = Field(
@@ -133,7 +123,7 @@ class GoalCondition(_Strict):
         return self
 
 
-class ProcessConfig(_Strict):
+class ProcessConfig(Strict):
     """One user-actionable process on the site."""
 
     id: Slug
@@ -156,7 +146,7 @@ class ProcessConfig(_Strict):
         return values
 
 
-class ProcessesFile(_Strict):
+class ProcessesFile(Strict):
     """``processes.yaml``: the site's processes."""
 
     processes: list[ProcessConfig] = Field(default_factory=list)
@@ -172,7 +162,11 @@ class ProcessesFile(_Strict):
         return values
 
 
-SCHEMAS: dict[str, type[BaseModel]] = {"site": SiteConfig, "processes": ProcessesFile}
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "site": SiteConfig,
+    "processes": ProcessesFile,
+    "walkthrough": WalkthroughFile,
+}
 
 
 def json_schema(name: str) -> dict[str, Any]:
@@ -191,6 +185,7 @@ class Site(BaseModel):
 
     config: SiteConfig
     processes: tuple[ProcessConfig, ...] = ()
+    walkthroughs: tuple[WalkthroughFile, ...] = ()  # in file-name order
 
     @property
     def key(self) -> str:
@@ -199,3 +194,7 @@ class Site(BaseModel):
     def process(self, process_id: str) -> ProcessConfig | None:
         """The process with this id, if the site has one."""
         return next((p for p in self.processes if p.id == process_id), None)
+
+    def walkthroughs_for(self, process_id: str) -> list[WalkthroughFile]:
+        """The walkthroughs of a process, in the site's order."""
+        return [w for w in self.walkthroughs if w.process == process_id]

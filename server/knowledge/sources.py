@@ -89,8 +89,13 @@ class _Composer:
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self._constructor.construct_object(key_node)
-                if not isinstance(key, str | int):
-                    self._error(key_node, path, "mapping keys must be strings")
+                if not isinstance(key, str):
+                    hint = (
+                        " (YAML reads a bare on/off/yes/no as true/false: quote it)"
+                        if isinstance(key, bool)
+                        else ""
+                    )
+                    self._error(key_node, path, f"mapping keys must be strings{hint}")
                     continue
                 if key in result:
                     self._error(key_node, (*path, key), f"duplicate key {key!r}")
@@ -139,7 +144,7 @@ def validate(model: type[ModelT], source: LocatedData) -> ModelT:
         for err in exc.errors(include_url=False):
             loc = [part for part in err["loc"] if isinstance(part, str | int)]
             # pydantic appends the tag of a failing union member; keep only real keys.
-            message = err["msg"]
+            message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 message = "unknown field (check the spelling against the schema)"
             errors.append(ContentError(source.file, source.line_of(loc), format_path(loc), message))
