@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -53,22 +56,26 @@ def serve(
     log_level: str | None,
 ) -> None:
     """Run the Tandem server (HTTP API, WebSockets, tandem.js)."""
-    import asyncio
-    import logging
 
     import uvicorn
 
     from server.store import StoreError, open_store
     from server.visitors import SigningKeyMissing
-    from server.web.app import ClientBundleMissing, create_app
+    from server.web.app import ClientBundleMissing, ContentConflict, create_app
 
     logging.basicConfig(
         level=(log_level or "info").upper(), format="%(levelname)s:     %(message)s"
     )
 
     async def check_store(url: str) -> None:
-        async with open_store(url):  # connects and applies migrations
-            pass
+        from server.content import load_sites
+        from server.publishing import publish_site
+
+        async with open_store(url) as store:  # connects and applies migrations
+            for site in load_sites(settings.content_dir).values():
+                report = await publish_site(store, site, now_ms=int(time.time() * 1000))
+                if report.conflicts:
+                    raise ContentConflict("\n".join(report.conflicts))
 
     try:
         settings = Settings.from_env(
@@ -78,6 +85,9 @@ def serve(
         asyncio.run(check_store(settings.store_url))
     except (SettingsError, ClientBundleMissing, SigningKeyMissing) as exc:
         _fail(str(exc))
+        return
+    except ContentConflict as exc:
+        _fail(f"walkthroughs changed without a new version:\n{exc}")
         return
     except StoreError as exc:
         _fail(f"cannot open the store ({settings.store_url.split('@')[-1]}): {exc}")
@@ -157,6 +167,46 @@ def validate(folder: Path) -> None:
         )
 
 
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=Path("walkthroughs"))
+@click.option("--store", "store_url", help="store URL [env TANDEM_STORE_URL]")
+def load(folder: Path, store_url: str | None) -> None:
+    """Publish the walkthroughs under FOLDER into the knowledge base (each version once, never changed)."""
+
+    from server.content import load_sites
+    from server.publishing import PublishReport, publish_site
+    from server.store import StoreError, open_store
+
+    try:
+        sites = load_sites(folder)
+    except ContentInvalid as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        sys.exit(1)
+    url = store_url or Settings.from_env().store_url
+
+    async def publish() -> dict[str, PublishReport]:
+        async with open_store(url) as store:
+            return {
+                key: await publish_site(store, site, now_ms=int(time.time() * 1000))
+                for key, site in sites.items()
+            }
+
+    try:
+        reports = asyncio.run(publish())
+    except StoreError as exc:
+        _fail(f"cannot open the store: {exc}")
+        return
+    conflicts = [c for r in reports.values() for c in r.conflicts]
+    for key, report in reports.items():
+        click.echo(f"{key}: {len(report.published)} published, {len(report.unchanged)} unchanged")
+        for name in report.published:
+            click.echo(f"  + {name}")
+    for conflict in conflicts:
+        click.echo(f"error: {conflict}", err=True)
+    sys.exit(1 if conflicts else 0)
+
+
 @main.command("sign-user")
 @click.argument("user_id")
 @click.option("--site", default="demo", show_default=True, help="the site key")
@@ -182,7 +232,6 @@ def sign_user(
     user_id: str, site: str, kid: str | None, ttl: int, traits: tuple[str, ...], content_dir: Path
 ) -> None:
     """Print a visitor token for USER_ID, signed as the site's backend would (for tests and trials)."""
-    import time
 
     from server.content import load_site
     from server.identity.tokens import sign_visitor_token

@@ -10,7 +10,9 @@ published (``tandem schema walkthrough``); ``docs/walkthroughs.md`` explains it.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal, Self
+import hashlib
+import json
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -325,3 +327,11 @@ class WalkthroughFile(Strict):
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+    def canonical(self) -> tuple[str, dict[str, Any]]:
+        """The content as stored (JSON) and its digest: equal content, equal digest, whatever the YAML layout."""
+        body = self.model_dump(mode="json")
+        encoded = json.dumps(
+            body, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        return hashlib.sha256(encoded).hexdigest(), body

@@ -54,6 +54,23 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached."""
 
 
+class VersionConflict(StoreError):
+    """A published walkthrough version was changed without raising its version number."""
+
+
+@dataclass(frozen=True)
+class WalkthroughVersion:
+    """One immutable published version of a walkthrough; ``body`` is its validated content."""
+
+    site: str
+    walkthrough: str
+    version: int
+    process: str
+    digest: str
+    body: dict[str, Any]
+    published_ms: int
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -153,6 +170,25 @@ class Store(abc.ABC):
         limit: int = 1000,
     ) -> list[StoredEvent]:
         """Events in commit order, after ``after_id``, at most ``limit``."""
+
+    # --- knowledge base ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def publish_walkthrough(self, version: WalkthroughVersion) -> bool:
+        """Store a version (once) and make it the published one. False when it was already stored.
+
+        Raises ``VersionConflict`` when this version number is stored with other content.
+        """
+
+    @abc.abstractmethod
+    async def walkthrough_version(
+        self, site: str, walkthrough: str, version: int
+    ) -> WalkthroughVersion | None:
+        """A stored version, published now or not: runs stay pinned to the version they started."""
+
+    @abc.abstractmethod
+    async def published_walkthroughs(self, site: str) -> list[WalkthroughVersion]:
+        """The published version of every walkthrough of a site, by id."""
 
     # --- server state ------------------------------------------------------------
 

@@ -20,6 +20,8 @@ from server.store.base import (
     StoredEvent,
     StoreError,
     StoreUnavailable,
+    VersionConflict,
+    WalkthroughVersion,
     migrations_for,
 )
 from server.store.writer import GroupCommitWriter
@@ -274,3 +276,53 @@ class PostgresStore(Store):
             default,
         )
         return str(value)
+
+    # --- knowledge base -----------------------------------------------------------
+
+    async def publish_walkthrough(self, version: WalkthroughVersion) -> bool:
+        v = version
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Serialise publishers of the same walkthrough (another node may load the same folder).
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"{v.site}/{v.walkthrough}"
+            )
+            digest = await conn.fetchval(
+                "SELECT digest FROM walkthrough_versions WHERE site = $1 AND walkthrough = $2 AND version = $3",
+                v.site, v.walkthrough, v.version,
+            )  # fmt: skip
+            if digest is not None and digest != v.digest:
+                raise VersionConflict(
+                    f"{v.site}/{v.walkthrough} version {v.version} is already published with other steps: raise its version"
+                )
+            if digest is None:
+                await conn.execute(
+                    "INSERT INTO walkthrough_versions (site, walkthrough, version, process, digest, body, published_ms)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    v.site, v.walkthrough, v.version, v.process, v.digest, v.body, v.published_ms,
+                )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO walkthroughs (site, walkthrough, version, updated_ms) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (site, walkthrough) DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms",
+                v.site, v.walkthrough, v.version, v.published_ms,
+            )  # fmt: skip
+        return digest is None
+
+    async def walkthrough_version(
+        self, site: str, walkthrough: str, version: int
+    ) -> WalkthroughVersion | None:
+        row = await self.pool.fetchrow(
+            "SELECT site, walkthrough, version, process, digest, body, published_ms FROM walkthrough_versions"
+            " WHERE site = $1 AND walkthrough = $2 AND version = $3",
+            site, walkthrough, version,
+        )  # fmt: skip
+        return WalkthroughVersion(*tuple(row)) if row else None
+
+    async def published_walkthroughs(self, site: str) -> list[WalkthroughVersion]:
+        rows = await self.pool.fetch(
+            "SELECT v.site, v.walkthrough, v.version, v.process, v.digest, v.body, v.published_ms"
+            " FROM walkthroughs w JOIN walkthrough_versions v"
+            "  ON v.site = w.site AND v.walkthrough = w.walkthrough AND v.version = w.version"
+            " WHERE w.site = $1 ORDER BY w.walkthrough",
+            site,
+        )
+        return [WalkthroughVersion(*tuple(r)) for r in rows]

@@ -8,10 +8,11 @@ group-commit writer task, so many concurrent writes share one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from server.store.base import (
     StoredEvent,
     StoreError,
     StoreUnavailable,
+    VersionConflict,
+    WalkthroughVersion,
     migrations_for,
 )
 from server.store.writer import GroupCommitWriter
@@ -215,19 +218,25 @@ class SqliteStore(Store):
             )
             for e in events
         ]
+        async with self._transaction():
+            await self.db.executemany(
+                "INSERT OR IGNORE INTO events"
+                " (site, user_id, tab, cseq, kind, at_ms, received_ms, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time; rolled back when the block raises."""
         async with self._lock:
-            await self.db.execute("BEGIN")
+            await self.db.execute("BEGIN IMMEDIATE")
             try:
-                await self.db.executemany(
-                    "INSERT OR IGNORE INTO events"
-                    " (site, user_id, tab, cseq, kind, at_ms, received_ms, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                await self.db.execute("COMMIT")
+                yield self.db
             except BaseException:
                 await self.db.execute("ROLLBACK")
                 raise
+            await self.db.execute("COMMIT")
 
     async def last_cseq(self, site: str, tab: str) -> int:
         async with self.reader.execute(
@@ -275,3 +284,64 @@ class SqliteStore(Store):
             row = await cur.fetchone()
         assert row is not None
         return str(row[0])
+
+    # --- knowledge base -----------------------------------------------------------
+
+    async def publish_walkthrough(self, version: WalkthroughVersion) -> bool:
+        v = version
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT digest FROM walkthrough_versions WHERE site = ? AND walkthrough = ? AND version = ?",
+                (v.site, v.walkthrough, v.version),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None and row[0] != v.digest:
+                raise VersionConflict(
+                    f"{v.site}/{v.walkthrough} version {v.version} is already published with other steps: raise its version"
+                )
+            if row is None:
+                await db.execute(
+                    "INSERT INTO walkthrough_versions (site, walkthrough, version, process, digest, body, published_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        v.site,
+                        v.walkthrough,
+                        v.version,
+                        v.process,
+                        v.digest,
+                        json.dumps(v.body),
+                        v.published_ms,
+                    ),
+                )
+            await db.execute(
+                "INSERT INTO walkthroughs (site, walkthrough, version, updated_ms) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (site, walkthrough) DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms",
+                (v.site, v.walkthrough, v.version, v.published_ms),
+            )
+        return row is None
+
+    async def walkthrough_version(
+        self, site: str, walkthrough: str, version: int
+    ) -> WalkthroughVersion | None:
+        async with self.reader.execute(
+            "SELECT site, walkthrough, version, process, digest, body, published_ms FROM walkthrough_versions"
+            " WHERE site = ? AND walkthrough = ? AND version = ?",
+            (site, walkthrough, version),
+        ) as cur:
+            row = await cur.fetchone()
+        return _version(row) if row else None
+
+    async def published_walkthroughs(self, site: str) -> list[WalkthroughVersion]:
+        async with self.reader.execute(
+            "SELECT v.site, v.walkthrough, v.version, v.process, v.digest, v.body, v.published_ms"
+            " FROM walkthroughs w JOIN walkthrough_versions v"
+            "  ON v.site = w.site AND v.walkthrough = w.walkthrough AND v.version = w.version"
+            " WHERE w.site = ? ORDER BY w.walkthrough",
+            (site,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_version(r) for r in rows]
+
+
+def _version(row: Any) -> WalkthroughVersion:
+    return WalkthroughVersion(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])

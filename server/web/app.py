@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from server import __version__
 from server.broker import open_broker
 from server.content import load_sites
 from server.live import LiveTabs
+from server.publishing import load_catalog, publish_site
 from server.settings import Settings
 from server.store import open_store
 from server.visitors import Visitors, load_site_keys
@@ -31,6 +33,10 @@ ANONYMOUS_SECRET_KEY = "anonymous-id-secret"
 
 class ClientBundleMissing(RuntimeError):
     """The browser client has not been built."""
+
+
+class ContentConflict(RuntimeError):
+    """A walkthrough changed without raising its version."""
 
 
 def check_client_bundle(settings: Settings) -> None:
@@ -95,6 +101,13 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings.store_url)
         await store.open()
+        catalogs = {}
+        for site in sites.values():
+            report = await publish_site(store, site, now_ms=int(time.time() * 1000))
+            if report.conflicts:
+                await store.close()
+                raise ContentConflict("\n".join(report.conflicts))
+            catalogs[site.key] = await load_catalog(store, site)
         broker = open_broker(settings.broker_url)
         await broker.start()
         secret = settings.secret or await store.server_value(
@@ -107,6 +120,7 @@ def create_app(settings: Settings) -> Starlette:
             broker=broker,
             live=LiveTabs(broker),
             visitors=Visitors(site_keys, secret.encode()),
+            catalogs=catalogs,
         )
         try:
             yield

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.broker import Broker
+from server.knowledge.catalog import Catalog
 from server.knowledge.location import ProcessIndex
 from server.knowledge.site import Site
 from server.live import LiveTabs
@@ -22,6 +23,7 @@ class AppState:
     broker: Broker
     live: LiveTabs
     visitors: Visitors
+    catalogs: dict[str, Catalog] = field(default_factory=dict)
     connections: set[Any] = field(default_factory=set)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
