@@ -84,16 +84,25 @@ _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 ALLOWED_VARIABLES = frozenset({"user"})
 
 
-def check_template(source: str) -> str:
-    """Refuse a value template that does not parse or uses anything but ``user``."""
+def check_template(source: str, allowed: frozenset[str] = ALLOWED_VARIABLES) -> str:
+    """Refuse a template that does not parse or uses variables other than ``allowed`` (default: ``user``)."""
     try:
         names = meta.find_undeclared_variables(_env.parse(source))
     except TemplateError as exc:
         raise ValueError(f"template does not parse: {exc}") from None
-    unknown = sorted(names - ALLOWED_VARIABLES)
+    unknown = sorted(names - allowed)
     if unknown:
-        raise ValueError(f"templates may only use user.*, not {', '.join(unknown)}")
+        uses = ", ".join(f"{name}.*" for name in sorted(allowed))
+        raise ValueError(f"templates may only use {uses}, not {', '.join(unknown)}")
     return source
+
+
+def render_template(source: str, **context: Any) -> str:
+    """Render a checked template in the sandbox; a missing variable is an error, not blank."""
+    try:
+        return _env.from_string(source).render(**context)
+    except TemplateError as exc:
+        raise ValueError(f"cannot render {source!r}: {exc}") from None
 
 
 def render_value(source: str, traits: Mapping[str, Any]) -> str:

@@ -23,6 +23,16 @@ from pydantic import (
 )
 
 from server.knowledge.common import Slug, Strict
+from server.knowledge.support_content import (
+    FaqEntry,
+    FaqFile,
+    Persona,
+    PersonaeFile,
+    Role,
+    RolesFile,
+    Skill,
+    SkillsFile,
+)
 from server.knowledge.urls import UrlPatternSpec, compile_pattern
 from server.knowledge.walkthrough import WalkthroughFile
 
@@ -166,6 +176,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "site": SiteConfig,
     "processes": ProcessesFile,
     "walkthrough": WalkthroughFile,
+    "personae": PersonaeFile,
+    "roles": RolesFile,
+    "skills": SkillsFile,
+    "faq": FaqFile,
 }
 
 
@@ -186,6 +200,10 @@ class Site(BaseModel):
     config: SiteConfig
     processes: tuple[ProcessConfig, ...] = ()
     walkthroughs: tuple[WalkthroughFile, ...] = ()  # in file-name order
+    personae: tuple[Persona, ...] = ()  # in the site's order: selection tries them in turn
+    roles: tuple[Role, ...] = ()
+    skills: tuple[Skill, ...] = ()
+    faq: tuple[FaqEntry, ...] = ()
 
     @property
     def key(self) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.knowledge.support_content import Persona
 from server.support.history import Reason
 
 
@@ -72,3 +73,21 @@ def choose_persona(
     return PersonaChoice(
         fallback.id, Reason("no_rule_matched_last_persona", {"avoided": avoid} if avoid else {})
     )
+
+
+def candidates_from(personae: Sequence[Persona]) -> list[PersonaCandidate]:
+    """The site's persona definitions as selection candidates, in the site's order."""
+    return [
+        PersonaCandidate(
+            p.id,
+            tuple(
+                SelectionRule(
+                    traits=dict(rule.traits),
+                    new_visitor=None if rule.visitor is None else rule.visitor == "new",
+                    min_failures=rule.min_failures,
+                )
+                for rule in p.select_when
+            ),
+        )
+        for p in personae
+    ]
