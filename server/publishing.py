@@ -14,7 +14,7 @@ from server.knowledge.catalog import Catalog, PublishedWalkthrough
 from server.knowledge.site import Site
 from server.knowledge.walkthrough import WalkthroughFile
 from server.store import Store
-from server.store.base import VersionConflict, WalkthroughVersion
+from server.store.base import FaqRecord, VersionConflict, WalkthroughVersion
 
 
 @dataclass
@@ -46,6 +46,10 @@ async def publish_site(store: Store, site: Site, *, now_ms: int) -> PublishRepor
             report.conflicts.append(str(exc))
             continue
         (report.published if created else report.unchanged).append(name)
+    await store.replace_faq(
+        site.key,
+        [FaqRecord(e.id, tuple(e.questions), e.answer, tuple(e.processes)) for e in site.faq],
+    )
     return report
 
 

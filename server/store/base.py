@@ -59,6 +59,110 @@ class VersionConflict(StoreError):
 
 
 @dataclass(frozen=True)
+class FaqRecord:
+    entry: str
+    questions: tuple[str, ...]
+    answer: str
+    processes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaqHit:
+    entry: str
+    score: float
+
+
+#: How much more an entry about the visitor's current process counts.
+PROCESS_BOOST = 1.5
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+#: Words that say nothing about what is asked (both backends drop them, so they rank alike).
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "for",
+        "from",
+        "get",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "this",
+        "to",
+        "us",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+
+
+def search_terms(query: str, limit: int = 32) -> list[str]:
+    """The meaningful words of a question, safe to put in a full-text query (no operators, no quotes)."""
+    words = [t.lower() for t in _TOKEN.findall(query)]
+    return [w for w in words if w not in STOP_WORDS][:limit]
+
+
+def rank_hits(
+    rows: Sequence[tuple[str, float, Sequence[str], int]],
+    terms: int,
+    process: str | None,
+    limit: int,
+) -> list[FaqHit]:
+    """Score (entry, relevance, processes, terms matched) rows; best first.
+
+    An entry that matches more of the question's words wins over one that
+    matches a few words often (coverage first, the engine's relevance next),
+    and an entry about the visitor's current process counts ``PROCESS_BOOST`` times.
+    """
+    hits = []
+    for entry, relevance, processes, matched in rows:
+        boost = PROCESS_BOOST if process and process in processes else 1.0
+        hits.append(FaqHit(entry, round(matched / max(terms, 1) * (1.0 + relevance) * boost, 9)))
+    return sorted(hits, key=lambda h: (-h.score, h.entry))[:limit]
+
+
+@dataclass(frozen=True)
 class WalkthroughVersion:
     """One immutable published version of a walkthrough; ``body`` is its validated content."""
 
@@ -189,6 +293,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def published_walkthroughs(self, site: str) -> list[WalkthroughVersion]:
         """The published version of every walkthrough of a site, by id."""
+
+    # --- FAQ search ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def replace_faq(self, site: str, entries: Sequence[FaqRecord]) -> None:
+        """Make ``entries`` the site's FAQ (what its content folder says now)."""
+
+    @abc.abstractmethod
+    async def search_faq(
+        self, site: str, query: str, *, process: str | None = None, limit: int = 5
+    ) -> list[FaqHit]:
+        """Entries matching the question, best first; entries about ``process`` rank higher."""
 
     # --- server state ------------------------------------------------------------
 

@@ -16,6 +16,8 @@ import asyncpg
 
 from server.store.base import (
     EventRecord,
+    FaqHit,
+    FaqRecord,
     Store,
     StoredEvent,
     StoreError,
@@ -23,6 +25,8 @@ from server.store.base import (
     VersionConflict,
     WalkthroughVersion,
     migrations_for,
+    rank_hits,
+    search_terms,
 )
 from server.store.writer import GroupCommitWriter
 from server.support.profile import Profile, SupportItem
@@ -326,3 +330,40 @@ class PostgresStore(Store):
             site,
         )
         return [WalkthroughVersion(*tuple(r)) for r in rows]
+
+    # --- FAQ search ------------------------------------------------------------------
+
+    async def replace_faq(self, site: str, entries: Sequence[FaqRecord]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM faq_entries WHERE site = $1", site)
+            await conn.executemany(
+                "INSERT INTO faq_entries (site, entry, processes, questions, answer) VALUES ($1, $2, $3, $4, $5)",
+                [
+                    (site, e.entry, list(e.processes), "\n".join(e.questions), e.answer)
+                    for e in entries
+                ],
+            )
+
+    async def search_faq(
+        self, site: str, query: str, *, process: str | None = None, limit: int = 5
+    ) -> list[FaqHit]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+        # Each term goes through plainto_tsquery (stemming, stop words), then OR-ed together.
+        rows = await self.pool.fetch(
+            "WITH t AS (SELECT plainto_tsquery('english', w) AS q FROM unnest($2::text[]) AS w),"
+            " q AS (SELECT to_tsquery('english', string_agg(NULLIF(q::text, ''), ' | ')) AS query FROM t)"
+            " SELECT entry, ts_rank_cd(document, q.query) AS rank, processes,"
+            "  (SELECT count(*) FROM t WHERE t.q::text <> '' AND document @@ t.q) AS matched"
+            " FROM faq_entries, q"
+            " WHERE site = $1 AND q.query IS NOT NULL AND document @@ q.query ORDER BY rank DESC LIMIT 50",
+            site,
+            terms,
+        )
+        return rank_hits(
+            [(r["entry"], float(r["rank"]), r["processes"], int(r["matched"])) for r in rows],
+            len(terms),
+            process,
+            limit,
+        )

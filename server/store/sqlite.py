@@ -20,6 +20,8 @@ import aiosqlite
 
 from server.store.base import (
     EventRecord,
+    FaqHit,
+    FaqRecord,
     Store,
     StoredEvent,
     StoreError,
@@ -27,6 +29,8 @@ from server.store.base import (
     VersionConflict,
     WalkthroughVersion,
     migrations_for,
+    rank_hits,
+    search_terms,
 )
 from server.store.writer import GroupCommitWriter
 from server.support.profile import Profile, SupportItem
@@ -341,6 +345,41 @@ class SqliteStore(Store):
         ) as cur:
             rows = await cur.fetchall()
         return [_version(r) for r in rows]
+
+    # --- FAQ search ------------------------------------------------------------------
+
+    async def replace_faq(self, site: str, entries: Sequence[FaqRecord]) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM faq_search WHERE site = ?", (site,))
+            await db.executemany(
+                "INSERT INTO faq_search (site, entry, processes, questions, answer) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (site, e.entry, " ".join(e.processes), "\n".join(e.questions), e.answer)
+                    for e in entries
+                ],
+            )
+
+    async def search_faq(
+        self, site: str, query: str, *, process: str | None = None, limit: int = 5
+    ) -> list[FaqHit]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        # Per term: does the entry match it? (coverage); bm25 is lower for better matches,
+        # and questions count twice as much as answers.
+        coverage = " + ".join(
+            "(rowid IN (SELECT rowid FROM faq_search WHERE faq_search MATCH ?))" for _ in terms
+        )
+        async with self.reader.execute(
+            f"SELECT entry, -bm25(faq_search, 0, 0, 0, 2.0, 1.0), processes, {coverage} FROM faq_search"
+            " WHERE faq_search MATCH ? AND site = ? ORDER BY bm25(faq_search, 0, 0, 0, 2.0, 1.0) LIMIT 50",
+            (*(f'"{t}"' for t in terms), match, site),
+        ) as cur:
+            rows = await cur.fetchall()
+        return rank_hits(
+            [(r[0], float(r[1]), r[2].split(), int(r[3])) for r in rows], len(terms), process, limit
+        )
 
 
 def _version(row: Any) -> WalkthroughVersion:
