@@ -26,15 +26,15 @@ const pages = {
 pages[config.page]?.();
 
 /**
- * Tell Tandem who the signed-in visitor is. tandem.js loads async, so it may
- * arrive before or after this script: call it now if it is there, else when it
- * announces itself with `tandem:ready`. This is the snippet customers copy.
+ * Tell Tandem who the visitor is, or that nobody is signed in (null: the tab
+ * is no longer attributed to whoever signed out). tandem.js loads async, so
+ * it may arrive before or after this script: call it now if it is there, else
+ * when it announces itself with `tandem:ready`. This is the snippet customers copy.
  * @param {import("./dom.js").TandemIdentity | null | undefined} identity
  */
 function identifyWithTandem(identity) {
-  if (!identity) return;
-  const page = /** @type {Window & {Tandem?: {identify(identity: object): Promise<unknown>}}} */ (window);
-  const identify = () => page.Tandem?.identify(identity).catch((error) => console.warn("Tandem:", error));
+  const page = /** @type {Window & {Tandem?: {identify(identity: object | null): Promise<unknown>}}} */ (window);
+  const identify = () => page.Tandem?.identify(identity ?? null).catch((error) => console.warn("Tandem:", error));
   if (page.Tandem) identify();
   else document.addEventListener("tandem:ready", identify, { once: true });
 }

@@ -30,7 +30,7 @@ export const anonymousKey = (site) => `tandem:anon:${site}`;
  */
 export function parseIdentity(arg) {
   if (typeof arg !== "object" || arg === null || Array.isArray(arg)) {
-    throw new TypeError("Tandem.identify() expects an object {id, token, traits}");
+    throw new TypeError("Tandem.identify() expects an object {id, token, traits}, or null to sign out");
   }
   const { id, token, traits = {} } = /** @type {{id?: unknown, token?: unknown, traits?: unknown}} */ (arg);
   if (typeof id !== "string" || id.length < 1 || id.length > LIMITS.user) {

@@ -8,6 +8,7 @@
  * It never breaks the host page: whatever fails is logged and reported as a
  * `tandem:error` event.
  */
+import { createApi } from "./api.js";
 import { findScriptTag, readConfig } from "./config.js";
 import { Connection } from "./connection.js";
 import { dispatch, reportError } from "./events.js";
@@ -19,14 +20,7 @@ import { safeStorage } from "./storage.js";
 // @ts-ignore -- replaced at build time by esbuild's `define`
 const VERSION = typeof __TANDEM_VERSION__ === "string" ? __TANDEM_VERSION__ : "dev";
 
-/**
- * @typedef {object} TandemApi
- * @property {string} version
- * @property {import("./config.js").TandemConfig} config
- * @property {(identity: {id: string, token: string, traits?: Record<string, import("./protocol.js").TraitValue>}) => Promise<{user: string}>} identify
- *   who the visitor is, with a token the site's backend signed; resolves when the server verified it
- * @property {() => Readonly<import("./connection.js").ConnectionStatus>} status
- */
+/** @typedef {import("./api.js").TandemApi} TandemApi */
 
 function start() {
   const w = /** @type {Window & {Tandem?: TandemApi}} */ (window);
@@ -50,13 +44,7 @@ function start() {
   });
   tracker = new LocationTracker({ win: w, send: (build) => connection.send(build), onError: (error) => reportError(error) });
 
-  /** @type {TandemApi} */
-  const api = Object.freeze({
-    version: VERSION,
-    config,
-    identify: (identity) => connection.identify(identity),
-    status: () => Object.freeze(connection.status()),
-  });
+  const api = createApi({ version: VERSION, config, connection });
   Object.defineProperty(w, "Tandem", { value: api, writable: false, configurable: false });
 
   connection.start();

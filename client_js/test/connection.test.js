@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { createApi } from "../src/api.js";
 import { Connection } from "../src/connection.js";
 import { IDENTITY_KEY, anonymousKey } from "../src/identity.js";
 import { Outbox } from "../src/outbox.js";
@@ -488,4 +489,116 @@ test("pause closes without reconnecting; start connects again", () => {
   assert.equal(liveTimers().length, 0);
   connection.start();
   assert.equal(sockets.length, 2);
+});
+
+// --- sign-out: Tandem.identify(null) ---------------------------------------------------
+
+/** The page's `window.Tandem` around a test connection. @param {Connection} connection */
+const tandemFor = (connection) =>
+  createApi({ version: "test", config: { site: "demo", server: "http://127.0.0.1:8000", socketUrl: connection.socketUrl }, connection });
+
+/** Let promise callbacks run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** @template T @param {Promise<T>} promise @returns {{done: boolean, value?: T}} */
+function track(promise) {
+  /** @type {{done: boolean, value?: T}} */
+  const state = { done: false };
+  promise.then((value) => Object.assign(state, { done: true, value }));
+  return state;
+}
+
+test("identify(null) signs out: forgets the tab's identity and reconnects; the new hello carries none; resolves on its welcome", async () => {
+  const session = new MemoryStorage();
+  session.setItem(IDENTITY_KEY, JSON.stringify(TOKEN));
+  const local = new MemoryStorage();
+  local.setItem(anonymousKey("demo"), JSON.stringify(ANON));
+  const { connection, connect, socket, sockets, outbox } = setup({ session, local });
+  const first = connect({ user: TOKEN.user });
+  assert.deepEqual(first.sent[0].identity, TOKEN);
+
+  const signedOut = track(tandemFor(connection).identify(null));
+  assert.equal(session.getItem(IDENTITY_KEY), null, "the identity is forgotten at once");
+  assert.equal(sockets.length, 2, "the socket known by the token is replaced");
+  assert.deepEqual(first.closed, { code: 4000, reason: "signed out" });
+  assert.equal(connection.status().user, "");
+  socket().open();
+  assert.equal(socket().sent[0].identity, undefined, "the next hello carries no identity");
+  assert.deepEqual(socket().sent[0].anonymous, ANON, "a lenient site's anonymous id is presented again");
+  await settle();
+  assert.equal(signedOut.done, false, "waits for the server to see the tab without the identity");
+  socket().receive({ kind: "welcome", v: 1, tab: outbox.tab, ack: 0, user: ANON.anon, anonymous: ANON });
+  await settle();
+  assert.deepEqual(signedOut, { done: true, value: { user: null } });
+  assert.equal(connection.status().anonymous, ANON.anon);
+});
+
+test("identify(null) on a strict site: the new connection waits for an identity and holds data", async () => {
+  const session = new MemoryStorage();
+  session.setItem(IDENTITY_KEY, JSON.stringify(TOKEN));
+  const { connection, connect, socket, sendFocus, outbox } = setup({ session });
+  connect({ user: TOKEN.user });
+  const done = tandemFor(connection).identify(null);
+  socket().open();
+  assert.equal(socket().sent[0].identity, undefined);
+  socket().receive({ kind: "welcome", v: 1, tab: outbox.tab, ack: 0, user: "", needs_identity: true });
+  assert.deepEqual(await done, { user: null });
+  sendFocus();
+  assert.deepEqual(sentCseqs(socket()), [], "held until identified");
+  assert.equal(connection.status().needsIdentity, true);
+});
+
+test("identify(null) with nothing stored is a no-op: no reconnect, resolves at once", async () => {
+  const { connect, connection, sockets } = setup();
+  const socket = connect({ user: ANON.anon, anonymous: ANON });
+  assert.deepEqual(await tandemFor(connection).identify(null), { user: null });
+  assert.equal(sockets.length, 1);
+  assert.equal(socket.closed, null);
+  assert.equal(connection.status().state, "ready");
+});
+
+test("identify(null) before the socket opened: no reconnect needed, its hello carries no identity", async () => {
+  const session = new MemoryStorage();
+  session.setItem(IDENTITY_KEY, JSON.stringify(TOKEN));
+  const { connection, socket, sockets } = setup({ session });
+  connection.start();
+  assert.deepEqual(await tandemFor(connection).identify(null), { user: null });
+  socket().open();
+  assert.equal(sockets.length, 1);
+  assert.equal(socket().sent[0].identity, undefined);
+});
+
+test("identify(null) while hello's identity awaits welcome reconnects without it", async () => {
+  const session = new MemoryStorage();
+  session.setItem(IDENTITY_KEY, JSON.stringify(TOKEN));
+  const { connection, socket, sockets, outbox } = setup({ session });
+  connection.start();
+  socket().open();
+  const done = tandemFor(connection).identify(null);
+  assert.equal(sockets.length, 2);
+  socket().open();
+  assert.equal(socket().sent[0].identity, undefined);
+  socket().receive({ kind: "welcome", v: 1, tab: outbox.tab, ack: 0, user: ANON.anon, anonymous: ANON });
+  assert.deepEqual(await done, { user: null });
+});
+
+test("identify(null) fails the identify() calls still waiting; they are not sent again", async () => {
+  const { connect, connection, socket, sockets, outbox, session } = setup();
+  const first = connect({ user: ANON.anon, anonymous: ANON });
+  const pending = connection.identify({ id: "u-ada", token: "tok" });
+  assert.equal(first.sentOf("identify").length, 1);
+  const done = tandemFor(connection).identify(null);
+  await assert.rejects(pending, (error) => /** @type {{code?: string}} */ (error).code === "signed_out");
+  assert.equal(session.getItem(IDENTITY_KEY), null);
+  assert.equal(sockets.length, 2, "an identify in flight may have been accepted: reconnect");
+  socket().open();
+  socket().receive({ kind: "welcome", v: 1, tab: outbox.tab, ack: 0, user: ANON.anon, anonymous: ANON });
+  assert.deepEqual(await done, { user: null });
+  assert.deepEqual(socket().sentOf("identify"), []);
+});
+
+test("Tandem.identify() still refuses anything but an identity or null", async () => {
+  const { connect, connection } = setup();
+  connect();
+  await assert.rejects(tandemFor(connection).identify(/** @type {any} */ (undefined)), /expects an object/);
 });

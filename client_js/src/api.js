@@ -1,0 +1,61 @@
+// @ts-check
+/**
+ * `window.Tandem`: the one object the host page sees, and the types of what
+ * it takes and reports. tandem.js builds it around the tab's connection;
+ * tests build it around a connection of theirs.
+ */
+
+/** @typedef {import("./connection.js").Connection} Connection */
+/** @typedef {import("./config.js").TandemConfig} TandemConfig */
+
+/**
+ * `idle`: not connected and not trying (before start, after a normal close, while the page is hidden in the
+ * back/forward cache); `connecting`: socket opening; `open`: hello sent, waiting for welcome; `ready`: welcome
+ * received; `waiting`: a reconnect is scheduled; `stopped`: the server refused this client for good (1002, 1008).
+ * @typedef {"idle" | "connecting" | "open" | "ready" | "waiting" | "stopped"} ConnectionState
+ */
+
+/**
+ * @typedef {object} ConnectionStatus
+ * @property {ConnectionState} state
+ * @property {boolean} connected   welcome received on the current socket
+ * @property {string} tab
+ * @property {string} user         the visitor's id as the server knows it ("" before welcome)
+ * @property {string} anonymous    the anonymous id, when the visitor is anonymous
+ * @property {boolean} needsIdentity
+ * @property {number} pending      unacknowledged data messages
+ * @property {number} lastAck      highest cseq the server has stored
+ * @property {number} dropped      messages dropped unsent because the outbox was full
+ */
+
+/**
+ * What the page passes to `Tandem.identify()`: a token the site's backend signed for the user `id`.
+ * @typedef {{id: string, token: string, traits?: Record<string, import("./protocol.js").TraitValue>}} TandemIdentity
+ */
+
+/**
+ * @typedef {object} TandemApi
+ * @property {string} version
+ * @property {TandemConfig} config
+ * @property {(identity: TandemIdentity | null) => Promise<{user: string | null}>} identify
+ *   who the visitor is. With an identity: resolves with `{user}` once the server verified the token, and
+ *   rejects with the reason when it did not. With `null` (sign-out): forgets the tab's identity and, when
+ *   the server knows the tab by it, reconnects so that the tab is anonymous again (or, on a strict site,
+ *   waits for an identity); resolves with `{user: null}` once the server has seen the tab without the
+ *   identity (at once when it never had it: a cheap no-op when nothing was stored). identify() calls still
+ *   waiting then reject with code `signed_out`. `Tandem.status()` tells the anonymous id, if any.
+ * @property {() => Readonly<ConnectionStatus>} status
+ */
+
+/**
+ * @param {{version: string, config: TandemConfig, connection: Connection}} parts
+ * @returns {TandemApi}
+ */
+export function createApi({ version, config, connection }) {
+  return Object.freeze({
+    version,
+    config,
+    identify: (identity) => (identity === null ? connection.signOut() : connection.identify(identity)),
+    status: () => Object.freeze(connection.status()),
+  });
+}
