@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 import msgspec
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -72,8 +72,8 @@ async def server(store_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
         yield live
 
 
-async def api(server: LiveServer, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(
+async def api(server: LiveServer, path: str) -> httpx2.Response:
+    async with httpx2.AsyncClient(
         base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     ) as client:
         return await client.get(path)
