@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, Self
 
 from server.support.profile import Profile
+from server.support.run import Run, RunStatus
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ class StoreUnavailable(StoreError):
 
 class VersionConflict(StoreError):
     """A published walkthrough version was changed without raising its version number."""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    site: str
+    user_id: str
+    tab: str
+    run: Run
 
 
 @dataclass(frozen=True)
@@ -294,6 +303,23 @@ class Store(abc.ABC):
     async def published_walkthroughs(self, site: str) -> list[WalkthroughVersion]:
         """The published version of every walkthrough of a site, by id."""
 
+    # --- walkthrough runs -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def save_run(self, site: str, user_id: str, tab: str, run: Run) -> None:
+        """Create or update a run (its current step, status and completed steps)."""
+
+    @abc.abstractmethod
+    async def get_run(self, site: str, run_id: str) -> StoredRun | None: ...
+
+    @abc.abstractmethod
+    async def latest_runs(self, site: str, user_id: str, *, limit: int = 20) -> list[StoredRun]:
+        """The visitor's most recently updated runs, newest first."""
+
+    @abc.abstractmethod
+    async def step_events(self, site: str, walkthrough: str) -> list[StoredEvent]:
+        """Every stored step event of a walkthrough (all versions), in order: the funnel's input."""
+
     # --- FAQ search ----------------------------------------------------------------
 
     @abc.abstractmethod
@@ -311,3 +337,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def server_value(self, key: str, default: str) -> str:
         """The stored value of ``key``; stores ``default`` first when there is none (first writer wins)."""
+
+
+def run_row(site: str, user_id: str, tab: str, run: Run) -> tuple[Any, ...]:
+    """A run as the column values both backends store."""
+    return (
+        run.id, site, user_id, tab, run.walkthrough, run.version, run.step, run.status.value,
+        list(run.completed_steps), run.started_ms, run.updated_ms,
+    )  # fmt: skip
+
+
+def run_from_row(row: Any, steps: Sequence[str]) -> StoredRun:
+    """Rebuild a run from (id, site, user_id, tab, walkthrough, version, step, status, completed, started, updated)."""
+    run = Run(
+        row[0], row[4], row[5], tuple(steps), row[6], RunStatus(row[7]),
+        started_ms=row[9], updated_ms=row[10], completed_steps=tuple(row[8]),
+    )  # fmt: skip
+    return StoredRun(row[1], row[2], row[3], run)
