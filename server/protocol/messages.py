@@ -11,7 +11,7 @@ cseq that is durably stored, and drops duplicates by (tab, cseq).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -111,8 +111,46 @@ class Chunk(Message, tag="chunk"):
     data: Annotated[bytes, msgspec.Meta(max_length=64 * KiB)]
 
 
-ClientMessage = Hello | Identify | Location | Focus | Chunk
-DataMessage = Location | Focus  # numbered, durably stored, acknowledged
+RunId = Annotated[str, msgspec.Meta(pattern=r"^run-[A-Za-z0-9_-]{8,64}$")]
+ReqId = Annotated[int, msgspec.Meta(ge=1, le=2**31)]
+
+
+class Launcher(Message, tag="launcher"):
+    """What walkthroughs can start here? Answered by ``offers`` with the same ``req``."""
+
+    req: ReqId
+
+
+class Start(Message, tag="start"):
+    """Start a walkthrough in this tab. Answered by ``run`` (or an error) with the same ``req``."""
+
+    req: ReqId
+    walkthrough: Slug
+
+
+class Resume(Message, tag="resume"):
+    """Continue a run after a reload or navigation. Answered by ``run`` with its current step."""
+
+    req: ReqId
+    run: RunId
+
+
+class Step(Message, tag="step"):
+    """What happened to a step of a run; stored, and it moves the run."""
+
+    cseq: Cseq
+    at: EpochMs
+    run: RunId
+    step: Slug
+    event: Literal["shown", "completed", "skipped", "failed", "reversed"]
+    reason: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    strategy: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    similarity: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+    goto: Slug | None = None
+
+
+ClientMessage = Hello | Identify | Location | Focus | Chunk | Launcher | Start | Resume | Step
+DataMessage = Location | Focus | Step  # numbered, durably stored, acknowledged
 
 
 # --- server → client ------------------------------------------------------------
@@ -152,13 +190,41 @@ class Error(Message, tag="error"):
     cseq: int = 0
 
 
-ServerMessage = Welcome | Ack | Identified | Error
+class Offer(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    walkthrough: str
+    title: str
+    version: int
+
+
+class Offers(Message, tag="offers"):
+    """The walkthroughs that can start at the tab's location, and an unfinished run to continue."""
+
+    req: int
+    walkthroughs: list[Offer] = msgspec.field(default_factory=list)
+    resume: str = ""  # the id of the visitor's active run of one of these, if any
+
+
+class RunMessage(Message, tag="run"):
+    """A run to play: its pinned version, rendered for this visitor, and the step to show."""
+
+    req: int
+    run: str
+    walkthrough: str
+    version: int
+    title: str
+    step: str
+    status: str
+    steps: list[dict[str, Any]]
+
+
+ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage
 
 CLIENT_KINDS: dict[str, type[Message]] = {
     "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
+    "launcher": Launcher, "start": Start, "resume": Resume, "step": Step,
 }  # fmt: skip
 SERVER_KINDS: dict[str, type[Message]] = {
-    "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error,
+    "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error, "offers": Offers, "run": RunMessage,
 }  # fmt: skip
 
 #: Largest encoded size of each kind, in bytes. A larger frame closes the connection with 1009.
@@ -168,6 +234,10 @@ SIZE_LIMITS: dict[str, int] = {
     "location": 16 * KiB,
     "focus": 256,
     "chunk": 65 * KiB,
+    "launcher": 64,
+    "start": 256,
+    "resume": 256,
+    "step": 1 * KiB,
 }
 #: Largest message reassembled from chunks.
 MAX_ASSEMBLED = 8 * 1024 * KiB

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from server import __version__
 from server.live import focused_tab
 from server.store import StoreUnavailable
+from server.support.run import StepEvent, StepRecord, funnel
 from server.web.state import AppState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -181,5 +182,47 @@ async def user_events(request: Request) -> Response:
         {
             "events": [asdict(e) for e in events],
             "next_after": events[-1].id if events else after,
+        }
+    )
+
+
+@admin
+async def walkthrough_funnel(request: Request) -> Response:
+    """
+    summary: A walkthrough's step funnel (shown → completed, drop-off, missing targets, how targets were found)
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+      - {name: walkthrough, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "per step of the published version: shown, completed, skipped, failed, missing_target, drop_off, strategies, similarity_min"}
+      401: {description: "missing or wrong admin token"}
+      404: {description: "unknown site or walkthrough"}
+    """
+    state = state_of(request)
+    site, walkthrough = request.path_params["site"], request.path_params["walkthrough"]
+    catalog = state.catalogs.get(site)
+    published = next(
+        (p for p in (catalog.published if catalog else ()) if p.walkthrough.id == walkthrough), None
+    )
+    if published is None:
+        return problem(404, f"no published walkthrough {walkthrough!r}")
+    records = [
+        StepRecord(
+            e.payload["run"],
+            e.payload["step"],
+            StepEvent(e.payload["event"]),
+            e.payload.get("reason") or "",
+            e.payload.get("strategy") or "",
+            e.payload.get("similarity"),
+        )
+        for e in await state.store.step_events(site, walkthrough)
+    ]
+    rows = funnel([s.id for s in published.walkthrough.steps], records)
+    return JSONResponse(
+        {
+            "site": site,
+            "walkthrough": walkthrough,
+            "version": published.version,
+            "steps": [r.as_dict() for r in rows],
         }
     )

@@ -87,6 +87,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/users/{site}/{user_id}/location", api.user_location),
         Route("/api/users/{site}/{user_id}/profile", api.user_profile),
         Route("/api/users/{site}/{user_id}/events", api.user_events),
+        Route("/api/sites/{site}/walkthroughs/{walkthrough}/funnel", api.walkthrough_funnel),
         WebSocketRoute("/ws", tab_socket),
     ]
 

@@ -43,11 +43,17 @@ from server.protocol.messages import (
     Hello,
     Identified,
     Identify,
+    Launcher,
     Location,
+    Resume,
+    ServerMessage,
+    Start,
+    Step,
     Welcome,
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
+from server.web import runs
 from server.web.state import AppState
 
 log = logging.getLogger("tandem.socket")
@@ -83,13 +89,14 @@ class TabConnection:
     abuse: AbuseMeter = field(default_factory=AbuseMeter)
     chunks: ChunkAssembler = field(default_factory=ChunkAssembler)
     conn_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
+    markers: tuple[str, ...] = ()
     pending: deque[tuple[int, asyncio.Future[None]]] = field(default_factory=deque)
     pending_ready: asyncio.Event = field(default_factory=asyncio.Event)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # --- sending --------------------------------------------------------------
 
-    async def send(self, message: Welcome | Ack | Identified | Error) -> None:
+    async def send(self, message: ServerMessage) -> None:
         async with self.send_lock:
             if self.ws.application_state == WebSocketState.CONNECTED:
                 await self.ws.send_bytes(encode(message))
@@ -137,8 +144,27 @@ class TabConnection:
             return
         if isinstance(message, Identify):
             await self.on_identify(message)
-        elif isinstance(message, Location | Focus):
+        elif isinstance(message, Location | Focus | Step):
             await self.on_data(message)
+        elif isinstance(message, Launcher):
+            await self.send(await runs.offers(self, message, now_ms=now_ms()))
+        elif isinstance(message, Start | Resume):
+            if self.user is None:
+                await self.send(
+                    Error(
+                        code="identity_required", message="this site needs a verified visitor first"
+                    )
+                )
+                return
+            answer = await (
+                runs.start(self, message, now_ms=now_ms())
+                if isinstance(message, Start)
+                else runs.resume(self, message)
+            )
+            if isinstance(answer, Error):
+                await self.refuse(answer)
+            else:
+                await self.send(answer)
 
     async def on_hello(self, hello: Hello) -> None:
         if hello.v not in SUPPORTED_VERSIONS:
@@ -202,7 +228,7 @@ class TabConnection:
         await self.send(Identified(user=message.user))
         await self.touch_live()
 
-    async def on_data(self, message: Location | Focus) -> None:
+    async def on_data(self, message: Location | Focus | Step) -> None:
         if self.user is None:
             await self.send(
                 Error(
@@ -226,7 +252,11 @@ class TabConnection:
             self.live = self._live_state(
                 url=url, title=message.title, nav=message.nav, process=process, updated_ms=received
             )
+            self.markers = tuple(message.markers)
             kind = "location"
+        elif isinstance(message, Step):
+            payload = await runs.apply_step(self, message, now_ms=received)
+            kind = "step"
         else:
             payload = {"focused": message.focused, "visible": message.visible}
             gained = message.focused and not (self.live and self.live.focused)

@@ -19,8 +19,15 @@ from server.protocol.messages import (
     Hello,
     Identified,
     Identify,
+    Launcher,
     Location,
     Message,
+    Offer,
+    Offers,
+    Resume,
+    RunMessage,
+    Start,
+    Step,
     TokenIdentity,
     Welcome,
     kind_of,
@@ -105,6 +112,73 @@ VECTORS: list[tuple[str, Message]] = [
     (
         "error-unicode",
         Error(code="identity_refused", message="le jeton a expiré — token expired ✓"),
+    ),
+    ("launcher", Launcher(req=7)),
+    ("start", Start(req=8, walkthrough="invite-teammate")),
+    ("resume", Resume(req=9, run="run-Zq3xK8mN4pR7sT1v")),
+    (
+        "step-shown-by-fingerprint",
+        Step(
+            cseq=12,
+            at=1_795_000_002_000,
+            run="run-Zq3xK8mN4pR7sT1v",
+            step="open-form",
+            event="shown",
+            strategy="fingerprint",
+            similarity=0.875,
+        ),
+    ),
+    (
+        "step-completed-branch",
+        Step(
+            cseq=13,
+            at=1_795_000_003_000,
+            run="run-Zq3xK8mN4pR7sT1v",
+            step="open-form",
+            event="completed",
+            goto="send",
+        ),
+    ),
+    (
+        "step-failed",
+        Step(
+            cseq=14,
+            at=1_795_000_004_000,
+            run="run-Zq3xK8mN4pR7sT1v",
+            step="email",
+            event="failed",
+            reason="target_missing",
+        ),
+    ),
+    (
+        "offers",
+        Offers(
+            req=7,
+            walkthroughs=[
+                Offer(walkthrough="invite-teammate", title="Invite a teammate", version=2)
+            ],
+            resume="run-Zq3xK8mN4pR7sT1v",
+        ),
+    ),
+    (
+        "run",
+        RunMessage(
+            req=8,
+            run="run-Zq3xK8mN4pR7sT1v",
+            walkthrough="invite-teammate",
+            version=2,
+            title="Invite a teammate",
+            step="open-form",
+            status="active",
+            steps=[
+                {
+                    "id": "open-form",
+                    "text": "Click **Invite**.",
+                    "action": {"kind": "click"},
+                    "timeout_ms": 10000,
+                }
+            ],
+        ),
     ),
 ]
 

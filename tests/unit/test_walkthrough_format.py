@@ -294,3 +294,24 @@ def test_action_values_use_traits_in_a_sandbox() -> None:
         render_value("{{ user.missing }}", {})
     with pytest.raises(ValueError, match="cannot fill"):
         render_value("{{ user.__class__ }}", {})
+
+
+def test_rendering_chooses_the_persona_text_and_fills_values() -> None:
+    from server.knowledge.render import render_steps
+
+    [invite] = load_site(REPO / "walkthroughs" / "demo").walkthroughs
+    steps = render_steps(invite, traits={"first_name": "Ada"}, persona="guide")
+    assert steps[0]["text"].startswith("Let's invite someone!")
+    assert steps[1]["text"] == "Type your teammate's **full name**."  # no guide text: the default
+    message = next(s for s in steps if s["id"] == "message")
+    assert message["action"] == {"kind": "fill", "value": "Hi! Ada here: join me on Acme Billing."}
+    assert "persona_text" not in steps[0]
+
+
+def test_a_value_that_cannot_be_filled_becomes_a_you_do_this_step() -> None:
+    from server.knowledge.render import render_steps
+
+    [invite] = load_site(REPO / "walkthroughs" / "demo").walkthroughs
+    message = next(s for s in render_steps(invite, traits={}) if s["id"] == "message")
+    assert "action" not in message
+    assert "first_name" in message["action_dropped"]

@@ -1,0 +1,137 @@
+"""Walkthrough requests over the tab socket: what can start here, starting, resuming, step events.
+
+Thin: the catalog (``knowledge.catalog``) says what applies, ``knowledge.render``
+personalises it, ``support.run`` moves the run; this module only reads and
+writes the store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from server.knowledge.render import render_steps
+from server.knowledge.walkthrough import WalkthroughFile
+from server.protocol.messages import Error, Launcher, Offer, Offers, Resume, RunMessage, Start, Step
+from server.support.run import RunStatus, StepEvent, advance, start_run
+
+if TYPE_CHECKING:
+    from server.web.tab_socket import TabConnection
+
+#: An active run untouched for longer is not offered for automatic resumption.
+RESUME_WITHIN_MS = 30 * 60 * 1000
+
+
+async def _traits(conn: TabConnection) -> dict[str, Any]:
+    profile = await conn.state.store.get_profile(conn.site.key, conn.user or "")
+    return dict(profile.traits) if profile else {}
+
+
+def _run_message(
+    req: int,
+    run_id: str,
+    walkthrough: WalkthroughFile,
+    step: str,
+    status: str,
+    steps: list[dict[str, Any]],
+) -> RunMessage:
+    return RunMessage(
+        req=req, run=run_id, walkthrough=walkthrough.id, version=walkthrough.version, title=walkthrough.title,
+        step=step, status=status, steps=steps,
+    )  # fmt: skip
+
+
+async def offers(conn: TabConnection, message: Launcher, *, now_ms: int) -> Offers:
+    catalog = conn.state.catalogs.get(conn.site.key)
+    url = conn.live.url if conn.live else ""
+    here = catalog.for_location(url, conn.markers) if catalog and url else []
+    resume = ""
+    if conn.user is not None and here:
+        ids = {p.walkthrough.id for p in here}
+        for stored in await conn.state.store.latest_runs(conn.site.key, conn.user):
+            run = stored.run
+            if (
+                run.status is RunStatus.ACTIVE
+                and run.walkthrough in ids
+                and now_ms - run.updated_ms < RESUME_WITHIN_MS
+            ):
+                resume = run.id
+                break
+    return Offers(
+        req=message.req,
+        walkthroughs=[
+            Offer(walkthrough=p.walkthrough.id, title=p.walkthrough.title, version=p.version)
+            for p in here
+        ],
+        resume=resume,
+    )
+
+
+async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessage | Error:
+    catalog = conn.state.catalogs.get(conn.site.key)
+    found = next(
+        (
+            p
+            for p in (catalog.published if catalog else ())
+            if p.walkthrough.id == message.walkthrough
+        ),
+        None,
+    )
+    if found is None or conn.user is None:
+        return Error(
+            code="unknown_walkthrough",
+            message=f"req {message.req}: no published walkthrough {message.walkthrough!r}",
+        )
+    walkthrough = found.walkthrough
+    run = start_run(
+        f"run-{secrets.token_urlsafe(12)}",
+        walkthrough.id,
+        found.version,
+        [s.id for s in walkthrough.steps],
+        now_ms=now_ms,
+    )
+    await conn.state.store.save_run(conn.site.key, conn.user, conn.tab, run)
+    steps = render_steps(walkthrough, traits=await _traits(conn))
+    return _run_message(message.req, run.id, walkthrough, run.step, run.status.value, steps)
+
+
+async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
+    stored = await conn.state.store.get_run(conn.site.key, message.run)
+    if stored is None or stored.user_id != conn.user:
+        return Error(
+            code="unknown_run",
+            message=f"req {message.req}: no run {message.run!r} for this visitor",
+        )
+    version = await conn.state.store.walkthrough_version(
+        conn.site.key, stored.run.walkthrough, stored.run.version
+    )
+    if version is None:  # pragma: no cover - a run always points at a stored version (foreign key)
+        return Error(
+            code="unknown_run", message=f"req {message.req}: its walkthrough version is gone"
+        )
+    walkthrough = WalkthroughFile.model_validate(version.body)
+    steps = render_steps(walkthrough, traits=await _traits(conn))
+    return _run_message(
+        message.req, stored.run.id, walkthrough, stored.run.step, stored.run.status.value, steps
+    )
+
+
+async def apply_step(conn: TabConnection, message: Step, *, now_ms: int) -> dict[str, Any]:
+    """Move the run (when the event fits it) and return the event's stored payload."""
+    stored = await conn.state.store.get_run(conn.site.key, message.run)
+    payload: dict[str, Any] = {
+        "run": message.run, "step": message.step, "event": message.event, "reason": message.reason,
+        "strategy": message.strategy, "similarity": message.similarity, "goto": message.goto,
+    }  # fmt: skip
+    if stored is None or stored.user_id != conn.user:
+        payload["applied"] = "unknown_run"
+        return payload
+    payload["walkthrough"] = stored.run.walkthrough
+    payload["version"] = stored.run.version
+    applied = advance(
+        stored.run, message.step, StepEvent(message.event), now_ms=now_ms, goto=message.goto
+    )
+    payload["applied"] = "yes" if applied.accepted else applied.reason
+    if applied.accepted:
+        await conn.state.store.save_run(conn.site.key, stored.user_id, conn.tab, applied.run)
+    return payload

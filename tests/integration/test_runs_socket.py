@@ -1,0 +1,176 @@
+"""Walkthrough runs over the tab socket on both stores: offers, start, step events, resume after a reload."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.protocol.messages import (
+    Ack,
+    Error,
+    Hello,
+    Launcher,
+    Location,
+    Offers,
+    Resume,
+    RunMessage,
+    Start,
+    Step,
+    TokenIdentity,
+    Welcome,
+)
+from server.settings import Settings
+from tests.integration.live_server import (
+    ADMIN_TOKEN,
+    LiveServer,
+    TabClient,
+    content_dir,
+    live_server,
+    tab_client,
+)
+from tests.integration.test_tab_socket import DEMO_KEY, api, demo_token
+
+pytestmark = [pytest.mark.anyio, pytest.mark.store]
+
+TAB = "tab-runs-aaaaaaaa"
+BASE = "http://127.0.0.1:8001"
+
+
+@pytest.fixture
+async def server(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[LiveServer]:
+    monkeypatch.setenv("TANDEM_DEMO_SIGNING_KEY", DEMO_KEY)
+    monkeypatch.setenv("TANDEM_TEST_SHOP_KEY", SHOP_KEY)
+    settings = Settings(
+        store_url=store_url, content_dir=content_dir(tmp_path), admin_token=ADMIN_TOKEN
+    )
+    async with live_server(settings) as live:
+        yield live
+
+
+def now() -> int:
+    return int(time.time() * 1000)
+
+
+async def connect(
+    tab: TabClient, user: str = "u-ada", *, url: str = f"{BASE}/team/invite", cseq: int = 1
+) -> None:
+    token = demo_token(user, traits={"first_name": user.removeprefix("u-").title()})
+    await tab.send(
+        Hello(
+            v=1,
+            site="demo",
+            tab=TAB if user == "u-ada" else TAB + "x",
+            identity=TokenIdentity(user=user, token=token),
+        )
+    )
+    await tab.recv_until(Welcome)
+    await tab.send(Location(cseq=cseq, at=now(), url=url))
+    await tab.recv_until(Ack)
+
+
+async def test_offers_start_steps_and_resume(server: LiveServer) -> None:
+    async with tab_client(server) as tab:
+        await connect(tab)
+        await tab.send(Launcher(req=1))
+        offers = await tab.recv_until(Offers)
+        assert (offers.req, [o.walkthrough for o in offers.walkthroughs], offers.resume) == (
+            1,
+            ["invite-teammate"],
+            "",
+        )
+
+        await tab.send(Start(req=2, walkthrough="invite-teammate"))
+        run = await tab.recv_until(RunMessage)
+        assert (run.req, run.walkthrough, run.version, run.step, run.status) == (
+            2,
+            "invite-teammate",
+            1,
+            "open-form",
+            "active",
+        )
+        message = next(s for s in run.steps if s["id"] == "message")
+        assert (
+            message["action"]["value"] == "Hi! Ada here: join me on Acme Billing."
+        )  # filled from the token's traits
+
+        cseq = 1
+        for step in ("open-form", "name"):
+            for event in ("shown", "completed"):
+                cseq += 1
+                await tab.send(
+                    Step(
+                        cseq=cseq, at=now(), run=run.run, step=step, event=event, strategy="testid"
+                    )
+                )
+                assert (await tab.recv_until(Ack)).upto == cseq
+        cseq += 1
+        await tab.send(
+            Step(cseq=cseq, at=now(), run=run.run, step="send", event="completed")
+        )  # not the current step
+        await tab.recv_until(Ack)  # stored all the same, as an observation
+
+        await tab.send(Launcher(req=3))
+        assert (await tab.recv_until(Offers)).resume == run.run
+
+    async with tab_client(server) as reloaded:  # a reload: same tab, new connection
+        await connect(reloaded, cseq=cseq + 1)
+        await reloaded.send(Resume(req=4, run=run.run))
+        resumed = await reloaded.recv_until(RunMessage)
+        assert (resumed.req, resumed.run, resumed.step, resumed.version) == (4, run.run, "email", 1)
+
+    events = (await api(server, "/api/users/demo/u-ada/events?kind=step")).json()["events"]
+    assert [e["payload"]["applied"] for e in events] == [
+        "yes",
+        "yes",
+        "yes",
+        "yes",
+        "not_current_step",
+    ]
+    assert {e["payload"]["walkthrough"] for e in events} == {"invite-teammate"}
+
+    funnel = (await api(server, "/api/sites/demo/walkthroughs/invite-teammate/funnel")).json()
+    rows = {row["step"]: row for row in funnel["steps"]}
+    assert (
+        rows["open-form"]["shown"],
+        rows["open-form"]["completed"],
+        rows["open-form"]["strategies"],
+    ) == (1, 1, {"testid": 1})
+    assert (rows["email"]["shown"], rows["email"]["drop_off"]) == (0, 0)
+    assert [r["step"] for r in funnel["steps"]] == [
+        "open-form",
+        "name",
+        "email",
+        "role",
+        "message",
+        "send",
+    ]
+    assert (await api(server, "/api/sites/demo/walkthroughs/nope/funnel")).status_code == 404
+
+
+async def test_no_offers_where_no_walkthrough_applies(server: LiveServer) -> None:
+    async with tab_client(server) as tab:
+        await connect(tab, url=f"{BASE}/settings")
+        await tab.send(Launcher(req=1))
+        assert (await tab.recv_until(Offers)).walkthroughs == []
+
+
+async def test_unknown_walkthrough_and_runs_of_others_are_refused(server: LiveServer) -> None:
+    async with tab_client(server) as ada:
+        await connect(ada)
+        await ada.send(Start(req=1, walkthrough="nope"))
+        refused = await ada.recv_until(Error)
+        assert refused.code == "unknown_walkthrough" and "req 1" in refused.message
+        await ada.send(Start(req=2, walkthrough="invite-teammate"))
+        run = await ada.recv_until(RunMessage)
+    async with tab_client(server) as grace:
+        await connect(grace, "u-grace")
+        await grace.send(Resume(req=3, run=run.run))
+        other = await grace.recv_until(Error)
+        assert other.code == "unknown_run"
+        await grace.send(Resume(req=4, run="run-doesnotexist1234"))
+        assert (await grace.recv_until(Error)).code == "unknown_run"
