@@ -25,6 +25,7 @@ from server.protocol.messages import (
 from server.settings import Settings
 from tests.integration.live_server import (
     ADMIN_TOKEN,
+    SHOP_KEY,
     LiveServer,
     TabClient,
     content_dir,
