@@ -149,7 +149,16 @@ class Step(Message, tag="step"):
     goto: Slug | None = None
 
 
-ClientMessage = Hello | Identify | Location | Focus | Chunk | Launcher | Start | Resume | Step
+class Help(Message, tag="help"):
+    """The visitor asks for help (the widget, ``Tandem.help(question)``). Answered by ``help_answer``."""
+
+    req: ReqId
+    question: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+ClientMessage = (
+    Hello | Identify | Location | Focus | Chunk | Launcher | Start | Resume | Step | Help
+)
 DataMessage = Location | Focus | Step  # numbered, durably stored, acknowledged
 
 
@@ -217,14 +226,30 @@ class RunMessage(Message, tag="run"):
     steps: list[dict[str, Any]]
 
 
-ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage
+class HelpAnswer(Message, tag="help_answer"):
+    """What automated support offers: who answers, what, and why (the session's id to explain it)."""
+
+    req: int
+    session: str
+    offer: Literal["walkthrough", "resume", "faq", "person"]
+    persona: dict[str, str] = msgspec.field(default_factory=dict)  # id, name, avatar
+    text: str = ""  # the persona's line for this offer
+    walkthrough: str = ""
+    title: str = ""
+    step: str = ""
+    run: str = ""  # resume: the run to continue
+    faq: list[dict[str, str]] = msgspec.field(default_factory=list)  # id, question, answer
+
+
+ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage | HelpAnswer
 
 CLIENT_KINDS: dict[str, type[Message]] = {
     "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
-    "launcher": Launcher, "start": Start, "resume": Resume, "step": Step,
+    "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "help": Help,
 }  # fmt: skip
 SERVER_KINDS: dict[str, type[Message]] = {
     "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error, "offers": Offers, "run": RunMessage,
+    "help_answer": HelpAnswer,
 }  # fmt: skip
 
 #: Largest encoded size of each kind, in bytes. A larger frame closes the connection with 1009.
@@ -238,6 +263,7 @@ SIZE_LIMITS: dict[str, int] = {
     "start": 256,
     "resume": 256,
     "step": 1 * KiB,
+    "help": 1 * KiB,
 }
 #: Largest message reassembled from chunks.
 MAX_ASSEMBLED = 8 * 1024 * KiB

@@ -41,6 +41,7 @@ from server.protocol.messages import (
     Error,
     Focus,
     Hello,
+    Help,
     Identified,
     Identify,
     Launcher,
@@ -54,6 +55,7 @@ from server.protocol.messages import (
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
 from server.web import runs
+from server.web.help import answer_help
 from server.web.state import AppState
 
 log = logging.getLogger("tandem.socket")
@@ -146,6 +148,24 @@ class TabConnection:
             await self.on_identify(message)
         elif isinstance(message, Location | Focus | Step):
             await self.on_data(message)
+        elif isinstance(message, Help):
+            if self.user is None:
+                await self.send(
+                    Error(
+                        code="identity_required", message="this site needs a verified visitor first"
+                    )
+                )
+                return
+            help_answer = await answer_help(
+                self.state,
+                self.site,
+                self.user,
+                req=message.req,
+                question=message.question,
+                tab=self.tab,
+                now_ms=now_ms(),
+            )
+            await self.send(help_answer)
         elif isinstance(message, Launcher):
             await self.send(await runs.offers(self, message, now_ms=now_ms()))
         elif isinstance(message, Start | Resume):

@@ -17,6 +17,8 @@ from server.protocol.messages import (
     Error,
     Focus,
     Hello,
+    Help,
+    HelpAnswer,
     Identified,
     Identify,
     Launcher,
@@ -158,6 +160,26 @@ VECTORS: list[tuple[str, Message]] = [
                 Offer(walkthrough="invite-teammate", title="Invite a teammate", version=2)
             ],
             resume="run-Zq3xK8mN4pR7sT1v",
+        ),
+    ),
+    ("help-with-question", Help(req=10, question="How do I export my invoices?")),
+    (
+        "help-answer",
+        HelpAnswer(
+            req=10,
+            session="sess-Q2x8mN4pR7sT1vW3",
+            offer="walkthrough",
+            persona={"id": "guide", "name": "Robin", "avatar": "🧭"},
+            text="I can show you how to **Invite a teammate**.",
+            walkthrough="invite-teammate",
+            title="Invite a teammate",
+            faq=[
+                {
+                    "id": "invite",
+                    "question": "How do I invite a colleague?",
+                    "answer": "Open **Team**.",
+                }
+            ],
         ),
     ),
     (

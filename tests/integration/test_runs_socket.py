@@ -175,3 +175,45 @@ async def test_unknown_walkthrough_and_runs_of_others_are_refused(server: LiveSe
         assert other.code == "unknown_run"
         await grace.send(Resume(req=4, run="run-doesnotexist1234"))
         assert (await grace.recv_until(Error)).code == "unknown_run"
+
+
+async def test_help_at_a_process_offers_its_walkthrough_in_the_personas_voice(
+    server: LiveServer,
+) -> None:
+    from server.protocol.messages import Help, HelpAnswer
+
+    async with tab_client(server) as tab:
+        await connect(tab)
+        await tab.send(Help(req=5))
+        answer = await tab.recv_until(HelpAnswer)
+        assert (answer.req, answer.offer, answer.walkthrough, answer.title) == (
+            5,
+            "walkthrough",
+            "invite-teammate",
+            "Invite a teammate",
+        )
+        assert answer.persona == {"id": "guide", "name": "Robin", "avatar": "🧭"}  # a new visitor
+        assert answer.text == "I can show you how to **Invite a teammate**, step by step."
+        assert answer.session.startswith("sess-")
+
+        await tab.send(Location(cseq=2, at=now(), url=f"{BASE}/settings"))
+        await tab.recv_until(Ack)
+        await tab.send(Help(req=6, question="How do I export my invoices?"))
+        faq = await tab.recv_until(HelpAnswer)
+        assert faq.offer == "faq" and faq.faq[0]["id"] == "export-csv"
+        assert faq.persona["id"] == "assistant"  # a returning visitor with no matching rule
+    profile = (await api(server, "/api/users/demo/u-ada/profile")).json()
+    items = profile["support_items"]
+    assert [i["kind"] for i in items] == ["support_session", "support_session"]
+    first = items[0]["payload"]
+    assert (first["offer"], first["persona"], first["place"]) == (
+        "walkthrough",
+        "guide",
+        {"process": "invite-teammate", "url_pattern": None},
+    )
+    assert [r["code"] for r in first["reasons"]] == ["persona_rule_matched", "first_request"]
+    second = items[1]["payload"]
+    assert (second["place"], second["question"]) == (
+        {"process": None, "url_pattern": "/settings"},
+        "How do I export my invoices?",
+    )

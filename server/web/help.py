@@ -1,0 +1,122 @@
+"""Answering a help request (claim 1): profile → location → decision → support data item → answer.
+
+The decision is ``support.help.decide_help`` (pure); this module gathers its
+inputs from the store, the broker and the catalog, records the support data
+item, and words the answer in the chosen persona's voice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from server.knowledge.markup import render_template
+from server.knowledge.site import Site
+from server.live import TabState, focused_tab
+from server.protocol.messages import HelpAnswer
+from server.support.help import SUPPORT_SESSION, HelpDecision, HelpRequest, decide_help
+from server.support.history import OfferKind, Walkthrough
+from server.support.persona import candidates_from
+from server.web.state import AppState
+
+VOICE_FOR_OFFER = {
+    OfferKind.WALKTHROUGH: "offer_walkthrough",
+    OfferKind.RESUME: "resume",
+    OfferKind.FAQ: "offer_faq",
+    OfferKind.PERSON: "offer_person",
+}
+DEFAULT_LINES = {
+    "offer_walkthrough": "I can show you how to {{ offer.title }}, step by step.",
+    "resume": "Let's continue where you left off.",
+    "offer_faq": "This might answer it:",
+    "offer_person": "Let me find a person to help you.",
+}
+
+
+async def where_is(state: AppState, site: str, user: str, tab: str | None) -> TabState | None:
+    """The given tab's live state, else the focused tab's, else the most recently active one."""
+    tabs = await state.live.tabs(site, user)
+    if tab is not None:
+        return next((t for t in tabs if t.tab == tab), None)
+    focused = focused_tab(tabs)
+    if focused is not None:
+        return next(t for t in tabs if t.tab == focused)
+    return max(tabs, key=lambda t: t.updated_ms, default=None)
+
+
+def _voice(
+    site: Site, decision: HelpDecision, traits: dict[str, Any], title: str
+) -> tuple[dict[str, str], str]:
+    persona = next(
+        (p for p in site.personae if decision.persona and p.id == decision.persona.persona), None
+    )
+    line = VOICE_FOR_OFFER[decision.offer.kind]
+    source = (persona.voice.get(line) if persona else None) or DEFAULT_LINES[line]
+    try:
+        text = render_template(
+            source,
+            user=traits,
+            persona={"name": persona.name if persona else ""},
+            offer={"title": title},
+        )
+    except ValueError:
+        text = render_template(DEFAULT_LINES[line], user={}, persona={}, offer={"title": title})
+    info = {"id": persona.id, "name": persona.name, "avatar": persona.avatar} if persona else {}
+    return info, text
+
+
+async def answer_help(
+    state: AppState, site: Site, user: str, *, req: int = 0, question: str = "", tab: str | None = None,
+    channel: str = "widget", now_ms: int,
+) -> HelpAnswer:  # fmt: skip
+    """Decide, record and word the answer to one help request."""
+    profile = await state.store.get_profile(site.key, user)
+    if profile is None:
+        await state.store.upsert_profile(site.key, user, {}, now_ms=now_ms)
+    location = await where_is(state, site.key, user, tab)
+    url = location.url if location else ""
+    process = location.process if location else None
+    catalog = state.catalogs.get(site.key)
+    published = catalog.for_process(process) if catalog and process else []
+    walkthroughs = [Walkthrough(p.walkthrough.id, p.walkthrough.variant_of) for p in published]
+    query = question or (site.process(process).title if process and site.process(process) else "")  # type: ignore[union-attr]
+    hits = (
+        [h.entry for h in await state.store.search_faq(site.key, query, process=process)]
+        if query
+        else []
+    )
+    request = HelpRequest(
+        f"sess-{secrets.token_urlsafe(12)}", question, url, process,
+        None if process else (urlsplit(url).path or None), channel,
+    )  # fmt: skip
+    decision = decide_help(
+        request,
+        profile,
+        walkthroughs=walkthroughs,
+        faq_hits=hits,
+        personae=candidates_from(site.personae),
+        now_ms=now_ms,
+    )
+    await state.store.append_support_item(
+        site.key, user, SUPPORT_SESSION, at_ms=now_ms, payload=decision.item
+    )
+    offered = next((p for p in published if p.walkthrough.id == decision.offer.walkthrough), None)
+    title = offered.walkthrough.title if offered else ""
+    persona, text = _voice(site, decision, dict(profile.traits) if profile else {}, title)
+    entries = {e.id: e for e in site.faq}
+    return HelpAnswer(
+        req=req,
+        session=request.session_id,
+        offer=decision.offer.kind.value,
+        persona=persona,
+        text=text,
+        walkthrough=decision.offer.walkthrough or "",
+        title=title,
+        step=decision.offer.step or "",
+        faq=[
+            {"id": e, "question": entries[e].questions[0], "answer": entries[e].answer}
+            for e in decision.faq
+            if e in entries
+        ],
+    )
