@@ -6,10 +6,12 @@ Each endpoint's docstring holds its OpenAPI description (served at /openapi.json
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from functools import wraps
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -226,3 +228,59 @@ async def walkthrough_funnel(request: Request) -> Response:
             "steps": [r.as_dict() for r in rows],
         }
     )
+
+
+@admin
+async def help_request(request: Request) -> Response:
+    """
+    summary: Ask for help on a visitor's behalf (from the site's backend); the answer also goes to their tab
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [user_id]
+            properties:
+              user_id: {type: string}
+              question: {type: string, maxLength: 500}
+              tab: {type: string}
+    responses:
+      200: {description: "the answer: session, offer, persona, text, walkthrough, faq; delivered_to names the tab it was pushed to"}
+      400: {description: "a malformed body"}
+      401: {description: "missing or wrong admin token"}
+    """
+    from server.web.help import answer_help, push_to_tab
+
+    state = state_of(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        return problem(400, "send a JSON object")
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("user_id"), str)
+        or not body["user_id"]
+    ):
+        return problem(400, "user_id (a string) is required")
+    question = body.get("question", "")
+    tab = body.get("tab")
+    if (
+        not isinstance(question, str)
+        or len(question) > 500
+        or (tab is not None and not isinstance(tab, str))
+    ):
+        return problem(400, "question is a string of at most 500 characters; tab is a string")
+    site = state.sites[request.path_params["site"]]
+    answer = await answer_help(
+        state,
+        site,
+        body["user_id"],
+        question=question,
+        tab=tab,
+        channel="api",
+        now_ms=time.time_ns() // 1_000_000,
+    )
+    delivered = await push_to_tab(state, site.key, body["user_id"], answer)
+    return JSONResponse({**msgspec.to_builtins(answer), "delivered_to": delivered})

@@ -88,6 +88,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/users/{site}/{user_id}/profile", api.user_profile),
         Route("/api/users/{site}/{user_id}/events", api.user_events),
         Route("/api/sites/{site}/walkthroughs/{walkthrough}/funnel", api.walkthrough_funnel),
+        Route("/api/sites/{site}/help", api.help_request, methods=["POST"]),
         WebSocketRoute("/ws", tab_socket),
     ]
 

@@ -120,3 +120,15 @@ async def answer_help(
             if e in entries
         ],
     )
+
+
+async def push_to_tab(state: AppState, site: str, user: str, answer: HelpAnswer) -> str | None:
+    """Send the answer to the visitor's focused (else most recent) tab on this node; its id, or None."""
+    location = await where_is(state, site, user, None)
+    if location is None:
+        return None
+    for conn in list(state.connections):
+        if conn.site.key == site and conn.user == user and conn.tab == location.tab:
+            await conn.send(answer)
+            return location.tab
+    return None

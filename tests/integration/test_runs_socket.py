@@ -217,3 +217,30 @@ async def test_help_at_a_process_offers_its_walkthrough_in_the_personas_voice(
         {"process": None, "url_pattern": "/settings"},
         "How do I export my invoices?",
     )
+
+
+async def test_help_from_the_sites_backend_reaches_the_visitors_tab(server: LiveServer) -> None:
+    import httpx2
+
+    from server.protocol.messages import HelpAnswer
+
+    async with tab_client(server) as tab:
+        await connect(tab)
+        async with httpx2.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as client:
+            response = await client.post(
+                "/api/sites/demo/help", json={"user_id": "u-ada", "question": "invite a colleague"}
+            )
+            assert (
+                await client.post("/api/sites/demo/help", json={"question": "x"})
+            ).status_code == 400
+        body = response.json()
+        assert response.status_code == 200
+        assert (body["offer"], body["walkthrough"], body["delivered_to"]) == (
+            "walkthrough",
+            "invite-teammate",
+            TAB,
+        )
+        pushed = await tab.recv_until(HelpAnswer)
+        assert pushed.session == body["session"]
