@@ -126,6 +126,7 @@ class Start(Message, tag="start"):
 
     req: ReqId
     walkthrough: Slug
+    session: Annotated[str, msgspec.Meta(max_length=64)] = ""  # the help answer that offered it
 
 
 class Resume(Message, tag="resume"):

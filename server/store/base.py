@@ -343,14 +343,14 @@ def run_row(site: str, user_id: str, tab: str, run: Run) -> tuple[Any, ...]:
     """A run as the column values both backends store."""
     return (
         run.id, site, user_id, tab, run.walkthrough, run.version, run.step, run.status.value,
-        list(run.completed_steps), run.started_ms, run.updated_ms,
+        list(run.completed_steps), run.started_ms, run.updated_ms, run.session,
     )  # fmt: skip
 
 
 def run_from_row(row: Any, steps: Sequence[str]) -> StoredRun:
-    """Rebuild a run from (id, site, user_id, tab, walkthrough, version, step, status, completed, started, updated)."""
+    """Rebuild a run from (id, site, user_id, tab, walkthrough, version, step, status, completed, started, updated, session)."""
     run = Run(
         row[0], row[4], row[5], tuple(steps), row[6], RunStatus(row[7]),
-        started_ms=row[9], updated_ms=row[10], completed_steps=tuple(row[8]),
+        started_ms=row[9], updated_ms=row[10], completed_steps=tuple(row[8]), session=row[11],
     )  # fmt: skip
     return StoredRun(row[1], row[2], row[3], run)

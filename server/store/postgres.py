@@ -376,8 +376,8 @@ class PostgresStore(Store):
 
     async def save_run(self, site: str, user_id: str, tab: str, run: Run) -> None:
         await self.pool.execute(
-            "INSERT INTO runs (id, site, user_id, tab, walkthrough, version, step, status, completed, started_ms, updated_ms)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO runs (id, site, user_id, tab, walkthrough, version, step, status, completed, started_ms, updated_ms, session)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (id) DO UPDATE SET tab = excluded.tab, step = excluded.step, status = excluded.status,"
             " completed = excluded.completed, updated_ms = excluded.updated_ms",
             *run_row(site, user_id, tab, run),
@@ -385,7 +385,7 @@ class PostgresStore(Store):
 
     _RUN_SELECT = (
         "SELECT r.id, r.site, r.user_id, r.tab, r.walkthrough, r.version, r.step, r.status, r.completed,"
-        " r.started_ms, r.updated_ms, v.body FROM runs r JOIN walkthrough_versions v"
+        " r.started_ms, r.updated_ms, r.session, v.body FROM runs r JOIN walkthrough_versions v"
         " ON v.site = r.site AND v.walkthrough = r.walkthrough AND v.version = r.version"
     )
 

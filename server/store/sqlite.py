@@ -391,8 +391,8 @@ class SqliteStore(Store):
         row = list(run_row(site, user_id, tab, run))
         row[8] = json.dumps(row[8])
         await self._write(
-            "INSERT INTO runs (id, site, user_id, tab, walkthrough, version, step, status, completed, started_ms, updated_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO runs (id, site, user_id, tab, walkthrough, version, step, status, completed, started_ms, updated_ms, session)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET tab = excluded.tab, step = excluded.step, status = excluded.status,"
             " completed = excluded.completed, updated_ms = excluded.updated_ms",
             row,
@@ -400,7 +400,7 @@ class SqliteStore(Store):
 
     _RUN_SELECT = (
         "SELECT r.id, r.site, r.user_id, r.tab, r.walkthrough, r.version, r.step, r.status, r.completed,"
-        " r.started_ms, r.updated_ms, v.body FROM runs r JOIN walkthrough_versions v"
+        " r.started_ms, r.updated_ms, r.session, v.body FROM runs r JOIN walkthrough_versions v"
         " ON v.site = r.site AND v.walkthrough = r.walkthrough AND v.version = r.version"
     )
 
@@ -408,7 +408,7 @@ class SqliteStore(Store):
     def _stored_run(row: Any) -> StoredRun:
         values = list(row)
         values[8] = json.loads(values[8])
-        return run_from_row(values, [step["id"] for step in json.loads(row[11])["steps"]])
+        return run_from_row(values, [step["id"] for step in json.loads(row[12])["steps"]])
 
     async def get_run(self, site: str, run_id: str) -> StoredRun | None:
         async with self.reader.execute(

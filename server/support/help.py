@@ -25,6 +25,7 @@ from server.support.history import (
 )
 from server.support.persona import PersonaCandidate, PersonaChoice, choose_persona
 from server.support.profile import Profile, SupportItem
+from server.support.run import Run
 
 SUPPORT_SESSION = "support_session"
 
@@ -53,10 +54,12 @@ class HelpDecision:
         return [*([self.persona.reason] if self.persona else []), *self.offer.reasons]
 
 
-def past_sessions(items: Sequence[SupportItem]) -> list[PastSession]:
+def past_sessions(items: Sequence[SupportItem], runs: Sequence[Run] = ()) -> list[PastSession]:
     """The visitor's earlier support sessions, from the profile's support data items.
 
-    Later items about the same session (its run progress, its score) update it.
+    Later items about the same session (its score) update it; a walkthrough run
+    started from a session gives its progress: the step reached, whether it
+    completed, when it last moved.
     """
     sessions: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -68,6 +71,14 @@ def past_sessions(items: Sequence[SupportItem]) -> list[PastSession]:
         current.update({k: v for k, v in payload.items() if v is not None})
         if item.failure:
             current["failed"] = True
+    for run in sorted(runs, key=lambda r: r.updated_ms):
+        if run.session in sessions:
+            sessions[run.session].update(
+                walkthrough=run.walkthrough,
+                step=run.step,
+                run_status=run.status.value,
+                last_progress_ms=run.updated_ms,
+            )
     result = []
     for session_id, data in sessions.items():
         place = data.get("place") or {}
@@ -83,6 +94,7 @@ def past_sessions(items: Sequence[SupportItem]) -> list[PastSession]:
                 last_progress_ms=data.get("last_progress_ms"),
                 tab_closed=bool(data.get("tab_closed")),
                 failed=bool(data.get("failed")),
+                run_started="run_status" in data,
             )
         )
     return sorted(result, key=lambda s: s.at_ms)
@@ -96,10 +108,11 @@ def decide_help(
     faq_hits: Sequence[str],
     personae: Sequence[PersonaCandidate],
     now_ms: int,
+    runs: Sequence[Run] = (),
     rules: HistoryRules | None = None,
 ) -> HelpDecision:
     """Choose the persona and what to offer; build the support data item that records it."""
-    history = past_sessions(profile.items) if profile else []
+    history = past_sessions(profile.items, runs) if profile else []
     traits: Mapping[str, Any] = profile.traits if profile else {}
     place = Place(request.process, None if request.process else request.url_pattern)
     offer = choose_offer(

@@ -61,6 +61,7 @@ class PastSession:
     last_progress_ms: int | None = None
     tab_closed: bool = False
     failed: bool = False
+    run_started: bool = True  # False: a walkthrough was offered but never started
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class Offer:
 
 def run_status(session: PastSession, now_ms: int, rules: HistoryRules) -> RunStatus | None:
     """The state of a session's walkthrough run (None when it had none)."""
-    if session.walkthrough is None:
+    if session.walkthrough is None or not session.run_started:
         return None
     if session.run_completed:
         return RunStatus.COMPLETED

@@ -39,6 +39,7 @@ class Run:
     started_ms: int = 0
     updated_ms: int = 0
     completed_steps: tuple[str, ...] = ()
+    session: str = ""  # the support session that offered it, if any
 
     @property
     def index(self) -> int:
@@ -55,12 +56,26 @@ class Applied:
 
 
 def start_run(
-    run_id: str, walkthrough: str, version: int, steps: Sequence[str], *, now_ms: int
+    run_id: str,
+    walkthrough: str,
+    version: int,
+    steps: Sequence[str],
+    *,
+    now_ms: int,
+    session: str = "",
 ) -> Run:
+    """A new run at its first step; ``session``: the support session that offered it."""
     if not steps:
         raise ValueError("a walkthrough has at least one step")
     return Run(
-        run_id, walkthrough, version, tuple(steps), steps[0], started_ms=now_ms, updated_ms=now_ms
+        run_id,
+        walkthrough,
+        version,
+        tuple(steps),
+        steps[0],
+        started_ms=now_ms,
+        updated_ms=now_ms,
+        session=session,
     )
 
 

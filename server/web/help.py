@@ -18,6 +18,7 @@ from server.protocol.messages import HelpAnswer
 from server.support.help import SUPPORT_SESSION, HelpDecision, HelpRequest, decide_help
 from server.support.history import OfferKind, Walkthrough
 from server.support.persona import candidates_from
+from server.support.run import Run
 from server.web.state import AppState
 
 VOICE_FOR_OFFER = {
@@ -66,6 +67,11 @@ def _voice(
     return info, text
 
 
+def _resumable(runs: list[Run], decision: HelpDecision) -> str:
+    """The run to continue for a resume offer: the latest one of that walkthrough."""
+    return next((r.id for r in runs if r.walkthrough == decision.offer.walkthrough), "")
+
+
 async def answer_help(
     state: AppState, site: Site, user: str, *, req: int = 0, question: str = "", tab: str | None = None,
     channel: str = "widget", now_ms: int,
@@ -90,6 +96,7 @@ async def answer_help(
         f"sess-{secrets.token_urlsafe(12)}", question, url, process,
         None if process else (urlsplit(url).path or None), channel,
     )  # fmt: skip
+    runs = [stored.run for stored in await state.store.latest_runs(site.key, user, limit=50)]
     decision = decide_help(
         request,
         profile,
@@ -97,6 +104,7 @@ async def answer_help(
         faq_hits=hits,
         personae=candidates_from(site.personae),
         now_ms=now_ms,
+        runs=runs,
     )
     await state.store.append_support_item(
         site.key, user, SUPPORT_SESSION, at_ms=now_ms, payload=decision.item
@@ -114,6 +122,7 @@ async def answer_help(
         walkthrough=decision.offer.walkthrough or "",
         title=title,
         step=decision.offer.step or "",
+        run=_resumable(runs, decision) if decision.offer.kind is OfferKind.RESUME else "",
         faq=[
             {"id": e, "question": entries[e].questions[0], "answer": entries[e].answer}
             for e in decision.faq

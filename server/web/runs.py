@@ -41,6 +41,14 @@ def _run_message(
     )  # fmt: skip
 
 
+async def _owns_session(conn: TabConnection, session: str) -> bool:
+    """A run joins a support session only when that session is the visitor's own."""
+    profile = await conn.state.store.get_profile(conn.site.key, conn.user or "")
+    return profile is not None and any(
+        item.payload.get("session") == session for item in profile.items
+    )
+
+
 async def offers(conn: TabConnection, message: Launcher, *, now_ms: int) -> Offers:
     catalog = conn.state.catalogs.get(conn.site.key)
     url = conn.live.url if conn.live else ""
@@ -83,12 +91,16 @@ async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessa
             message=f"req {message.req}: no published walkthrough {message.walkthrough!r}",
         )
     walkthrough = found.walkthrough
+    session = (
+        message.session if message.session and await _owns_session(conn, message.session) else ""
+    )
     run = start_run(
         f"run-{secrets.token_urlsafe(12)}",
         walkthrough.id,
         found.version,
         [s.id for s in walkthrough.steps],
         now_ms=now_ms,
+        session=session,
     )
     await conn.state.store.save_run(conn.site.key, conn.user, conn.tab, run)
     steps = render_steps(walkthrough, traits=await _traits(conn))

@@ -244,3 +244,39 @@ async def test_help_from_the_sites_backend_reaches_the_visitors_tab(server: Live
         )
         pushed = await tab.recv_until(HelpAnswer)
         assert pushed.session == body["session"]
+
+
+async def test_a_walkthrough_finished_from_a_help_answer_is_not_offered_again(
+    server: LiveServer,
+) -> None:
+    from server.protocol.messages import Help, HelpAnswer
+
+    async with tab_client(server) as tab:
+        await connect(tab)
+        await tab.send(Help(req=1))
+        first = await tab.recv_until(HelpAnswer)
+        assert first.walkthrough == "invite-teammate"
+        await tab.send(Start(req=2, walkthrough="invite-teammate", session=first.session))
+        run = await tab.recv_until(RunMessage)
+        cseq = 1
+        for step in [s["id"] for s in run.steps]:
+            cseq += 1
+            await tab.send(Step(cseq=cseq, at=now(), run=run.run, step=step, event="completed"))
+            await tab.recv_until(Ack)
+        await tab.send(Help(req=3))
+        second = await tab.recv_until(HelpAnswer)
+    assert second.offer == "faq"  # the process's only walkthrough is done: its FAQ answer instead
+    assert second.faq and second.faq[0]["id"] == "invite"
+    items = (await api(server, "/api/users/demo/u-ada/profile")).json()["support_items"]
+    assert items[-1]["payload"]["reasons"][-1]["code"] == "all_completed"
+
+
+async def test_starting_with_someone_elses_session_does_not_join_it(server: LiveServer) -> None:
+    async with tab_client(server) as tab:
+        await connect(tab)
+        await tab.send(Start(req=1, walkthrough="invite-teammate", session="sess-not-mine"))
+        run = await tab.recv_until(RunMessage)
+    async with tab_client(server) as again:
+        await connect(again, cseq=5)
+        await again.send(Resume(req=2, run=run.run))
+        assert (await again.recv_until(RunMessage)).run == run.run

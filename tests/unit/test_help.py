@@ -125,3 +125,46 @@ def test_later_items_about_a_session_update_it() -> None:
         ("s1", "c", True, False, 10),
         ("s2", None, False, True, 30),
     ]
+
+
+def test_run_progress_completes_the_session_record() -> None:
+    from server.support.run import StepEvent, advance, start_run
+
+    run = start_run("run-1", "invite-teammate", 1, ["a", "b"], now_ms=T0, session="s1")
+    run = advance(run, "a", StepEvent.COMPLETED, now_ms=T0 + 1).run
+    [session] = past_sessions(
+        [
+            item(
+                1,
+                T0,
+                session="s1",
+                place={"process": "invite-teammate"},
+                walkthrough="invite-teammate",
+            )
+        ],
+        [run],
+    )
+    assert (session.step, session.run_completed, session.last_progress_ms) == ("b", False, T0 + 1)
+    later = ask(
+        profile(
+            item(
+                1,
+                T0,
+                session="s1",
+                place={"process": "invite-teammate"},
+                walkthrough="invite-teammate",
+            )
+        ),
+        T0 + 31 * MINUTE_MS,
+    )
+    assert (
+        later.offer.kind is OfferKind.WALKTHROUGH
+    )  # without the run's progress the session looks like a fresh offer
+    resumed = decide_help(
+        HelpRequest("s2", process="invite-teammate"), profile(item(1, T0, session="s1", place={"process": "invite-teammate"}, walkthrough="invite-teammate")),
+        walkthroughs=WALKTHROUGHS, faq_hits=(), personae=PERSONAE, now_ms=T0 + 31 * MINUTE_MS, runs=[run],
+    )  # fmt: skip
+    assert (resumed.offer.kind, resumed.offer.step) == (
+        OfferKind.RESUME,
+        "b",
+    )  # 30 min without progress: abandoned
