@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Slug = Annotated[
     str,
@@ -19,3 +20,24 @@ class Strict(BaseModel):
     """Content models refuse unknown fields, so a misspelt key never passes silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+ItemT = TypeVar("ItemT", bound=_HasId)
+
+
+def unique_ids(what: str) -> Any:
+    """A validator for a list of items whose ``id`` must be unique: ``Annotated[list[X], unique_ids("x")]``."""
+
+    def check(values: Sequence[ItemT]) -> Sequence[ItemT]:
+        ids = [v.id for v in values]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"{what} ids are used twice: {', '.join(twice)}")
+        return values
+
+    return AfterValidator(check)

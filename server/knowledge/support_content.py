@@ -7,11 +7,11 @@ persona with one role (``roles.yaml``) and a set of skills (``skills.yaml``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from server.knowledge.common import Slug, Strict
+from server.knowledge.common import Slug, Strict, unique_ids
 from server.knowledge.markup import check_template, check_text
 
 #: What a persona can say; each is a sandboxed template over ``user`` (traits), ``persona`` and ``offer``.
@@ -92,48 +92,17 @@ class FaqEntry(Strict):
         return check_text(value)
 
 
-def _unique(values: list[Any], what: str) -> None:
-    ids = [v.id for v in values]
-    twice = sorted({i for i in ids if ids.count(i) > 1})
-    if twice:
-        raise ValueError(f"{what} ids are used twice: {', '.join(twice)}")
-
-
 class RolesFile(Strict):
-    roles: list[Role] = Field(default_factory=list)
-
-    @field_validator("roles")
-    @classmethod
-    def _ids(cls, roles: list[Role]) -> list[Role]:
-        _unique(roles, "role")
-        return roles
+    roles: Annotated[list[Role], unique_ids("role")] = Field(default_factory=list)
 
 
 class SkillsFile(Strict):
-    skills: list[Skill] = Field(default_factory=list)
-
-    @field_validator("skills")
-    @classmethod
-    def _ids(cls, skills: list[Skill]) -> list[Skill]:
-        _unique(skills, "skill")
-        return skills
+    skills: Annotated[list[Skill], unique_ids("skill")] = Field(default_factory=list)
 
 
 class PersonaeFile(Strict):
-    personae: list[Persona] = Field(default_factory=list)
-
-    @field_validator("personae")
-    @classmethod
-    def _ids(cls, personae: list[Persona]) -> list[Persona]:
-        _unique(personae, "persona")
-        return personae
+    personae: Annotated[list[Persona], unique_ids("persona")] = Field(default_factory=list)
 
 
 class FaqFile(Strict):
-    entries: list[FaqEntry] = Field(default_factory=list)
-
-    @field_validator("entries")
-    @classmethod
-    def _ids(cls, entries: list[FaqEntry]) -> list[FaqEntry]:
-        _unique(entries, "FAQ entry")
-        return entries
+    entries: Annotated[list[FaqEntry], unique_ids("FAQ entry")] = Field(default_factory=list)
