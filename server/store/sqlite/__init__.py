@@ -1,0 +1,17 @@
+"""SQLite backend (the embedded default), through aiosqlite.
+
+WAL journal, so the reader connection never blocks the writer; one writer
+connection whose transactions are serialised by a lock; events go through a
+group-commit writer task, so many concurrent writes share one transaction.
+"""
+
+from __future__ import annotations
+
+from server.store.sqlite.events import SqliteEvents
+from server.store.sqlite.knowledge import SqliteKnowledge
+from server.store.sqlite.profiles import SqliteProfiles
+from server.store.sqlite.runs import SqliteRuns
+
+
+class SqliteStore(SqliteProfiles, SqliteEvents, SqliteKnowledge, SqliteRuns):
+    """The SQLite store: every concern's queries over one connection setup."""
