@@ -16,6 +16,7 @@ import pytest
 import yaml
 from playwright.async_api import Browser, Page
 
+from server.knowledge.walkthrough import Fingerprint, Target
 from tests.browser.conftest import Stack, sign_in
 from tests.conftest import REPO
 
@@ -81,7 +82,7 @@ def invite_steps() -> list[dict[str, Any]]:
 
 def intended(step: dict[str, Any]) -> str:
     """The test id of a step's target, from its testid candidate."""
-    return next(c["value"] for c in step["target"]["candidates"] if c["kind"] == "testid")
+    return str(next(c["value"] for c in step["target"]["candidates"] if c["kind"] == "testid"))
 
 
 def without_testids(descriptor: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +141,7 @@ async def test_a_described_element_is_found_again_by_its_fingerprint(
     await goto(page, f"{base}/team/invite", "form input")
     for testid in ["invite-name", "invite-email", "invite-role", "invite-message", "invite-submit"]:
         fingerprint = await page.evaluate(DESCRIBE, [f"[data-testid={testid}]", None])
+        Fingerprint.model_validate(fingerprint)  # the walkthrough format's own shape
         assert fingerprint["heading"] == "Invite a teammate"
         assert fingerprint["landmark"] == "main"
         assert fingerprint["attributes"]["data-testid"] == testid
@@ -156,7 +158,7 @@ async def test_a_described_element_is_found_again_by_its_fingerprint(
 
 # -- 2. The late element -----------------------------------------------------------------
 
-LATE_PANEL_ACTION = {
+LATE_PANEL_ACTION: dict[str, Any] = {
     "candidates": [
         {"kind": "testid", "value": "late-panel-action"},
         {"kind": "role", "value": "link", "name": "Turn on autopay"},
@@ -211,11 +213,11 @@ async def test_an_input_in_an_open_shadow_root(csp_free_page: Page, stack: Stack
     page, base = csp_free_page, stack.demo()
     await sign_in(page, base)
     await goto(page, f"{base}/billing")
-    by_chain = {
+    by_chain: dict[str, Any] = {
         "candidates": [{"kind": "shadow", "chain": ["acme-address-form", "input[name=line1]"]}],
         "fingerprint": {"tag": "input", "role": "textbox", "name": "Street address"},
     }
-    by_label = {"candidates": [{"kind": "label", "value": "Street address"}]}
+    by_label: dict[str, Any] = {"candidates": [{"kind": "label", "value": "Street address"}]}
     for descriptor, strategy in [(by_chain, "shadow"), (by_label, "label")]:
         result = await resolve(page, descriptor)
         assert (result["status"], result["testid"], result["strategy"]) == (
@@ -229,7 +231,9 @@ async def test_an_input_in_an_open_shadow_root(csp_free_page: Page, stack: Stack
     assert fingerprint["heading"] == "Billing address"
     assert fingerprint["shadow_hosts"] == ['acme-address-form[data-testid="address-form"]']
     # A plain CSS selector does not cross the shadow boundary.
-    plain = await resolve(page, {"candidates": [{"kind": "css", "value": "acme-address-form input"}]})
+    plain = await resolve(
+        page, {"candidates": [{"kind": "css", "value": "acme-address-form input"}]}
+    )
     assert plain["status"] == "not_found"
 
 
@@ -237,9 +241,11 @@ async def test_a_button_in_a_same_origin_iframe(csp_free_page: Page, stack: Stac
     page, base = csp_free_page, stack.demo()
     await sign_in(page, base)
     await goto(page, f"{base}/settings")
-    await page.frame_locator("[data-testid=notifications-frame]").get_by_test_id(
-        "iframe-save"
-    ).wait_for()
+    await (
+        page.frame_locator("[data-testid=notifications-frame]")
+        .get_by_test_id("iframe-save")
+        .wait_for()
+    )
     descriptor = {
         "candidates": [
             {"kind": "role", "value": "button", "name": "Save notification settings"},
@@ -267,8 +273,13 @@ async def test_a_button_in_a_same_origin_iframe(csp_free_page: Page, stack: Stac
 
 # -- 4. Decoys ---------------------------------------------------------------------------
 
-SAVE_FINGERPRINT = {"tag": "button", "role": "button", "name": "Save", "text": "Save"}
-DELETE_ACCOUNT = {
+SAVE_FINGERPRINT: dict[str, Any] = {
+    "tag": "button",
+    "role": "button",
+    "name": "Save",
+    "text": "Save",
+}
+DELETE_ACCOUNT: dict[str, Any] = {
     "tag": "button",
     "role": "button",
     "name": "Delete account",
@@ -277,7 +288,7 @@ DELETE_ACCOUNT = {
     "heading": "Danger zone",
     "landmark": "main",
 }
-EXPORT = {
+EXPORT: dict[str, Any] = {
     "tag": "button",
     "role": "button",
     "name": "Export report",
@@ -293,14 +304,14 @@ def role(value: str, name: str) -> dict[str, Any]:
     return {"kind": "role", "value": value, "name": name}
 
 
-def testid(value: str) -> dict[str, Any]:
+def by_testid(value: str) -> dict[str, Any]:
     return {"kind": "testid", "value": value}
 
 
 def hidden_row(testid_value: str, status: str = "not_visible") -> Any:
     return pytest.param(
         "hidden.html",
-        {"candidates": [testid(testid_value)]},
+        {"candidates": [by_testid(testid_value)]},
         status,
         testid_value,
         id=f"hidden-{testid_value}",
@@ -313,7 +324,7 @@ DECOYS = [
         "duplicate-text.html",
         {
             "candidates": [{"kind": "text", "value": "Save"}, role("button", "Save")],
-            "fingerprint": {**SAVE_FINGERPRINT, "heading": "Billing details"},
+            "fingerprint": dict(SAVE_FINGERPRINT, heading="Billing details"),
         },
         "found",
         "billing-save",
@@ -344,7 +355,7 @@ DECOYS = [
     ),
     pytest.param(
         "duplicate-testid.html",
-        {"candidates": [testid("save"), {"kind": "text", "value": "Publish"}]},
+        {"candidates": [by_testid("save"), {"kind": "text", "value": "Publish"}]},
         "found",
         "publish",
         id="duplicate-testid-text-decides",
@@ -352,7 +363,7 @@ DECOYS = [
     pytest.param(
         "duplicate-testid.html",
         {
-            "candidates": [testid("save")],
+            "candidates": [by_testid("save")],
             "fingerprint": {"tag": "button", "role": "button", "name": "Save draft"},
         },
         "found",
@@ -362,7 +373,7 @@ DECOYS = [
     pytest.param(
         "duplicate-testid.html",
         {
-            "candidates": [testid("twin")],
+            "candidates": [by_testid("twin")],
             "fingerprint": {"tag": "button", "role": "button", "name": "Retry", "heading": "Jobs"},
         },
         "ambiguous",
@@ -393,7 +404,7 @@ DECOYS = [
         "removed.html",
         {
             "candidates": [
-                testid("delete-account"),
+                by_testid("delete-account"),
                 role("button", "Delete account"),
                 {"kind": "xpath", "value": "//section[@id='danger']/button[1]"},
                 {"kind": "css", "value": "#danger > button.danger"},
@@ -415,7 +426,7 @@ DECOYS = [
         "duplicate-text.html",
         {
             "candidates": [{"kind": "css", "value": ".profile .primary"}],
-            "fingerprint": {**SAVE_FINGERPRINT, "name": "Store", "text": "Store"},
+            "fingerprint": dict(SAVE_FINGERPRINT, name="Store", text="Store"),
         },
         "found",
         "profile-save",
@@ -527,6 +538,7 @@ async def test_decoys(
     status: str,
     element: str | None,
 ) -> None:
+    Target.model_validate(descriptor)  # every row is a valid descriptor
     page = csp_free_page
     await page.set_content((PAGES / fixture).read_text())
     await page.add_script_tag(path=BUNDLE)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import msgspec
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from server.identity.tokens import sign_visitor_token
 from server.protocol import decode_server, encode
 from server.protocol.messages import MAX_FRAME, Message, ServerMessage
 from server.settings import Settings
@@ -123,3 +126,26 @@ async def tab_client(
 ) -> AsyncIterator[TabClient]:
     async with connect(f"{server.ws_url}?site={site}", origin=origin, max_size=None) as ws:  # type: ignore[arg-type]
         yield TabClient(ws)
+
+
+DEMO_KEY = "demo-key-for-tests-at-least-32-bytes"
+
+
+def demo_token(user: str = "u-ada", **kw: object) -> str:
+    """A visitor token for the demo site, signed as its backend would."""
+    args: dict[str, object] = {
+        "site": "demo",
+        "kid": "demo-1",
+        "secret": DEMO_KEY,
+        "now": int(time.time()),
+    }
+    args.update(kw)
+    return sign_visitor_token(user, **args)  # type: ignore[arg-type]
+
+
+async def api(server: LiveServer, path: str) -> httpx2.Response:
+    """GET an admin API path."""
+    async with httpx2.AsyncClient(
+        base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ) as client:
+        return await client.get(path)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -22,35 +20,19 @@ from server.protocol.messages import (
     TokenIdentity,
     Welcome,
 )
-from server.settings import Settings
 from tests.integration.live_server import (
     ADMIN_TOKEN,
-    SHOP_KEY,
     LiveServer,
     TabClient,
-    content_dir,
-    live_server,
+    api,
+    demo_token,
     tab_client,
 )
-from tests.integration.test_tab_socket import DEMO_KEY, api, demo_token
 
 pytestmark = [pytest.mark.anyio, pytest.mark.store]
 
 TAB = "tab-runs-aaaaaaaa"
 BASE = "http://127.0.0.1:8001"
-
-
-@pytest.fixture
-async def server(
-    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[LiveServer]:
-    monkeypatch.setenv("TANDEM_DEMO_SIGNING_KEY", DEMO_KEY)
-    monkeypatch.setenv("TANDEM_TEST_SHOP_KEY", SHOP_KEY)
-    settings = Settings(
-        store_url=store_url, content_dir=content_dir(tmp_path), admin_token=ADMIN_TOKEN
-    )
-    async with live_server(settings) as live:
-        yield live
 
 
 def now() -> int:
