@@ -16,6 +16,13 @@ const builds = [
     define: { __TANDEM_VERSION__: JSON.stringify(pkg.version) },
   },
   {
+    // The target resolver alone, an IIFE that defines window.TandemResolver: the
+    // recorder injects it (Playwright) to verify targets with the player's own code.
+    entryPoints: { resolver: "src/resolver/global.js" },
+    format: "iife",
+    target: ["es2020"],
+  },
+  {
     // Acme Billing, the demo site: its own app code (router, Preact form, dialogs).
     entryPoints: { "demo-app": "demo/app.js" },
     format: "esm",
@@ -40,4 +47,4 @@ for (const options of builds) {
     await esbuild.build(/** @type {any} */ (config));
   }
 }
-if (!watch) console.log("client_js: built dist/tandem.js and dist/demo-app.js");
+if (!watch) console.log("client_js: built dist/tandem.js, dist/resolver.js and dist/demo-app.js");
