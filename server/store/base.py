@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Self
 
-from server.support.profile import Profile
+from server.support.profile import Profile, SupportItem
 from server.support.run import Run, RunStatus
 
 
@@ -256,6 +256,12 @@ class Store(abc.ABC):
         failure_reason: str | None = None,
     ) -> int:
         """Append one support data item to an existing profile; return its id."""
+
+    @abc.abstractmethod
+    async def support_session(
+        self, site: str, session: str
+    ) -> tuple[str, list[SupportItem]] | None:
+        """The visitor and every support data item of one support session, oldest first."""
 
     @abc.abstractmethod
     async def get_profile(self, site: str, user_id: str) -> Profile | None:

@@ -284,3 +284,63 @@ async def help_request(request: Request) -> Response:
     )
     delivered = await push_to_tab(state, site.key, body["user_id"], answer)
     return JSONResponse({**msgspec.to_builtins(answer), "delivered_to": delivered})
+
+
+@admin
+async def support_session(request: Request) -> Response:
+    """
+    summary: Explain a support session - who answered, what was offered and why, what the visitor did
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+      - {name: session, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "the decision trail: persona, offer, reasons, FAQ shown, the run it started and how far it got"}
+      401: {description: "missing or wrong admin token"}
+      404: {description: "unknown site or session"}
+    """
+    state = state_of(request)
+    site, session = request.path_params["site"], request.path_params["session"]
+    found = await state.store.support_session(site, session)
+    if found is None:
+        return problem(404, f"no support session {session!r}")
+    user, items = found
+    first = items[0].payload
+    runs = [
+        s.run
+        for s in await state.store.latest_runs(site, user, limit=100)
+        if s.run.session == session
+    ]
+    return JSONResponse(
+        {
+            "session": session,
+            "site": site,
+            "user": user,
+            "asked": {
+                "question": first.get("question", ""),
+                "url": first.get("url", ""),
+                "channel": first.get("channel"),
+            },
+            "place": first.get("place"),
+            "persona": first.get("persona"),
+            "offer": {
+                "kind": first.get("offer"),
+                "walkthrough": first.get("walkthrough"),
+                "step": first.get("step"),
+            },
+            "faq": first.get("faq", []),
+            "reasons": first.get("reasons", []),
+            "runs": [
+                {
+                    "run": r.id,
+                    "walkthrough": r.walkthrough,
+                    "version": r.version,
+                    "step": r.step,
+                    "status": r.status.value,
+                    "completed_steps": list(r.completed_steps),
+                    "updated_ms": r.updated_ms,
+                }
+                for r in runs
+            ],
+            "items": [asdict(item) for item in items],
+        }
+    )

@@ -89,6 +89,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/users/{site}/{user_id}/events", api.user_events),
         Route("/api/sites/{site}/walkthroughs/{walkthrough}/funnel", api.walkthrough_funnel),
         Route("/api/sites/{site}/help", api.help_request, methods=["POST"]),
+        Route("/api/sites/{site}/support-sessions/{session}", api.support_session),
         WebSocketRoute("/ws", tab_socket),
     ]
 

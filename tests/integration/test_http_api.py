@@ -116,7 +116,8 @@ def test_api_is_documented() -> None:
     doc = (REPO / "docs" / "api.md").read_text()
     for path in ("/healthz", "/tandem.js", "/openapi.json", "/api/users/{site}/{user_id}/location",
                  "/api/users/{site}/{user_id}/profile", "/api/users/{site}/{user_id}/events",
-                 "/api/sites/{site}/walkthroughs/{walkthrough}/funnel", "/api/sites/{site}/help", "/ws"):  # fmt: skip
+                 "/api/sites/{site}/walkthroughs/{walkthrough}/funnel", "/api/sites/{site}/help",
+                 "/api/sites/{site}/support-sessions/{session}", "/ws"):  # fmt: skip
         assert any(f"`{verb}{path}`" in doc for verb in ("", "GET ", "POST ")), (
             f"{path} is missing from docs/api.md"
         )

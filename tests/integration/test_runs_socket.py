@@ -262,3 +262,31 @@ async def test_starting_with_someone_elses_session_does_not_join_it(server: Live
         await connect(again, cseq=5)
         await again.send(Resume(req=2, run=run.run))
         assert (await again.recv_until(RunMessage)).run == run.run
+
+
+async def test_a_support_session_explains_itself(server: LiveServer) -> None:
+    from server.protocol.messages import Help, HelpAnswer
+
+    async with tab_client(server) as tab:
+        await connect(tab)
+        await tab.send(Help(req=1, question="invite someone"))
+        answer = await tab.recv_until(HelpAnswer)
+        await tab.send(Start(req=2, walkthrough="invite-teammate", session=answer.session))
+        run = await tab.recv_until(RunMessage)
+        await tab.send(Step(cseq=2, at=now(), run=run.run, step="open-form", event="completed"))
+        await tab.recv_until(Ack)
+    trail = (await api(server, f"/api/sites/demo/support-sessions/{answer.session}")).json()
+    assert (trail["user"], trail["persona"], trail["offer"]["kind"]) == (
+        "u-ada",
+        "guide",
+        "walkthrough",
+    )
+    assert trail["asked"]["question"] == "invite someone"
+    assert [r["code"] for r in trail["reasons"]] == ["persona_rule_matched", "first_request"]
+    [started] = trail["runs"]
+    assert (started["run"], started["step"], started["completed_steps"]) == (
+        run.run,
+        "name",
+        ["open-form"],
+    )
+    assert (await api(server, "/api/sites/demo/support-sessions/sess-nope")).status_code == 404

@@ -79,3 +79,21 @@ class PostgresProfiles(PostgresConnection):
             for r in rows
         )
         return Profile(site, user_id, row["traits"], row["created_ms"], items)
+
+    async def support_session(
+        self, site: str, session: str
+    ) -> tuple[str, list[SupportItem]] | None:
+        rows = await self.pool.fetch(
+            "SELECT user_id, id, kind, at_ms, payload, failure, failure_reason FROM support_items"
+            " WHERE site = $1 AND payload->>'session' = $2 ORDER BY id",
+            site,
+            session,
+        )
+        if not rows:
+            return None
+        return rows[0]["user_id"], [
+            SupportItem(
+                r["id"], r["kind"], r["at_ms"], r["payload"], r["failure"], r["failure_reason"]
+            )
+            for r in rows
+        ]

@@ -68,3 +68,18 @@ class SqliteProfiles(SqliteConnection):
                 for r in await cur.fetchall()
             )
         return Profile(site, user_id, json.loads(row[0]), row[1], items)
+
+    async def support_session(
+        self, site: str, session: str
+    ) -> tuple[str, list[SupportItem]] | None:
+        async with self.reader.execute(
+            "SELECT user_id, id, kind, at_ms, payload, failure, failure_reason FROM support_items"
+            " WHERE site = ? AND json_extract(payload, '$.session') = ? ORDER BY id",
+            (site, session),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        if not rows:
+            return None
+        return rows[0][0], [
+            SupportItem(r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6]) for r in rows
+        ]
