@@ -198,6 +198,7 @@ class Error(Message, tag="error"):
     message: str
     field: str = ""
     cseq: int = 0
+    req: int = 0  # the request (launcher, start, resume, help) it answers
 
 
 class Offer(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):

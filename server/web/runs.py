@@ -88,6 +88,7 @@ async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessa
     if found is None or conn.user is None:
         return Error(
             code="unknown_walkthrough",
+            req=message.req,
             message=f"req {message.req}: no published walkthrough {message.walkthrough!r}",
         )
     walkthrough = found.walkthrough
@@ -112,6 +113,7 @@ async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
     if stored is None or stored.user_id != conn.user:
         return Error(
             code="unknown_run",
+            req=message.req,
             message=f"req {message.req}: no run {message.run!r} for this visitor",
         )
     version = await conn.state.store.walkthrough_version(
@@ -119,7 +121,9 @@ async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
     )
     if version is None:  # pragma: no cover - a run always points at a stored version (foreign key)
         return Error(
-            code="unknown_run", message=f"req {message.req}: its walkthrough version is gone"
+            code="unknown_run",
+            req=message.req,
+            message=f"req {message.req}: its walkthrough version is gone",
         )
     walkthrough = WalkthroughFile.model_validate(version.body)
     steps = render_steps(walkthrough, traits=await _traits(conn))

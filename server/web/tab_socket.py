@@ -150,11 +150,7 @@ class TabConnection:
             await self.on_data(message)
         elif isinstance(message, Help):
             if self.user is None:
-                await self.send(
-                    Error(
-                        code="identity_required", message="this site needs a verified visitor first"
-                    )
-                )
+                await self.send(_identity_required(message.req))
                 return
             help_answer = await answer_help(
                 self.state,
@@ -170,11 +166,7 @@ class TabConnection:
             await self.send(await runs.offers(self, message, now_ms=now_ms()))
         elif isinstance(message, Start | Resume):
             if self.user is None:
-                await self.send(
-                    Error(
-                        code="identity_required", message="this site needs a verified visitor first"
-                    )
-                )
+                await self.send(_identity_required(message.req))
                 return
             answer = await (
                 runs.start(self, message, now_ms=now_ms())
@@ -343,6 +335,12 @@ class TabConnection:
     async def leave(self) -> None:
         if self.user is not None and self.tab:
             await self.state.live.leave(self.site.key, self.user, self.tab, conn=self.conn_id)
+
+
+def _identity_required(req: int) -> Error:
+    return Error(
+        code="identity_required", message="this site needs a verified visitor first", req=req
+    )
 
 
 def _origin_allowed(ws: WebSocket, site: Site) -> bool:
