@@ -5,6 +5,8 @@
  * tests build it around a connection of theirs.
  */
 
+import * as requests from "./requests.js";
+
 /** @typedef {import("./connection.js").Connection} Connection */
 /** @typedef {import("./config.js").TandemConfig} TandemConfig */
 
@@ -45,6 +47,15 @@
  *   identity (at once when it never had it: a cheap no-op when nothing was stored). identify() calls still
  *   waiting then reject with code `signed_out`. `Tandem.status()` tells the anonymous id, if any.
  * @property {() => Readonly<ConnectionStatus>} status
+ * @property {(question?: string) => Promise<Record<string, unknown>>} help
+ *   ask for help where the visitor is; resolves with the server's `help_answer` (session, offer, persona,
+ *   text, walkthrough, title, step, faq), rejects with a `code` (`not_connected`, `identity_required`, …)
+ * @property {() => Promise<Record<string, unknown>>} launcher
+ *   the walkthroughs that can start here (`walkthroughs`) and a run to continue (`resume`)
+ * @property {(walkthrough: string, options?: {session?: string}) => Promise<Record<string, unknown>>} start
+ *   start a walkthrough (from a help answer: pass its `session`); resolves with the `run` to play
+ * @property {(run: string) => Promise<Record<string, unknown>>} resume
+ *   continue a run after a reload; resolves with the `run` at its current step
  */
 
 /**
@@ -57,5 +68,10 @@ export function createApi({ version, config, connection }) {
     config,
     identify: (identity) => (identity === null ? connection.signOut() : connection.identify(identity)),
     status: () => Object.freeze(connection.status()),
+    help: (question = "") => connection.request((req) => requests.help({ req, question: String(question) })),
+    launcher: () => connection.request((req) => requests.launcher({ req })),
+    start: (walkthrough, options = {}) =>
+      connection.request((req) => requests.start({ req, walkthrough: String(walkthrough), session: options.session ?? "" })),
+    resume: (run) => connection.request((req) => requests.resume({ req, run: String(run) })),
   });
 }

@@ -15,6 +15,7 @@ import { dispatch, reportError } from "./events.js";
 import { IdentifyRequests } from "./identify-requests.js";
 import { parseIdentity } from "./identity.js";
 import { SLUG, encodeChecked, hello, identify as identifyMessage } from "./protocol.js";
+import { Requests, requestError } from "./requests.js";
 import { errorDetail, readServerMessage } from "./server-messages.js";
 import { detach, openSocket } from "./socket.js";
 import { Visitor } from "./visitor.js";
@@ -65,6 +66,7 @@ export class Connection {
     this.reconnect = new ReconnectTimer(options.random, options.schedule);
     this.onWelcome = options.onWelcome ?? (() => {});
     this.identities = new IdentifyRequests(options.session);
+    this.requests = new Requests();
     this.delivery = new Delivery(options.outbox);
     this.visitor = new Visitor(options.local, options.site);
 
@@ -237,6 +239,7 @@ export class Connection {
     const wasReady = this.state === "ready";
     this.socket = null;
     this.identities.requeue(); // unanswered: send again after the next welcome
+    this.requests.failAll(requestError("disconnected", "Tandem: the connection closed before the answer came"));
     if (this.paused) {
       this.state = "idle";
       return;
@@ -307,6 +310,7 @@ export class Connection {
     if (!socket) return;
     detach(socket, code, reason);
     this.identities.requeue();
+    this.requests.failAll(requestError("disconnected", "Tandem: the connection closed before the answer came"));
   }
 
   // --- messages -----------------------------------------------------------------------
@@ -322,8 +326,23 @@ export class Connection {
       case "identified":
         return this.onIdentified(message.user, message.anonymous);
       case "error":
+        if (message.req) this.requests.fail(message.req, requestError(message.code, `Tandem: ${message.message}`));
         return this.onError(message);
+      case "answer":
+        this.requests.settle(message.req, message.message);
     }
+  }
+
+  /**
+   * Send a request and wait for its answer (docs/protocol.md: launcher, start, resume, help).
+   * @param {(req: number) => import("./requests.js").RequestMessage} build
+   * @returns {Promise<Record<string, unknown>>}
+   */
+  request(build) {
+    if (this.state !== "ready" || !this.socket) return Promise.reject(requestError("not_connected", "Tandem: not connected"));
+    const { req, answer } = this.requests.open();
+    this.socket.send(encodeChecked(/** @type {any} */ (build(req))));
+    return answer;
   }
 
   /** @param {WelcomeMessage} welcome */

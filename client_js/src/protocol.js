@@ -22,6 +22,11 @@ export const SIZE_LIMITS = Object.freeze({
   location: 16 * KiB,
   focus: 256,
   chunk: 65 * KiB,
+  launcher: 64,
+  start: 256,
+  resume: 256,
+  step: 1 * KiB,
+  help: 1 * KiB,
 });
 
 /** Field limits of the server's schemas (in characters / entries). */

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Reading what the server sends (docs/protocol.md, "Server → client"): one
- * binary frame, one msgpack map, one of four kinds. Fields are checked and
+ * binary frame, one msgpack map, one kind. Fields are checked and
  * defaulted here, so the connection only sees well-typed values.
  */
 import { ANON_ID, decode } from "./protocol.js";
@@ -13,8 +13,10 @@ import { ANON_ID, decode } from "./protocol.js";
  * @typedef {{kind: "welcome", ack: number, user: string, anonymous: AnonymousIdentity | null, needsIdentity: boolean}} WelcomeMessage
  * @typedef {{kind: "ack", upto: number}} AckMessage
  * @typedef {{kind: "identified", user: string, anonymous: boolean}} IdentifiedMessage
- * @typedef {{kind: "error", code: string, message: string, field: string, cseq: number}} ErrorMessage
- * @typedef {WelcomeMessage | AckMessage | IdentifiedMessage | ErrorMessage} ServerMessage
+ * @typedef {{kind: "error", code: string, message: string, field: string, cseq: number, req: number}} ErrorMessage
+ * @typedef {{kind: "answer", req: number, message: Record<string, unknown>}} AnswerMessage
+ *   an answer to a request (`offers`, `run`, `help_answer`), passed on as the server sent it
+ * @typedef {WelcomeMessage | AckMessage | IdentifiedMessage | ErrorMessage | AnswerMessage} ServerMessage
  */
 
 /**
@@ -39,7 +41,14 @@ export function readServerMessage(data) {
     case "identified":
       return { kind: "identified", user: str(message.user), anonymous: message.anonymous === true };
     case "error":
-      return { kind: "error", code: str(message.code), message: str(message.message), field: str(message.field), cseq: int(message.cseq) };
+      return {
+        kind: "error", code: str(message.code), message: str(message.message), field: str(message.field),
+        cseq: int(message.cseq), req: int(message.req),
+      };
+    case "offers":
+    case "run":
+    case "help_answer":
+      return { kind: "answer", req: int(message.req), message };
     default:
       throw new TypeError(`Tandem: unknown message kind ${JSON.stringify(message.kind)}`);
   }

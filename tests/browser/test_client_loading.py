@@ -73,3 +73,33 @@ async def test_mutated_variant_looks_different_to_a_selector_but_not_to_a_person
         "b => getComputedStyle(b).backgroundColor"
     )
     assert colour == "rgb(58, 79, 209)"
+
+
+async def test_a_page_asks_for_help_and_gets_the_walkthrough_for_its_process(
+    page: Page, stack: Stack
+) -> None:
+    base = stack.demo()
+    await sign_in(page, base, email="grace@acme.test")
+    await page.goto(f"{base}/team/invite")
+    await wait_in_page(
+        page,
+        "window.Tandem && window.Tandem.status().connected && window.Tandem.status().user === 'u-grace'",
+    )
+    await wait_in_page(
+        page, "window.Tandem.status().pending === 0"
+    )  # the server knows where the tab is
+    answer = await page.evaluate("Tandem.help('how do I add a colleague?')")
+
+    assert (answer["offer"], answer["walkthrough"], answer["title"]) == (
+        "walkthrough",
+        "invite-teammate",
+        "Invite a teammate",
+    )
+    assert answer["persona"]["name"]
+    run = await page.evaluate(
+        "(session) => Tandem.start('invite-teammate', {session})", answer["session"]
+    )
+    assert (run["walkthrough"], run["step"]) == ("invite-teammate", "open-form")
+    assert [s["id"] for s in run["steps"]][:2] == ["open-form", "name"]
+    trail = stack.api(f"/api/sites/demo/support-sessions/{answer['session']}")
+    assert trail["user"] == "u-grace" and trail["runs"][0]["run"] == run["run"]
