@@ -86,7 +86,8 @@ async def answer_help(
     catalog = state.catalogs.get(site.key)
     published = catalog.for_process(process) if catalog and process else []
     walkthroughs = [Walkthrough(p.walkthrough.id, p.walkthrough.variant_of) for p in published]
-    query = question or (site.process(process).title if process and site.process(process) else "")  # type: ignore[union-attr]
+    process_config = site.process(process) if process else None
+    query = question or (process_config.title if process_config else "")
     hits = (
         [h.entry for h in await state.store.search_faq(site.key, query, process=process)]
         if query
