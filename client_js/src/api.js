@@ -59,19 +59,26 @@ import * as requests from "./requests.js";
  */
 
 /**
- * @param {{version: string, config: TandemConfig, connection: Connection}} parts
+ * @param {{version: string, config: TandemConfig, connection: Connection, settle?: () => void}} parts
+ *   `settle` reports a route change that is still settling, so that requests about the visitor's
+ *   place (help, launcher, start) reach the server after the place they are about
  * @returns {TandemApi}
  */
-export function createApi({ version, config, connection }) {
+export function createApi({ version, config, connection, settle = () => {} }) {
+  /** @param {(req: number) => import("./requests.js").RequestMessage} build */
+  const here = (build) => {
+    settle();
+    return connection.request(build);
+  };
   return Object.freeze({
     version,
     config,
     identify: (identity) => (identity === null ? connection.signOut() : connection.identify(identity)),
     status: () => Object.freeze(connection.status()),
-    help: (question = "") => connection.request((req) => requests.help({ req, question: String(question) })),
-    launcher: () => connection.request((req) => requests.launcher({ req })),
+    help: (question = "") => here((req) => requests.help({ req, question: String(question) })),
+    launcher: () => here((req) => requests.launcher({ req })),
     start: (walkthrough, options = {}) =>
-      connection.request((req) => requests.start({ req, walkthrough: String(walkthrough), session: options.session ?? "" })),
+      here((req) => requests.start({ req, walkthrough: String(walkthrough), session: options.session ?? "" })),
     resume: (run) => connection.request((req) => requests.resume({ req, run: String(run) })),
   });
 }

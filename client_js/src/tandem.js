@@ -44,7 +44,7 @@ function start() {
   });
   tracker = new LocationTracker({ win: w, send: (build) => connection.send(build), onError: (error) => reportError(error) });
 
-  const api = createApi({ version: VERSION, config, connection });
+  const api = createApi({ version: VERSION, config, connection, settle: () => tracker?.flush() });
   Object.defineProperty(w, "Tandem", { value: api, writable: false, configurable: false });
 
   connection.start();

@@ -80,3 +80,21 @@ test("requests before the welcome are refused, and a close fails the waiting one
   await assert.rejects(waiting, { code: "disconnected" });
   assert.equal(connection.status().connected, false);
 });
+
+test("a request about the visitor's place goes after the route change still settling", () => {
+  const h = setup();
+  const api = createApi({
+    version: "t",
+    config: { site: "demo", server: "http://x", socketUrl: "ws://x/ws" },
+    connection: h.connection,
+    settle: () => {
+      h.connection.send((cseq) => ({ kind: "location", cseq, at: 1, url: "https://shop.test/team/invite", title: "", nav: "load", markers: [], referrer: "" }));
+    },
+  });
+  const socket = h.connect();
+  void api.help("how do I add a colleague?").catch(() => {});
+  void api.launcher().catch(() => {});
+  void api.resume("run-abcdefgh1234").catch(() => {});
+  const kinds = socket.sent.map((m) => m.kind).filter((k) => k !== "hello");
+  assert.deepEqual(kinds, ["location", "help", "location", "launcher", "resume"], "resume is about a run, not the place");
+});
