@@ -23,6 +23,13 @@ const builds = [
     target: ["es2020"],
   },
   {
+    // The walkthrough player alone, an IIFE that defines window.TandemPlayer ({createPlayer}),
+    // for tools and browser tests; tandem.js will embed the same module.
+    entryPoints: { player: "src/player/global.js" },
+    format: "iife",
+    target: ["es2020"],
+  },
+  {
     // Acme Billing, the demo site: its own app code (router, Preact form, dialogs).
     entryPoints: { "demo-app": "demo/app.js" },
     format: "esm",

@@ -1,0 +1,3 @@
+// @ts-check
+/** The on-page walkthrough player. */
+export { createPlayer } from "./player.js";
