@@ -99,7 +99,21 @@ const CHUNK_ID = /^[A-Za-z0-9_-]{1,32}$/;
  * @property {number} total
  * @property {Uint8Array} data
  */
-/** @typedef {LocationMessage | FocusMessage} DataMessage numbered, stored, acknowledged */
+/**
+ * @typedef {"shown" | "completed" | "skipped" | "failed" | "reversed" | "abandoned"} StepEventKind
+ * @typedef {object} StepMessage
+ * @property {"step"} kind
+ * @property {number} cseq
+ * @property {number} at
+ * @property {string} run
+ * @property {string} step
+ * @property {StepEventKind} event
+ * @property {string} [reason]
+ * @property {string} [strategy]
+ * @property {number} [similarity]
+ * @property {string} [goto]
+ */
+/** @typedef {LocationMessage | FocusMessage | StepMessage} DataMessage numbered, stored, acknowledged */
 /** @typedef {HelloMessage | IdentifyMessage | DataMessage | ChunkMessage} ClientMessage */
 
 /** A message over its kind's size limit: it is never sent (the server would close with 1009). */
@@ -170,6 +184,22 @@ export function location({ cseq, at, url, title = "", nav = "load", markers = []
  */
 export function focus({ cseq, at, focused, visible }) {
   return { kind: "focus", cseq, at, focused, visible };
+}
+
+/**
+ * `step`: what happened to a step of a walkthrough run (the player reports it).
+ * @param {{cseq: number, at: number, run: string, step: string, event: StepEventKind,
+ *   reason?: string, strategy?: string, similarity?: number | null, goto?: string | null}} fields
+ * @returns {StepMessage}
+ */
+export function step({ cseq, at, run, step, event, reason = "", strategy = "", similarity = null, goto = null }) {
+  /** @type {StepMessage} */
+  const message = { kind: "step", cseq, at, run, step, event };
+  if (reason !== "") message.reason = truncate(reason, 64);
+  if (strategy !== "") message.strategy = truncate(strategy, 32);
+  if (typeof similarity === "number" && Number.isFinite(similarity)) message.similarity = Math.min(Math.max(similarity, 0), 1);
+  if (goto) message.goto = goto;
+  return message;
 }
 
 /**

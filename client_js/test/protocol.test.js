@@ -44,6 +44,14 @@ const BUILT = {
       markers: ["find-invoice"],
       referrer: "http://127.0.0.1:8001/home",
     }),
+  "step-shown-by-fingerprint": () =>
+    protocol.step({ cseq: 12, at: 1_795_000_002_000, run: "run-Zq3xK8mN4pR7sT1v", step: "open-form", event: "shown", strategy: "fingerprint", similarity: 0.875 }),
+  "step-completed-branch": () =>
+    protocol.step({ cseq: 13, at: 1_795_000_003_000, run: "run-Zq3xK8mN4pR7sT1v", step: "open-form", event: "completed", goto: "send" }),
+  "step-failed": () =>
+    protocol.step({ cseq: 14, at: 1_795_000_004_000, run: "run-Zq3xK8mN4pR7sT1v", step: "email", event: "failed", reason: "target_missing" }),
+  "step-abandoned": () =>
+    protocol.step({ cseq: 15, at: 1_795_000_005_000, run: "run-Zq3xK8mN4pR7sT1v", step: "email", event: "abandoned", reason: "closed" }),
   focus: () => protocol.focus({ cseq: 300, at: 1_795_000_001_000, focused: false, visible: true }),
   chunk: () => {
     const data = new Uint8Array(512).map((_, i) => i % 256);

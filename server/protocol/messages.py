@@ -143,7 +143,7 @@ class Step(Message, tag="step"):
     at: EpochMs
     run: RunId
     step: Slug
-    event: Literal["shown", "completed", "skipped", "failed", "reversed"]
+    event: Literal["shown", "completed", "skipped", "failed", "reversed", "abandoned"]
     reason: Annotated[str, msgspec.Meta(max_length=64)] = ""
     strategy: Annotated[str, msgspec.Meta(max_length=32)] = ""
     similarity: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None

@@ -26,6 +26,7 @@ class StepEvent(enum.StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"  # with a reason: target_missing, unexpected_outcome, …
     REVERSED = "reversed"  # the visitor went back a step
+    ABANDONED = "abandoned"  # the walkthrough ended on this step without finishing; reason says why
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def advance(
         return Applied(run, False, f"run_{run.status.value}")
     if step not in run.steps:
         return Applied(run, False, "unknown_step")
+    if event is StepEvent.ABANDONED:
+        return Applied(replace(run, status=RunStatus.ABANDONED, updated_ms=now_ms), True)
     if event is StepEvent.SHOWN:
         # Showing a step (after a branch, a reload or a resume) makes it the current one.
         return Applied(replace(run, step=step, updated_ms=now_ms), True)

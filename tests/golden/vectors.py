@@ -153,6 +153,17 @@ VECTORS: list[tuple[str, Message]] = [
         ),
     ),
     (
+        "step-abandoned",
+        Step(
+            cseq=15,
+            at=1_795_000_005_000,
+            run="run-Zq3xK8mN4pR7sT1v",
+            step="email",
+            event="abandoned",
+            reason="closed",
+        ),
+    ),
+    (
         "offers",
         Offers(
             req=7,

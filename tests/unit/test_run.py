@@ -90,6 +90,15 @@ def test_an_ended_run_takes_no_more_events() -> None:
     assert abandon(abandoned, now_ms=7) == abandoned
 
 
+def test_the_player_ending_a_walkthrough_abandons_the_run_at_its_step() -> None:
+    r = advance(run(), "open", StepEvent.COMPLETED, now_ms=1).run
+    ended = advance(r, "name", StepEvent.ABANDONED, now_ms=2)
+    assert ended.accepted
+    assert (ended.run.status, ended.run.step, ended.run.updated_ms) == (RunStatus.ABANDONED, "name", 2)
+    assert advance(ended.run, "name", StepEvent.ABANDONED, now_ms=3).reason == "run_abandoned"
+    assert advance(r, "nope", StepEvent.ABANDONED, now_ms=3).reason == "unknown_step"
+
+
 def test_funnel_counts_each_run_once_per_step_and_event() -> None:
     records = [
         StepRecord("r1", "open", StepEvent.SHOWN, strategy="testid", similarity=1.0),
