@@ -8,6 +8,7 @@ checked against the ``now`` the caller passes, so this module reads no clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,8 +94,12 @@ def verify_visitor_token(
     if exp > now + MAX_LIFETIME_S + LEEWAY_S:
         raise TokenRefused("the token lives too long: visitor tokens expire within 24 hours")
     nbf = claims.get("nbf")
-    if isinstance(nbf, int) and nbf > now + LEEWAY_S:
-        raise TokenRefused("the token is not valid yet")
+    if nbf is not None:
+        # JSON numbers: a whole number of seconds or a fraction, checked alike (RFC 7519 NumericDate).
+        if isinstance(nbf, bool) or not isinstance(nbf, int | float) or not math.isfinite(nbf):
+            raise TokenRefused("nbf must be a number of seconds")
+        if nbf > now + LEEWAY_S:
+            raise TokenRefused("the token is not valid yet")
     user_id = claims["sub"]
     if not isinstance(user_id, str) or not user_id:
         raise TokenRefused("sub must be the user id, a non-empty string")

@@ -53,6 +53,8 @@ REFUSALS = [
     ("expired", token(exp=NOW - 60), "expired"),
     ("expired within leeway is fine", None, ""),
     ("not valid yet", token(nbf=NOW + 600), "not valid yet"),
+    ("not valid yet, nbf with a fraction", token(nbf=NOW + 600.5), "not valid yet"),
+    ("nbf not a number", token(nbf="soon"), "nbf must be a number"),
     ("lives too long", token(exp=NOW + 3 * 24 * 3600), "lives too long"),
     ("unknown kid", token(_kid="k9"), "unknown key id"),
     (
@@ -92,6 +94,12 @@ def test_refusals(case: str, raw: str | None, reason: str) -> None:
         verify(raw)
     assert reason in str(caught.value)
     assert SECRET not in str(caught.value)
+
+
+def test_a_token_already_valid_is_accepted_whatever_the_type_of_its_nbf() -> None:
+    assert verify(token(nbf=NOW - 60)).user_id == "u-ada"
+    assert verify(token(nbf=NOW - 0.5)).user_id == "u-ada"
+    assert verify(token(nbf=NOW + 20.5)).user_id == "u-ada"  # within the leeway
 
 
 def test_a_token_for_another_user_is_refused() -> None:
