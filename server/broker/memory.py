@@ -215,10 +215,17 @@ class MemoryBroker(Broker):
                 del self._presence[group]
 
     async def presence(self, group: str) -> dict[str, bytes]:
+        members = self._live_members(group)
+        return {member: data for member, (data, _) in members.items()}
+
+    def _live_members(self, group: str) -> dict[str, tuple[bytes, int]]:
+        """The group's unexpired members; a group left empty is forgotten, not kept."""
         members = self._presence.get(group)
-        if not members:
+        if members is None:
             return {}
         now = self._clock()
         for member in [m for m, (_, expires) in members.items() if expires <= now]:
             del members[member]
-        return {member: data for member, (data, _) in members.items()}
+        if not members:
+            del self._presence[group]
+        return members

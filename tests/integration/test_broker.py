@@ -166,3 +166,22 @@ async def test_presence_expires_without_touches(broker: Broker) -> None:
         return set(await broker.presence("tabs:demo:u2")) == {"tab-b"}
 
     await eventually(only_b)
+
+
+async def test_memory_presence_forgets_a_group_once_its_last_member_expired() -> None:
+    from server.broker.memory import MemoryBroker
+
+    now = [0]
+    broker = MemoryBroker(clock=lambda: now[0])
+    await broker.presence_touch("tabs:demo:gone", "tab-a", b"A", 100)
+    await broker.presence_touch("tabs:demo:gone", "tab-b", b"B", 200)
+    await broker.presence_touch("tabs:demo:stays", "tab-c", b"C", 10_000)
+    now[0] = 150
+    assert await broker.presence("tabs:demo:gone") == {"tab-b": b"B"}
+    now[0] = 250
+    assert await broker.presence("tabs:demo:gone") == {}
+    assert await broker.presence("tabs:demo:stays") == {"tab-c": b"C"}
+    # Nothing is kept for the empty group: a visitor who left costs no memory.
+    assert set(broker._presence) == {"tabs:demo:stays"}
+    await broker.presence_leave("tabs:demo:stays", "tab-c")
+    assert broker._presence == {}
