@@ -105,7 +105,28 @@ def verify_visitor_token(
         raise TokenRefused("sub must be the user id, a non-empty string")
     if expected_user is not None and user_id != expected_user:
         raise TokenRefused("the token was signed for another user")
+    if "\x00" in user_id:
+        raise TokenRefused("sub contains a NUL character")
     traits = claims.get("traits") or {}
     if not isinstance(traits, dict):
         raise TokenRefused("traits must be a mapping")
+    for name, value in traits.items():
+        why = _unstorable(value)
+        if why or "\x00" in name:
+            raise TokenRefused(f"trait {name!r} {why or 'has a NUL character in its name'}")
     return VerifiedVisitor(user_id, traits, kid, exp)
+
+
+def _unstorable(value: object) -> str:
+    """Why a trait value cannot be kept in a profile (JSON, any store), or ""."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value}"  # JSON parsers accept NaN; JSON has none
+    if isinstance(value, str) and "\x00" in value:
+        return "contains a NUL character"
+    if isinstance(value, dict):
+        return next(
+            (w for w in (_unstorable(k) or _unstorable(v) for k, v in value.items()) if w), ""
+        )
+    if isinstance(value, list):
+        return next((w for w in map(_unstorable, value) if w), "")
+    return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
 from typing import Any
 
@@ -100,7 +101,52 @@ def decode_client(frame: bytes, *, assembled: bool = False) -> ClientMessage:
             f"{kind} message of {len(frame)} bytes exceeds its limit of {limit}",
             kind=kind,
         )
+    refusal = _unstorable(message, "")
+    if refusal is not None:
+        field, why = refusal
+        raise ProtocolError(
+            Problem.INVALID,
+            why,
+            field=field,
+            kind=kind,
+            cseq=getattr(message, "cseq", 0),
+        )
     return message
+
+
+def _unstorable(value: object, path: str) -> tuple[str, str] | None:
+    """The first value no store can keep: (field, why), or None.
+
+    A NUL character is refused in every string (PostgreSQL cannot store it in
+    text or jsonb), and NaN or ±Infinity in every number (JSON has no such
+    values). Fields are named as schema errors name them: a mapping by its
+    own name, whatever its key.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path, f"{path or 'a string'} contains a NUL character"
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return path, f"{path or 'a number'} must be a finite number, not {value}"
+    elif isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            found = _unstorable(getattr(value, name), f"{path}.{name}" if path else name)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return path, f"a key of {path} contains a NUL character"
+            found = _unstorable(item, path)
+            if found is not None:
+                field, why = found
+                return field, why.replace(path, f"{path}[{key!r}]", 1)
+    return None
 
 
 def _classify(frame: bytes, error: str, *, assembled: bool = False) -> ProtocolError:

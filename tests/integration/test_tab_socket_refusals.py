@@ -79,6 +79,50 @@ async def test_repeated_abuse_closes_with_1008(server: LiveServer) -> None:
     assert (code, reason) == (1008, "too many invalid messages")
 
 
+async def test_values_no_store_can_keep_are_refused_and_the_connection_stays(
+    server: LiveServer,
+) -> None:
+    """NUL in a string broke PostgreSQL's inserts (a tab stuck resending); NaN traits closed with 1011."""
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    async with tab_client(server) as tab:
+        await tab.send(hello)
+        await tab.recv_until(Welcome)
+        await tab.send(location(1, "http://127.0.0.1:8001/home", title="Home\x00"))
+        nul = await tab.recv()
+        assert isinstance(nul, Error)
+        assert (nul.code, nul.field, nul.cseq) == ("invalid", "title", 1)
+        await tab.send(
+            msgspec.msgpack.encode(
+                {
+                    "kind": "identify",
+                    "user": "u-ada",
+                    "token": demo_token(),
+                    "traits": {"score": float("nan")},
+                }
+            )
+        )
+        nan = await tab.recv()
+        assert isinstance(nan, Error)
+        assert (nan.code, nan.field) == ("invalid", "traits")
+        await tab.send(
+            Identify(user="u-ada", token=demo_token(traits={"plan": "pro", "seats": float("inf")}))
+        )
+        refused = await tab.recv()
+        assert isinstance(refused, Error)
+        assert refused.code == "identity_refused" and "finite" in refused.message
+        # Still open, and what follows is stored and acknowledged.
+        await tab.send(location(2, "http://127.0.0.1:8001/home", title="Home"))
+        assert await tab.recv_until(Ack) == Ack(upto=2)
+        await tab.send(Identify(user="u-ada", token=demo_token(), traits={"score": 1.5}))
+        assert await tab.recv() == Identified(user="u-ada")
+    events = (await api(server, "/api/users/demo/u-ada/events")).json()["events"]
+    assert [(e["cseq"], e["payload"]["title"]) for e in events] == [(2, "Home")]
+    profile = (await api(server, "/api/users/demo/u-ada/profile")).json()
+    assert profile["traits"] == {"score": 1.5}
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 

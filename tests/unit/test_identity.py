@@ -81,6 +81,11 @@ REFUSALS = [
     ("no subject", token(sub=None), "'sub'"),
     ("no expiry", token(exp=None), "'exp'"),
     ("traits not a mapping", token(traits=["a"]), "traits must be a mapping"),
+    ("NaN trait", token(traits={"score": float("nan")}), "'score' must be a finite number"),
+    ("infinite trait", token(traits={"a": {"b": [float("inf")]}}), "'a' must be a finite number"),
+    ("NUL in a trait", token(traits={"name": "A\x00"}), "'name' contains a NUL character"),
+    ("NUL in a trait's name", token(traits={"n\x00": "A"}), "NUL character in its name"),
+    ("NUL in the subject", token(sub="u-ada\x00"), "sub contains a NUL character"),
     ("not a jwt", "not-a-token", "not a JWT"),
 ]
 

@@ -153,6 +153,66 @@ REJECTIONS: list[tuple[str, dict[str, Any], Problem, str]] = [
         "data",
     ),
     ("not a map", [1, 2, 3], Problem.INVALID, ""),  # type: ignore[list-item]
+    # Values no store can keep: NUL in any string, NaN or ±Infinity in any number.
+    ("NUL in a title", {**GOOD_LOCATION, "title": "a\x00b"}, Problem.INVALID, "title"),
+    ("NUL in a url", {**GOOD_LOCATION, "url": "https://a.example/\x00"}, Problem.INVALID, "url"),
+    ("NUL in a referrer", {**GOOD_LOCATION, "referrer": "\x00"}, Problem.INVALID, "referrer"),
+    (
+        "NUL in a question",
+        {"kind": "help", "req": 1, "question": "how\x00?"},
+        Problem.INVALID,
+        "question",
+    ),
+    (
+        "NUL in the identity's user",
+        {
+            "kind": "hello",
+            "v": 1,
+            "site": "demo",
+            "tab": TAB,
+            "identity": {"user": "u\x00", "token": "t"},
+        },
+        Problem.INVALID,
+        "identity.user",
+    ),
+    (
+        "NUL in a trait",
+        {"kind": "identify", "user": "u", "token": "t", "traits": {"name": "A\x00"}},
+        Problem.INVALID,
+        "traits",
+    ),
+    (
+        "NUL in a trait's name",
+        {"kind": "identify", "user": "u", "token": "t", "traits": {"na\x00me": "A"}},
+        Problem.INVALID,
+        "traits",
+    ),
+    (
+        "NaN trait",
+        {"kind": "identify", "user": "u", "token": "t", "traits": {"score": float("nan")}},
+        Problem.INVALID,
+        "traits",
+    ),
+    (
+        "infinite trait",
+        {"kind": "identify", "user": "u", "token": "t", "traits": {"a": 1, "b": float("-inf")}},
+        Problem.INVALID,
+        "traits",
+    ),
+    (
+        "NaN similarity",
+        {
+            "kind": "step",
+            "cseq": 1,
+            "at": 1,
+            "run": "run-abcdefgh",
+            "step": "a",
+            "event": "shown",
+            "similarity": float("nan"),
+        },
+        Problem.INVALID,
+        "similarity",
+    ),
 ]
 
 
@@ -229,3 +289,20 @@ def test_a_refused_numbered_message_carries_its_cseq_so_the_client_can_drop_it()
     with pytest.raises(ProtocolError) as no_number:
         decode_client(pack({**GOOD_LOCATION, "cseq": "twelve"}))
     assert no_number.value.cseq == 0
+
+
+def test_a_value_no_store_can_keep_is_refused_with_the_message_s_cseq() -> None:
+    with pytest.raises(ProtocolError) as nul:
+        decode_client(pack({**GOOD_LOCATION, "cseq": 7, "title": "Invoices\x00"}))
+    assert (nul.value.problem, nul.value.field, nul.value.cseq) == (Problem.INVALID, "title", 7)
+    assert "NUL" in str(nul.value)
+    with pytest.raises(ProtocolError) as nan:
+        decode_client(
+            pack({"kind": "identify", "user": "u", "token": "t", "traits": {"score": float("inf")}})
+        )
+    assert (nan.value.field, str(nan.value)) == (
+        "traits",
+        "traits['score'] must be a finite number, not inf",
+    )
+    # Finite numbers and ordinary text are fine.
+    decode_client(pack({"kind": "identify", "user": "u", "token": "t", "traits": {"score": 1e308}}))
