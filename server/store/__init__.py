@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from server.store.base import Store, StoreError, StoreUnavailable
+from server.store.base import RecordsRefused, Store, StoreError, StoreUnavailable
 
 
 def open_store(url: str) -> Store:
@@ -25,4 +25,4 @@ def open_store(url: str) -> Store:
     )
 
 
-__all__ = ["Store", "StoreError", "StoreUnavailable", "open_store"]
+__all__ = ["RecordsRefused", "Store", "StoreError", "StoreUnavailable", "open_store"]

@@ -55,6 +55,14 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached."""
 
 
+class RecordsRefused(StoreError):
+    """The database refused the records themselves (their data), not the connection.
+
+    Retrying the same records cannot succeed; records written with them in one
+    batch can, on their own.
+    """
+
+
 class VersionConflict(StoreError):
     """A published walkthrough version was changed without raising its version number."""
 
@@ -271,7 +279,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def write_events(self, events: Sequence[EventRecord]) -> None:
-        """Store events in a grouped commit; return once committed. (site, tab, cseq) duplicates are ignored."""
+        """Store events in a grouped commit; return once committed. (site, tab, cseq) duplicates are ignored.
+
+        One call is all or nothing: its events commit together, or none does
+        (``RecordsRefused`` when their data was refused). Calls commit in the
+        order they were made, and one call's refused data never fails another's.
+        """
 
     @abc.abstractmethod
     async def last_cseq(self, site: str, tab: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.store import Store, StoreError, open_store
+from server.store import RecordsRefused, Store, StoreError, open_store
 from server.store.base import EventRecord, migrations_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.store]
@@ -97,6 +97,61 @@ async def test_concurrent_writes_share_commits(store: Store) -> None:
     assert len(events) == 100
     writer = store._events  # type: ignore[attr-defined]
     assert writer.batches < 50, "concurrent writes should be grouped into fewer commits"
+
+
+async def _write_together(store: Store, *writes: list[EventRecord]) -> list[object]:
+    """Writes queued at once, so the store commits them in one batch first."""
+    import asyncio
+
+    return await asyncio.gather(*(store.write_events(w) for w in writes), return_exceptions=True)
+
+
+async def test_an_event_the_store_refuses_fails_its_own_write_only(store: Store) -> None:
+    bad = EventRecord("demo", "u-bad", "tab-bad00000", 2, "location", 1, 1, {"x": float("nan")})
+    outcomes = await _write_together(
+        store,
+        [_event(1, tab="tab-aaaaaaaa"), _event(2, tab="tab-aaaaaaaa")],
+        [_event(1, tab="tab-bad00000"), bad, _event(3, tab="tab-bad00000")],
+        [_event(1, tab="tab-cccccccc")],
+    )
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], RecordsRefused)
+    stored = await store.read_events("demo", limit=100)
+    # The refused write stored nothing, not even its good events: no gap for that tab.
+    assert [(e.tab, e.cseq) for e in stored] == [
+        ("tab-aaaaaaaa", 1),
+        ("tab-aaaaaaaa", 2),
+        ("tab-cccccccc", 1),
+    ]
+    assert await store.last_cseq("demo", "tab-bad00000") == 0
+
+
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)  # SQLite stores NUL
+async def test_a_nul_postgres_refuses_fails_its_own_write_only(store: Store) -> None:
+    """A NUL in text or jsonb makes PostgreSQL refuse the whole statement; other tabs still commit."""
+    in_payload = EventRecord("demo", "u-ada", "tab-nul00000", 1, "location", 1, 1, {"t": "a\x00"})
+    in_column = _event(1, tab="tab-nul11111", user="u-\x00")
+    outcomes = await _write_together(
+        store,
+        [_event(1, tab="tab-aaaaaaaa")],
+        [in_payload],
+        [_event(1, tab="tab-bbbbbbbb")],
+        [in_column],
+        [_event(2, tab="tab-aaaaaaaa")],
+    )
+    assert [type(o).__name__ for o in outcomes] == [
+        "NoneType",
+        "RecordsRefused",
+        "NoneType",
+        "RecordsRefused",
+        "NoneType",
+    ]
+    stored = await store.read_events("demo", limit=100)
+    assert [(e.tab, e.cseq) for e in stored] == [
+        ("tab-aaaaaaaa", 1),
+        ("tab-bbbbbbbb", 1),
+        ("tab-aaaaaaaa", 2),
+    ]
 
 
 async def test_events_are_read_by_range_and_filter(store: Store) -> None:

@@ -10,10 +10,21 @@ import asyncpg
 
 from server.store.base import (
     EventRecord,
+    RecordsRefused,
     StoredEvent,
     StoreUnavailable,
 )
 from server.store.postgres.connection import PostgresConnection
+
+#: Errors about the rows themselves (SQLSTATE classes 22 and 23, limits such as an
+#: oversized row, and asyncpg's own refusal to encode a value, a ValueError): the
+#: same rows would fail again, while other rows of the batch would not.
+_REFUSED_DATA = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+    ValueError,
+)
 
 
 class PostgresEvents(PostgresConnection):
@@ -25,22 +36,16 @@ class PostgresEvents(PostgresConnection):
     async def _flush_events(self, events: list[EventRecord]) -> None:
         # One statement for the whole batch: arrays unnested into rows.
         columns: list[list[Any]] = [[] for _ in range(8)]
-        for e in events:
-            for column, value in zip(
-                columns,
-                (
-                    e.site,
-                    e.user_id,
-                    e.tab,
-                    e.cseq,
-                    e.kind,
-                    e.at_ms,
-                    e.received_ms,
-                    json.dumps(e.payload),
-                ),
-                strict=True,
-            ):
-                column.append(value)
+        try:
+            for e in events:
+                values = (
+                    e.site, e.user_id, e.tab, e.cseq, e.kind, e.at_ms, e.received_ms,
+                    json.dumps(e.payload, allow_nan=False),
+                )  # fmt: skip
+                for column, value in zip(columns, values, strict=True):
+                    column.append(value)
+        except (TypeError, ValueError) as exc:  # a payload JSON cannot hold (NaN, an object)
+            raise RecordsRefused(f"an event's payload is not JSON: {exc}") from exc
         try:
             await self.pool.execute(
                 "INSERT INTO events (site, user_id, tab, cseq, kind, at_ms, received_ms, payload)"
@@ -50,6 +55,8 @@ class PostgresEvents(PostgresConnection):
                 " ON CONFLICT (site, tab, cseq) DO NOTHING",
                 *columns,
             )
+        except _REFUSED_DATA as exc:
+            raise RecordsRefused(f"PostgreSQL refused the events: {exc}") from exc
         except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
             raise StoreUnavailable(f"PostgreSQL went away: {exc}") from exc
         except asyncpg.AdminShutdownError as exc:

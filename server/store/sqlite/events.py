@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from server.store.base import (
     EventRecord,
+    RecordsRefused,
     StoredEvent,
 )
 from server.store.sqlite.connection import EVENT_COLUMNS, SqliteConnection
@@ -20,26 +22,32 @@ class SqliteEvents(SqliteConnection):
         await self._events.write(events)
 
     async def _flush_events(self, events: list[EventRecord]) -> None:
-        rows = [
-            (
-                e.site,
-                e.user_id,
-                e.tab,
-                e.cseq,
-                e.kind,
-                e.at_ms,
-                e.received_ms,
-                json.dumps(e.payload),
-            )
-            for e in events
-        ]
-        async with self._transaction():
-            await self.db.executemany(
-                "INSERT OR IGNORE INTO events"
-                " (site, user_id, tab, cseq, kind, at_ms, received_ms, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        try:
+            rows = [
+                (
+                    e.site,
+                    e.user_id,
+                    e.tab,
+                    e.cseq,
+                    e.kind,
+                    e.at_ms,
+                    e.received_ms,
+                    json.dumps(e.payload, allow_nan=False),
+                )
+                for e in events
+            ]
+        except (TypeError, ValueError) as exc:  # a payload JSON cannot hold (NaN, an object)
+            raise RecordsRefused(f"an event's payload is not JSON: {exc}") from exc
+        try:
+            async with self._transaction():
+                await self.db.executemany(
+                    "INSERT OR IGNORE INTO events"
+                    " (site, user_id, tab, cseq, kind, at_ms, received_ms, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except (sqlite3.DataError, sqlite3.IntegrityError, OverflowError) as exc:
+            raise RecordsRefused(f"SQLite refused the events: {exc}") from exc
 
     async def last_cseq(self, site: str, tab: str) -> int:
         async with self.reader.execute(
