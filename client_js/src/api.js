@@ -53,18 +53,33 @@ import * as requests from "./requests.js";
  * @property {() => Promise<Record<string, unknown>>} launcher
  *   the walkthroughs that can start here (`walkthroughs`) and a run to continue (`resume`)
  * @property {(walkthrough: string, options?: {session?: string}) => Promise<Record<string, unknown>>} start
- *   start a walkthrough (from a help answer: pass its `session`); resolves with the `run` to play
+ *   start a walkthrough (from a help answer: pass its `session`) and play it; resolves with the `run`
  * @property {(run: string) => Promise<Record<string, unknown>>} resume
- *   continue a run after a reload; resolves with the `run` at its current step
+ *   continue a run at its current step and play it (tandem.js does this by itself after a page load)
+ * @property {() => {run: string | null, step: string, index: number} | null} current
+ *   the walkthrough step showing now, or null
+ * @property {() => void} stop
+ *   end the walkthrough playing (as if the visitor closed it)
  */
 
 /**
- * @param {{version: string, config: TandemConfig, connection: Connection, settle?: () => void}} parts
+ * What plays runs: the page's Guide (guide.js).
+ * @typedef {{play: (run: any) => boolean, forget: () => void, stop: (reason?: string) => void,
+ *   current: () => {run: string | null, step: string, index: number} | null}} RunPlayer
+ */
+
+/**
+ * @param {{version: string, config: TandemConfig, connection: Connection, settle?: () => void, guide?: RunPlayer | null}} parts
  *   `settle` reports a route change that is still settling, so that requests about the visitor's
- *   place (help, launcher, start) reach the server after the place they are about
+ *   place (help, launcher, start) reach the server after the place they are about; `guide` plays runs
  * @returns {TandemApi}
  */
-export function createApi({ version, config, connection, settle = () => {} }) {
+export function createApi({ version, config, connection, settle = () => {}, guide = null }) {
+  /** @param {Record<string, unknown>} run */
+  const play = (run) => {
+    guide?.play(run);
+    return run;
+  };
   /** @param {(req: number) => import("./requests.js").RequestMessage} build */
   const here = (build) => {
     settle();
@@ -78,7 +93,13 @@ export function createApi({ version, config, connection, settle = () => {} }) {
     help: (question = "") => here((req) => requests.help({ req, question: String(question) })),
     launcher: () => here((req) => requests.launcher({ req })),
     start: (walkthrough, options = {}) =>
-      here((req) => requests.start({ req, walkthrough: String(walkthrough), session: options.session ?? "" })),
-    resume: (run) => connection.request((req) => requests.resume({ req, run: String(run) })),
+      here((req) => requests.start({ req, walkthrough: String(walkthrough), session: options.session ?? "" })).then(play),
+    resume: (run) =>
+      connection.request((req) => requests.resume({ req, run: String(run) })).then(play, (error) => {
+        if (error?.code === "unknown_run") guide?.forget();
+        throw error;
+      }),
+    current: () => guide?.current() ?? null,
+    stop: () => guide?.stop("closed"),
   });
 }

@@ -12,6 +12,7 @@ import { createApi } from "./api.js";
 import { findScriptTag, readConfig } from "./config.js";
 import { Connection } from "./connection.js";
 import { dispatch, reportError } from "./events.js";
+import { Guide } from "./guide.js";
 import { LocationTracker } from "./location.js";
 import { Outbox } from "./outbox.js";
 import { safeStorage } from "./storage.js";
@@ -31,6 +32,8 @@ function start() {
   const outbox = new Outbox(session);
   /** @type {LocationTracker | null} */
   let tracker = null;
+  /** @type {TandemApi | null} */
+  let api = null;
   const connection = new Connection({
     site: config.site,
     socketUrl: config.socketUrl,
@@ -40,11 +43,15 @@ function start() {
     local,
     onWelcome: (first) => {
       if (!first) tracker?.resync();
+      // A walkthrough was playing when the page loaded (a link, a reload): go on with it.
+      const pending = first ? guide.pending() : null;
+      if (pending && api) api.resume(pending).catch((error) => reportError(error));
     },
   });
   tracker = new LocationTracker({ win: w, send: (build) => connection.send(build), onError: (error) => reportError(error) });
+  const guide = new Guide({ connection, session });
 
-  const api = createApi({ version: VERSION, config, connection, settle: () => tracker?.flush() });
+  api = createApi({ version: VERSION, config, connection, settle: () => tracker?.flush(), guide });
   Object.defineProperty(w, "Tandem", { value: api, writable: false, configurable: false });
 
   connection.start();

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { takenBranch } from "../src/player/branch.js";
 import { actionAllowed, describeAction } from "../src/player/drive.js";
 import { parseText, renderText } from "../src/player/markup.js";
 import { outcomeMet, waitForOutcome } from "../src/player/outcome.js";
@@ -58,12 +59,17 @@ test("private fields: passwords, one-time codes, cc-*, *-password, marked", () =
   assert.equal(isPrivateAttributes({ tag: "select", autocomplete: "country" }), false);
 });
 
-test("URL patterns: URLPattern when present, else a pathname prefix", () => {
+test("URL patterns: URLPattern when present, else the same pathname syntax by hand", () => {
   assert.equal(urlMatches("/team/invite", "https://a.test/team/invite?x=1"), true);
   assert.equal(urlMatches("/team/invite", "https://a.test/team"), false);
   if ("URLPattern" in globalThis) assert.equal(urlMatches("/invoices/:id", "https://a.test/invoices/INV-1"), true);
-  assert.equal(urlMatches("/team", "https://a.test/team/invite", null), true);
-  assert.equal(urlMatches("/team", "https://a.test/teams", null), false);
+  // Without URLPattern: `:name` is one segment, `*` anything, the rest literal — as URLPattern reads them.
+  assert.equal(urlMatches("/invoices/:id", "https://a.test/invoices/INV-1", null), true);
+  assert.equal(urlMatches("/invoices/:id", "https://a.test/invoices/INV-1/pdf", null), false);
+  assert.equal(urlMatches("/billing/*", "https://a.test/billing/cards/new", null), true);
+  assert.equal(urlMatches("/team", "https://a.test/team/invite", null), false);
+  assert.equal(urlMatches("/a.b", "https://a.test/axb", null), false);
+  assert.equal(urlMatches("https://a.test/team", "https://a.test/team", null), true);
 });
 
 test("expected outcomes: url, appears, disappears and value must all hold", () => {
@@ -91,4 +97,14 @@ test("drive mode allows only the listed keys and same-site paths", () => {
   assert.equal(actionAllowed({ kind: "navigate", url: "//evil.test/" }, null, win), false);
   assert.equal(actionAllowed({ kind: "click" }, null, win), false);
   assert.equal(describeAction({ kind: "select", value: "admin" }), "Choosing “admin”…");
+});
+
+test("a completed step takes the first branch whose condition holds, to a step the run has", () => {
+  const page = { doc: /** @type {any} */ ({ querySelector: () => null, querySelectorAll: () => [] }), href: "https://shop.test/billing/cards" };
+  const exists = (/** @type {string} */ id) => ["send", "done"].includes(id);
+  const step = (/** @type {any[]} */ branches) => ({ id: "a", text: "", branches });
+  assert.equal(takenBranch(step([]), page, exists), null);
+  assert.equal(takenBranch(step([{ when: { appears: "#x" }, goto: "send" }, { when: { url: "/billing/*" }, goto: "done" }]), page, exists), "done");
+  assert.equal(takenBranch(step([{ when: { always: true }, goto: "gone" }, { when: { always: true }, goto: "send" }]), page, exists), "send");
+  assert.equal(takenBranch(step([{ when: { url: "/team" }, goto: "send" }]), page, exists), null);
 });

@@ -3,7 +3,9 @@
 The persona's text is chosen where the step has one; action values are filled
 from the visitor's traits in the sandbox. A value that cannot be filled (a
 trait the visitor does not have) drops the action: the step becomes one the
-visitor does, never one that types a blank.
+visitor does, never one that types a blank. Branch conditions on traits are
+decided here, so traits never reach the page: a branch whose trait matches
+becomes ``{"when": {"always": true}}``, one that does not is left out.
 """
 
 from __future__ import annotations
@@ -30,5 +32,26 @@ def render_steps(
             except ValueError as exc:
                 data.pop("action")
                 data["action_dropped"] = str(exc)
+        data["branches"] = _branches(data.get("branches", []), traits)
         rendered.append(data)
     return rendered
+
+
+def _branches(branches: list[dict[str, Any]], traits: Mapping[str, Any]) -> list[dict[str, Any]]:
+    kept = []
+    for branch in branches:
+        wanted = branch["when"].get("trait")
+        if wanted is None:
+            kept.append(branch)
+        elif all(_trait_text(traits.get(k)) == v for k, v in wanted.items()):
+            kept.append({"when": {"always": True}, "goto": branch["goto"]})
+    return kept
+
+
+def _trait_text(value: Any) -> str | None:
+    """A trait as a condition compares it: booleans as ``true``/``false``, others as text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from server import __version__
 from server.live import focused_tab
 from server.store import StoreUnavailable
+from server.store.base import StoredRun
 from server.support.run import StepEvent, StepRecord, funnel
 from server.web.state import AppState
 
@@ -129,7 +130,7 @@ async def user_profile(request: Request) -> Response:
       - {name: site, in: path, required: true, schema: {type: string}}
       - {name: user_id, in: path, required: true, schema: {type: string}}
     responses:
-      200: {description: "traits and support data items, oldest first"}
+      200: {description: "traits, support data items (oldest first) and walkthrough runs (newest first: every attempt, how far it got and whether it completed)"}
       401: {description: "missing or wrong admin token"}
       404: {description: "unknown site or visitor"}
     """
@@ -139,6 +140,7 @@ async def user_profile(request: Request) -> Response:
     )
     if profile is None:
         return problem(404, "no such visitor")
+    runs = await state.store.latest_runs(profile.site, profile.user_id, limit=100)
     return JSONResponse(
         {
             "site": profile.site,
@@ -146,8 +148,19 @@ async def user_profile(request: Request) -> Response:
             "traits": profile.traits,
             "created_ms": profile.created_ms,
             "support_items": [asdict(item) for item in profile.items],
+            "runs": [_run_summary(stored) for stored in runs],
         }
     )
+
+
+def _run_summary(stored: StoredRun) -> dict[str, object]:
+    run = stored.run
+    return {
+        "run": run.id, "walkthrough": run.walkthrough, "version": run.version, "tab": stored.tab,
+        "status": run.status.value, "step": run.step, "completed_steps": list(run.completed_steps),
+        "steps": len(run.steps), "session": run.session, "started_ms": run.started_ms,
+        "updated_ms": run.updated_ms,
+    }  # fmt: skip
 
 
 @admin

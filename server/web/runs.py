@@ -41,12 +41,17 @@ def _run_message(
     )  # fmt: skip
 
 
-async def _owns_session(conn: TabConnection, session: str) -> bool:
-    """A run joins a support session only when that session is the visitor's own."""
+async def _session_persona(conn: TabConnection, session: str) -> str | None:
+    """The persona of one of the visitor's support sessions ("" when it had none); None when it is not theirs.
+
+    A run joins a support session only when that session is the visitor's own, and
+    its steps then speak in that session's persona.
+    """
     profile = await conn.state.store.get_profile(conn.site.key, conn.user or "")
-    return profile is not None and any(
-        item.payload.get("session") == session for item in profile.items
-    )
+    for item in profile.items if profile else ():
+        if item.payload.get("session") == session:
+            return str(item.payload.get("persona") or "")
+    return None
 
 
 async def offers(conn: TabConnection, message: Launcher, *, now_ms: int) -> Offers:
@@ -92,9 +97,8 @@ async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessa
             message=f"req {message.req}: no published walkthrough {message.walkthrough!r}",
         )
     walkthrough = found.walkthrough
-    session = (
-        message.session if message.session and await _owns_session(conn, message.session) else ""
-    )
+    persona = await _session_persona(conn, message.session) if message.session else None
+    session = message.session if persona is not None else ""
     run = start_run(
         f"run-{secrets.token_urlsafe(12)}",
         walkthrough.id,
@@ -104,7 +108,7 @@ async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessa
         session=session,
     )
     await conn.state.store.save_run(conn.site.key, conn.user, conn.tab, run)
-    steps = render_steps(walkthrough, traits=await _traits(conn))
+    steps = render_steps(walkthrough, traits=await _traits(conn), persona=persona or None)
     return _run_message(message.req, run.id, walkthrough, run.step, run.status.value, steps)
 
 
@@ -126,7 +130,8 @@ async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
             message=f"req {message.req}: its walkthrough version is gone",
         )
     walkthrough = WalkthroughFile.model_validate(version.body)
-    steps = render_steps(walkthrough, traits=await _traits(conn))
+    persona = await _session_persona(conn, stored.run.session) if stored.run.session else None
+    steps = render_steps(walkthrough, traits=await _traits(conn), persona=persona or None)
     return _run_message(
         message.req, stored.run.id, walkthrough, stored.run.step, stored.run.status.value, steps
     )

@@ -36,9 +36,11 @@ async def test_publishing_twice_stores_one_version(store: Store, tmp_path: Path)
     site = load_site(demo_copy(tmp_path))
     first = await publish_site(store, site, now_ms=1)
     again = await publish_site(store, site, now_ms=2)
-    assert (first.published, first.unchanged) == (["invite-teammate@1"], [])
-    assert (again.published, again.unchanged) == ([], ["invite-teammate@1"])
-    [published] = await store.published_walkthroughs("demo")
+    assert (first.published, first.unchanged) == (["find-invoice@1", "invite-teammate@1"], [])
+    assert (again.published, again.unchanged) == ([], ["find-invoice@1", "invite-teammate@1"])
+    [published] = [
+        p for p in await store.published_walkthroughs("demo") if p.walkthrough == "invite-teammate"
+    ]
     assert (
         published.walkthrough,
         published.version,
@@ -72,7 +74,9 @@ async def test_a_new_version_is_published_and_the_old_one_stays_for_pinned_runs(
     v2 = edit(folder, "Type your teammate's **full name**.", "Type their name.")
     report = await publish_site(store, v2, now_ms=2)
     assert report.published == ["invite-teammate@2"]
-    [current] = await store.published_walkthroughs("demo")
+    [current] = [
+        p for p in await store.published_walkthroughs("demo") if p.walkthrough == "invite-teammate"
+    ]
     assert current.version == 2
     old = await store.walkthrough_version("demo", "invite-teammate", 1)
     assert old is not None and old.body["steps"][1]["text"] == "Type your teammate's **full name**."

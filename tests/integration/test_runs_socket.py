@@ -290,3 +290,22 @@ async def test_a_support_session_explains_itself(server: LiveServer) -> None:
         ["open-form"],
     )
     assert (await api(server, "/api/sites/demo/support-sessions/sess-nope")).status_code == 404
+
+
+async def test_a_run_from_a_help_answer_speaks_in_that_personas_voice(server: LiveServer) -> None:
+    from server.protocol.messages import Help, HelpAnswer
+
+    async with tab_client(server) as tab:
+        await connect(tab)
+        await tab.send(Help(req=1))
+        answer = await tab.recv_until(HelpAnswer)
+        assert answer.persona["id"] == "guide"
+        await tab.send(Start(req=2, walkthrough="invite-teammate", session=answer.session))
+        run = await tab.recv_until(RunMessage)
+        assert run.steps[0]["text"] == "Let's invite someone! Click **Invite a teammate** to start."
+        await tab.send(Resume(req=3, run=run.run))
+        resumed = await tab.recv_until(RunMessage)
+        assert resumed.steps[0]["text"] == run.steps[0]["text"]  # after a reload, the same voice
+        await tab.send(Start(req=4, walkthrough="invite-teammate"))
+        plain = await tab.recv_until(RunMessage)
+    assert plain.steps[0]["text"] == "Click **Invite a teammate** to open the invitation form."

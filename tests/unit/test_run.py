@@ -94,7 +94,11 @@ def test_the_player_ending_a_walkthrough_abandons_the_run_at_its_step() -> None:
     r = advance(run(), "open", StepEvent.COMPLETED, now_ms=1).run
     ended = advance(r, "name", StepEvent.ABANDONED, now_ms=2)
     assert ended.accepted
-    assert (ended.run.status, ended.run.step, ended.run.updated_ms) == (RunStatus.ABANDONED, "name", 2)
+    assert (ended.run.status, ended.run.step, ended.run.updated_ms) == (
+        RunStatus.ABANDONED,
+        "name",
+        2,
+    )
     assert advance(ended.run, "name", StepEvent.ABANDONED, now_ms=3).reason == "run_abandoned"
     assert advance(r, "nope", StepEvent.ABANDONED, now_ms=3).reason == "unknown_step"
 

@@ -299,7 +299,7 @@ def test_action_values_use_traits_in_a_sandbox() -> None:
 def test_rendering_chooses_the_persona_text_and_fills_values() -> None:
     from server.knowledge.render import render_steps
 
-    [invite] = load_site(REPO / "walkthroughs" / "demo").walkthroughs
+    [invite] = load_site(REPO / "walkthroughs" / "demo").walkthroughs_for("invite-teammate")
     steps = render_steps(invite, traits={"first_name": "Ada"}, persona="guide")
     assert steps[0]["text"].startswith("Let's invite someone!")
     assert steps[1]["text"] == "Type your teammate's **full name**."  # no guide text: the default
@@ -311,7 +311,34 @@ def test_rendering_chooses_the_persona_text_and_fills_values() -> None:
 def test_a_value_that_cannot_be_filled_becomes_a_you_do_this_step() -> None:
     from server.knowledge.render import render_steps
 
-    [invite] = load_site(REPO / "walkthroughs" / "demo").walkthroughs
+    [invite] = load_site(REPO / "walkthroughs" / "demo").walkthroughs_for("invite-teammate")
     message = next(s for s in render_steps(invite, traits={}) if s["id"] == "message")
     assert "action" not in message
     assert "first_name" in message["action_dropped"]
+
+
+def test_trait_branches_are_decided_when_rendering_and_traits_never_reach_the_page() -> None:
+    from server.knowledge.render import render_steps
+
+    text = GOOD.replace(
+        "    advance: { after: url, url: /billing/payment-methods/new }\n",
+        "    advance: { after: url, url: /billing/payment-methods/new }\n"
+        "    branches:\n"
+        "      - { when: { trait: { plan: team } }, goto: name }\n"
+        "      - { when: { trait: { trial: 'true' } }, goto: name }\n"
+        "      - { when: { appears: '#card-form' }, goto: name }\n",
+    )
+    walkthrough = load(text)
+    team = render_steps(walkthrough, traits={"plan": "team", "trial": False, "first_name": "A"})
+    assert team[0]["branches"] == [
+        {"when": {"always": True}, "goto": "name"},
+        {"when": {"appears": "#card-form"}, "goto": "name"},
+    ]
+    trial = render_steps(walkthrough, traits={"plan": "solo", "trial": True})
+    assert [b["when"] for b in trial[0]["branches"]] == [
+        {"always": True},
+        {"appears": "#card-form"},
+    ]
+    assert render_steps(walkthrough, traits={})[0]["branches"] == [
+        {"when": {"appears": "#card-form"}, "goto": "name"}
+    ]

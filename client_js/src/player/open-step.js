@@ -22,8 +22,15 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 export async function openStep(session, flow, token) {
   const step = /** @type {import("./types.js").Step} */ (currentStep(session));
   if (step.target == null) return present(session, flow, step, null, null);
+  // A step whose result is already there (its URL reached, its element shown: the visitor did it,
+  // or a page load came between doing it and reporting it) is done, target or not.
+  session.unwatch = watchAdvance(pageCondition(step.advance), null, {
+    doc: session.doc, win: session.win, done: () => flow.complete(token),
+  }); // prettier-ignore
   const found = await locate(session, step, token);
   if (token !== session.token) return;
+  session.unwatch?.();
+  session.unwatch = null;
   if (found.status === "found" && found.element) return present(session, flow, step, found.element, found);
   const missing = step.when_missing ?? "wait";
   if (missing === "center") return present(session, flow, step, null, found);
@@ -33,6 +40,16 @@ export async function openStep(session, flow, token) {
   }
   session.emit({ step: step.id, event: "failed", reason: missing === "escalate" ? "escalate" : "target_missing" });
   flow.end(missing === "escalate" ? "escalate" : "target_missing");
+}
+
+/**
+ * An advance condition the page shows by itself (a URL reached, an element shown), or none.
+ * (Not `disappears`: an element not rendered yet has not disappeared.)
+ * @param {import("./types.js").Advance | undefined} advance
+ * @returns {import("./types.js").Advance | undefined}
+ */
+function pageCondition(advance) {
+  return advance && (advance.after === "url" || advance.after === "appears") ? advance : undefined;
 }
 
 /**

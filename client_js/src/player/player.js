@@ -4,6 +4,7 @@
  * injected resolver, highlights it, shows the step's text beside it, waits for the
  * step to be done (or does it, in drive mode) and reports each step's outcome.
  */
+import { takenBranch } from "./branch.js";
 import { driveStep, stopDriving } from "./driving.js";
 import { openStep } from "./open-step.js";
 import { createOverlay } from "./overlay.js";
@@ -49,12 +50,25 @@ export function createPlayer({ doc = document, win = window, resolve, onEvent = 
     });
   }
 
-  /** @param {number} token */
+  /**
+   * The current step is done: on to the branch whose condition holds, else the next step.
+   * @param {number} token
+   */
   function complete(token) {
     const step = currentStep(session);
-    if (token !== session.token || !step) return;
-    session.emit({ step: step.id, event: "completed" });
-    goTo(session.index + 1);
+    if (token !== session.token || !step || !session.run) return;
+    const steps = session.run.steps;
+    const goto = takenBranch(step, { doc, href: win.location.href }, (id) => steps.some((s) => s.id === id));
+    session.emit(goto ? { step: step.id, event: "completed", goto } : { step: step.id, event: "completed" });
+    goTo(goto ? steps.findIndex((s) => s.id === goto) : session.index + 1);
+  }
+
+  /** The visitor goes back a step. */
+  function back() {
+    const step = currentStep(session);
+    if (!step || session.index === 0) return;
+    session.emit({ step: step.id, event: "reversed" });
+    goTo(session.index - 1);
   }
 
   /** Stop everything the current step started: watchers, drive mode, a pending question. */
@@ -72,20 +86,21 @@ export function createPlayer({ doc = document, win = window, resolve, onEvent = 
   /** @param {string} reason */
   function end(reason) {
     if (!session.run) return;
+    const step = reason === "completed" ? null : currentStep(session)?.id ?? null;
     leaveStep();
     session.run = null;
     session.index = -1;
     const back = session.returnFocus;
     session.returnFocus = null;
     if (back instanceof win.HTMLElement && back.isConnected) back.focus({ preventScroll: true });
-    safely(() => onEnd({ reason }));
+    safely(() => onEnd({ reason, step }));
   }
 
   /** @param {import("./tooltip.js").ButtonName} name */
   function onButton(name) {
     if (name === "close") end("closed");
     else if (name === "next") complete(session.token);
-    else if (name === "back") goTo(session.index - 1);
+    else if (name === "back") back();
     else if (name === "drive") driveStep(session, flow);
     else if (name === "stop") stopDriving(session);
     else session.confirming?.(name === "confirm");
@@ -98,7 +113,7 @@ export function createPlayer({ doc = document, win = window, resolve, onEvent = 
     const buttons = session.overlay?.tooltip.buttons;
     if (event.key === "Escape") end("closed");
     else if (event.key === "ArrowRight" && buttons && !buttons.next.hidden) complete(session.token);
-    else if (event.key === "ArrowLeft" && buttons && !buttons.back.hidden) goTo(session.index - 1);
+    else if (event.key === "ArrowLeft" && buttons && !buttons.back.hidden) back();
     else return;
     event.preventDefault();
     event.stopPropagation();

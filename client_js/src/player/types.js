@@ -32,6 +32,14 @@
  */
 
 /**
+ * A branch: when its condition holds as the step completes, the run goes to `goto`.
+ * Trait conditions are decided by the server when it renders the run (`always`).
+ * @typedef {object} Branch
+ * @property {{appears?: string, url?: string, always?: boolean}} when
+ * @property {string} goto a step id
+ */
+
+/**
  * @typedef {"wait" | "skip" | "center" | "abort" | "escalate"} WhenMissing
  * @typedef {"auto" | "top" | "bottom" | "left" | "right" | "center"} Placement
  */
@@ -49,6 +57,7 @@
  * @property {number} [timeout_ms]
  * @property {WhenMissing} [when_missing]
  * @property {boolean} [destructive]
+ * @property {Branch[]} [branches]
  */
 
 /**
@@ -77,16 +86,18 @@
  * One step outcome, for the caller to send as a `step` message.
  * @typedef {object} StepEvent
  * @property {string} step
- * @property {"shown" | "completed" | "skipped" | "failed"} event
+ * @property {"shown" | "completed" | "skipped" | "failed" | "reversed"} event
  * @property {string} [reason]
  * @property {string} [strategy]
  * @property {number} [similarity]
+ * @property {string} [goto] completed: the branch taken
  */
 
 /**
  * Why the walkthrough ended: "completed", "closed" (the visitor), "target_missing",
  * "escalate", "unexpected_outcome", or what the caller passed to `stop`.
- * @typedef {{reason: string}} EndEvent
+ * `step` is the step it ended on (null when it completed).
+ * @typedef {{reason: string, step: string | null}} EndEvent
  */
 
 export {};

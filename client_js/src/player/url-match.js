@@ -3,7 +3,7 @@
 
 /**
  * Whether a URL matches a pattern: with the browser's URLPattern when there is one
- * (a pattern starting with "/" is a pathname pattern), else a pathname prefix check.
+ * (a pattern starting with "/" is a pathname pattern), else `pathRegExp`.
  * @param {string} pattern
  * @param {string} href
  * @param {any} [URLPatternImpl] the URLPattern constructor (default: the global one)
@@ -20,12 +20,25 @@ export function urlMatches(pattern, href, URLPatternImpl = /** @type {any} */ (g
       const compiled = pattern.startsWith("/") ? new URLPatternImpl({ pathname: pattern }) : new URLPatternImpl(pattern);
       return Boolean(compiled.test(url.href));
     } catch {
-      // not a valid pattern: fall back to the prefix check
+      // not a valid pattern: read it by hand
     }
   }
   const path = pattern.startsWith("/") ? pattern : safePath(pattern);
   if (path === null) return false;
-  return url.pathname === path || url.pathname.startsWith(path.endsWith("/") ? path : `${path}/`);
+  return pathRegExp(path).test(url.pathname);
+}
+
+/**
+ * The common subset of URLPattern pathname syntax, for browsers without it: `:name` is one
+ * segment, `*` is anything; everything else is literal.
+ * @param {string} path
+ */
+export function pathRegExp(path) {
+  const source = path
+    .split(/(:[A-Za-z_][A-Za-z0-9_]*|\*)/)
+    .map((part) => (part === "*" ? ".*" : part.startsWith(":") ? "[^/]+" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`);
 }
 
 /** @param {string} pattern */
