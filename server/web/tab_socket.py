@@ -14,7 +14,6 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -87,13 +86,15 @@ class TabConnection:
     user: str | None = None
     anonymous: bool = False
     durable: int = 0  # highest cseq known to be stored
+    received: int = 0  # highest cseq accepted on this connection (stored, being stored or waiting)
     live: TabState | None = None
     abuse: AbuseMeter = field(default_factory=AbuseMeter)
     chunks: ChunkAssembler = field(default_factory=ChunkAssembler)
     conn_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     markers: tuple[str, ...] = ()
-    pending: deque[tuple[int, asyncio.Future[None]]] = field(default_factory=deque)
-    pending_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Events accepted but not yet given to the store, in cseq order.
+    unwritten: list[EventRecord] = field(default_factory=list)
+    unwritten_ready: asyncio.Event = field(default_factory=asyncio.Event)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # --- sending --------------------------------------------------------------
@@ -253,6 +254,9 @@ class TabConnection:
         if message.cseq <= self.durable:
             await self.send(Ack(upto=self.durable))  # a resend of something already stored
             return
+        if message.cseq <= self.received:
+            return  # a resend of one being stored: its ack follows when it is
+        self.received = message.cseq
         received = now_ms()
         if isinstance(message, Location):
             url = redact_url(message.url)
@@ -280,10 +284,8 @@ class TabConnection:
         record = EventRecord(
             self.site.key, self.user, self.tab, message.cseq, kind, message.at, received, payload
         )
-        self.pending.append(
-            (message.cseq, asyncio.ensure_future(self.state.store.write_events([record])))
-        )
-        self.pending_ready.set()
+        self.unwritten.append(record)
+        self.unwritten_ready.set()
         await self.touch_live()
 
     def _live_state(self, **changes: object) -> TabState:
@@ -301,29 +303,28 @@ class TabConnection:
 
     # --- background tasks -------------------------------------------------------
 
-    async def acknowledge(self) -> None:
-        """Send ``ack`` as writes commit, in order; coalesce what committed together."""
+    async def store_events(self) -> None:
+        """Store the tab's events in cseq order, one write at a time; ack each write once committed.
+
+        A write starts only once the one before it committed, and the store
+        commits a write whole or not at all: so what is stored of this tab is
+        always every accepted event up to some cseq, and ``welcome.ack`` (the
+        highest stored) never skips one. Events arriving while a write commits
+        go together in the next write, acknowledged by one ``ack``. After a
+        failed write nothing more is written: the connection closes with 1011
+        and the client resends what was not acknowledged.
+        """
         while True:
-            await self.pending_ready.wait()
-            self.pending_ready.clear()
-            while self.pending:
-                cseq, future = self.pending[0]
+            await self.unwritten_ready.wait()
+            self.unwritten_ready.clear()
+            while self.unwritten:
+                records, self.unwritten = self.unwritten, []
                 try:
-                    await future
-                except (
-                    Exception
-                ) as exc:  # the store failed: nothing is acknowledged, the client resends
+                    await self.state.store.write_events(records)
+                except Exception as exc:  # nothing is acknowledged: the client resends
                     log.error("store write failed for tab %s: %s", self.tab, exc)
                     raise Close(1011, "store unavailable; retry later") from exc
-                self.pending.popleft()
-                upto = cseq
-                while (
-                    self.pending
-                    and self.pending[0][1].done()
-                    and not self.pending[0][1].exception()
-                ):
-                    upto = self.pending.popleft()[0]
-                self.durable = max(self.durable, upto)
+                self.durable = max(self.durable, records[-1].cseq)
                 await self.send(Ack(upto=self.durable))
 
     async def heartbeat(self) -> None:
@@ -358,7 +359,7 @@ async def tab_socket(ws: WebSocket) -> None:
     await ws.accept()
     conn = TabConnection(ws, state, site, state.process_index(site.key))
     state.connections.add(conn)
-    tasks = [asyncio.create_task(conn.acknowledge()), asyncio.create_task(conn.heartbeat())]
+    tasks = [asyncio.create_task(conn.store_events()), asyncio.create_task(conn.heartbeat())]
     receiver = asyncio.create_task(_receive(conn))
     try:
         done, _ = await asyncio.wait([receiver, *tasks], return_when=asyncio.FIRST_COMPLETED)

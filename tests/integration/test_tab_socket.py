@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from websockets.exceptions import InvalidStatus
 
@@ -21,6 +25,8 @@ from server.protocol.messages import (
     Welcome,
 )
 from server.settings import Settings
+from server.store.postgres.connection import split_schema
+from server.store.sqlite.connection import sqlite_path
 from tests.integration.live_server import (
     LiveServer,
     api,
@@ -190,6 +196,77 @@ async def test_duplicates_are_dropped_by_tab_and_cseq(server: LiveServer) -> Non
         assert acks[-1] == Ack(upto=3)
     events = (await api(server, "/api/users/demo/u-ada/events")).json()["events"]
     assert [(e["tab"], e["cseq"]) for e in events] == [(TAB_A, 1), (TAB_A, 2), (TAB_A, 3)]
+
+
+@contextlib.asynccontextmanager
+async def store_refusing(store_url: str, marker: str) -> AsyncIterator[None]:
+    """Make the real store refuse (as bad data) every event whose payload holds ``marker``."""
+    if store_url.startswith("sqlite"):
+        path = sqlite_path(store_url)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(
+                "CREATE TRIGGER refuse_marked BEFORE INSERT ON events"
+                f" WHEN NEW.payload LIKE '%{marker}%'"
+                " BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+            )
+            db.commit()
+        try:
+            yield
+        finally:
+            with contextlib.closing(sqlite3.connect(path)) as db:
+                db.execute("DROP TRIGGER refuse_marked")
+                db.commit()
+        return
+    dsn, schema = split_schema(store_url)
+    admin = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        await admin.execute(
+            "CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.payload::text LIKE '%{marker}%' THEN"
+            "  RAISE EXCEPTION 'refused for the test' USING ERRCODE = 'check_violation';"
+            " END IF; RETURN NEW; END $$;"
+            " CREATE TRIGGER refuse_marked BEFORE INSERT ON events"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_marked()"
+        )
+        yield
+    finally:
+        await admin.execute("DROP TRIGGER IF EXISTS refuse_marked ON events")
+        await admin.close()
+
+
+async def test_an_event_the_store_failed_to_write_is_never_skipped(
+    server: LiveServer, store_url: str
+) -> None:
+    """When one write fails, nothing after it is stored: welcome.ack cannot skip the lost event."""
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    async with tab_client(server) as tab:
+        await tab.send(hello)
+        await tab.recv_until(Welcome)
+        await tab.send(location(1, "http://127.0.0.1:8001/home"))
+        assert await tab.recv_until(Ack) == Ack(upto=1)
+        async with store_refusing(store_url, "fail-me"):
+            await tab.send(location(2, "http://127.0.0.1:8001/fail-me"))
+            for cseq in (3, 4):
+                await tab.send(location(cseq, f"http://127.0.0.1:8001/p{cseq}"))
+            code, _ = await tab.closed()
+            assert code == 1011
+            async with tab_client(server) as again:
+                await again.send(hello)
+                welcome = await again.recv_until(Welcome)
+                # 2 was not stored, so neither are 3 and 4: the client keeps all three.
+                assert welcome.ack == 1
+        async with tab_client(server) as again:  # the store accepts it now
+            await again.send(hello)
+            assert (await again.recv_until(Welcome)).ack == 1
+            await again.send(location(2, "http://127.0.0.1:8001/fail-me"))
+            for cseq in (3, 4):
+                await again.send(location(cseq, f"http://127.0.0.1:8001/p{cseq}"))
+            while (await again.recv_until(Ack)).upto < 4:
+                pass
+    events = (await api(server, "/api/users/demo/u-ada/events")).json()["events"]
+    assert [e["cseq"] for e in events] == [1, 2, 3, 4]
 
 
 async def test_two_tabs_are_listed_with_the_focused_one(server: LiveServer) -> None:
