@@ -9,6 +9,7 @@
  * @property {string} site      the site key (`data-site`)
  * @property {string} server    the Tandem server's origin, taken from the script's src
  * @property {string} socketUrl the WebSocket URL on that server
+ * @property {boolean} widget   whether to show the help widget (`data-widget="off"` hides it)
  */
 
 /**
@@ -38,5 +39,5 @@ export function readConfig(tag) {
   const src = new URL(tag.src, location.href);
   const socket = new URL("/ws", src);
   socket.protocol = src.protocol === "https:" ? "wss:" : "ws:";
-  return { site, server: src.origin, socketUrl: socket.href };
+  return { site, server: src.origin, socketUrl: socket.href, widget: tag.dataset.widget !== "off" };
 }

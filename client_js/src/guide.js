@@ -27,6 +27,7 @@ const NOT_AN_END = new Set(["completed"]);
  * @property {string} step
  * @property {import("./player/types.js").Step[]} steps
  * @property {string} [title]
+ * @property {{name?: string, avatar?: string}} [persona]
  */
 
 /**
@@ -82,7 +83,7 @@ export class Guide {
       return false;
     }
     this.session.setItem(RUN_KEY, run.run);
-    this.player.play({ run: run.run, title: run.title, step: run.step, steps: run.steps });
+    this.player.play({ run: run.run, title: run.title, step: run.step, steps: run.steps, persona: run.persona });
     this.playing = run.run;
     this.emit("tandem:walkthrough", { run: run.run, walkthrough: run.walkthrough, step: run.step });
     return true;

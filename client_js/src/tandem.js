@@ -16,6 +16,7 @@ import { Guide } from "./guide.js";
 import { LocationTracker } from "./location.js";
 import { Outbox } from "./outbox.js";
 import { safeStorage } from "./storage.js";
+import { createWidget } from "./widget/widget.js";
 
 /** @type {string} */
 // @ts-ignore -- replaced at build time by esbuild's `define`
@@ -56,6 +57,7 @@ function start() {
 
   connection.start();
   tracker.start();
+  if (config.widget) createWidget({ api, onError: (error) => reportError(error) });
   // An open WebSocket keeps a page out of the back/forward cache: close it while the page is hidden there.
   w.addEventListener("pagehide", (event) => {
     if (event.persisted) connection.pause();

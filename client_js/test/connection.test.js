@@ -380,7 +380,7 @@ test("pause closes without reconnecting; start connects again", () => {
 
 /** The page's `window.Tandem` around a test connection. @param {Connection} connection */
 const tandemFor = (connection) =>
-  createApi({ version: "test", config: { site: "demo", server: "http://127.0.0.1:8000", socketUrl: connection.socketUrl }, connection });
+  createApi({ version: "test", config: { site: "demo", server: "http://127.0.0.1:8000", socketUrl: connection.socketUrl, widget: false }, connection });
 
 /** Let promise callbacks run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));

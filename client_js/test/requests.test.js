@@ -42,7 +42,7 @@ test("requests settle by req; failAll rejects what is left; a timeout rejects", 
 
 function apiOn() {
   const h = setup();
-  const api = createApi({ version: "t", config: { site: "demo", server: "http://x", socketUrl: "ws://x/ws" }, connection: h.connection });
+  const api = createApi({ version: "t", config: { site: "demo", server: "http://x", socketUrl: "ws://x/ws", widget: false }, connection: h.connection });
   return { ...h, api };
 }
 
@@ -85,7 +85,7 @@ test("a request about the visitor's place goes after the route change still sett
   const h = setup();
   const api = createApi({
     version: "t",
-    config: { site: "demo", server: "http://x", socketUrl: "ws://x/ws" },
+    config: { site: "demo", server: "http://x", socketUrl: "ws://x/ws", widget: false },
     connection: h.connection,
     settle: () => {
       h.connection.send((cseq) => ({ kind: "location", cseq, at: 1, url: "https://shop.test/team/invite", title: "", nav: "load", markers: [], referrer: "" }));

@@ -226,6 +226,7 @@ class RunMessage(Message, tag="run"):
     step: str
     status: str
     steps: list[dict[str, Any]]
+    persona: dict[str, str] = msgspec.field(default_factory=dict)  # who guides it: id, name, avatar
 
 
 class HelpAnswer(Message, tag="help_answer"):

@@ -28,16 +28,20 @@ async def _traits(conn: TabConnection) -> dict[str, Any]:
 
 
 def _run_message(
+    conn: TabConnection,
     req: int,
     run_id: str,
     walkthrough: WalkthroughFile,
     step: str,
     status: str,
     steps: list[dict[str, Any]],
+    persona: str | None,
 ) -> RunMessage:
+    found = next((p for p in conn.site.personae if persona and p.id == persona), None)
     return RunMessage(
         req=req, run=run_id, walkthrough=walkthrough.id, version=walkthrough.version, title=walkthrough.title,
         step=step, status=status, steps=steps,
+        persona={"id": found.id, "name": found.name, "avatar": found.avatar} if found else {},
     )  # fmt: skip
 
 
@@ -109,7 +113,9 @@ async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessa
     )
     await conn.state.store.save_run(conn.site.key, conn.user, conn.tab, run)
     steps = render_steps(walkthrough, traits=await _traits(conn), persona=persona or None)
-    return _run_message(message.req, run.id, walkthrough, run.step, run.status.value, steps)
+    return _run_message(
+        conn, message.req, run.id, walkthrough, run.step, run.status.value, steps, persona
+    )
 
 
 async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
@@ -133,8 +139,9 @@ async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
     persona = await _session_persona(conn, stored.run.session) if stored.run.session else None
     steps = render_steps(walkthrough, traits=await _traits(conn), persona=persona or None)
     return _run_message(
-        message.req, stored.run.id, walkthrough, stored.run.step, stored.run.status.value, steps
-    )
+        conn, message.req, stored.run.id, walkthrough, stored.run.step, stored.run.status.value,
+        steps, persona,
+    )  # fmt: skip
 
 
 async def apply_step(conn: TabConnection, message: Step, *, now_ms: int) -> dict[str, Any]:

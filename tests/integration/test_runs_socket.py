@@ -303,9 +303,11 @@ async def test_a_run_from_a_help_answer_speaks_in_that_personas_voice(server: Li
         await tab.send(Start(req=2, walkthrough="invite-teammate", session=answer.session))
         run = await tab.recv_until(RunMessage)
         assert run.steps[0]["text"] == "Let's invite someone! Click **Invite a teammate** to start."
+        assert run.persona == {"id": "guide", "name": "Robin", "avatar": "🧭"}
         await tab.send(Resume(req=3, run=run.run))
         resumed = await tab.recv_until(RunMessage)
         assert resumed.steps[0]["text"] == run.steps[0]["text"]  # after a reload, the same voice
         await tab.send(Start(req=4, walkthrough="invite-teammate"))
         plain = await tab.recv_until(RunMessage)
     assert plain.steps[0]["text"] == "Click **Invite a teammate** to open the invitation form."
+    assert plain.persona == {}

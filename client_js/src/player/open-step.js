@@ -91,7 +91,8 @@ function present(session, flow, step, target, found) {
   if (target) revealElement(target, session.win);
   const container = (target && modalDialogOf(target)) || session.doc.body;
   const total = session.run?.steps.length ?? 1;
-  overlay.show({ text: step.text, index: session.index, total, target, placement: step.placement ?? "auto", container });
+  const persona = session.run?.persona;
+  overlay.show({ text: step.text, index: session.index, total, target, placement: step.placement ?? "auto", container, persona });
   showIdleControls(session);
   overlay.focus();
   /** @type {import("./types.js").StepEvent} */

@@ -41,7 +41,7 @@ export function createOverlay({ doc, win, onButton, onKey }) {
   };
   return {
     tooltip,
-    /** @param {{text: string, index: number, total: number, target: Element | null, placement: import("./types.js").Placement, container: Element}} step */
+    /** @param {{text: string, index: number, total: number, target: Element | null, placement: import("./types.js").Placement, container: Element, persona?: {name?: string, avatar?: string}}} step */
     show(step) {
       view.target = step.target;
       view.placement = step.placement;

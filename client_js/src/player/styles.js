@@ -24,6 +24,7 @@ const CSS = `
   left: 0; right: 0; top: auto; bottom: 0; width: 100%; max-width: none; transform: none;
   border-radius: 14px 14px 0 0; padding-bottom: max(14px, env(safe-area-inset-bottom));
 }
+.who { margin: 0 0 2px; font-weight: 600; font-size: 13px; }
 .progress { margin: 0 0 4px; font-size: 12px; color: #6b7280; }
 .text { margin: 0 0 10px; }
 .text code { font-family: ui-monospace, monospace; background: #f3f4f6; padding: 0 3px; border-radius: 3px; }

@@ -28,6 +28,8 @@ export function createTooltip(shadow, onButton) {
   dialog.setAttribute("aria-labelledby", "tandem-step-text");
   dialog.setAttribute("aria-describedby", "tandem-step-progress");
   dialog.tabIndex = -1;
+  const who = make("p", "who");
+  who.hidden = true;
   const progress = make("p", "progress");
   progress.id = "tandem-step-progress";
   const text = make("div", "text");
@@ -47,11 +49,11 @@ export function createTooltip(shadow, onButton) {
     buttons[name] = button;
     (name === "close" ? dialog : row).append(button);
   }
-  dialog.append(progress, text, note, row);
+  dialog.append(who, progress, text, note, row);
   const live = make("div", "live");
   live.setAttribute("aria-live", "polite");
   shadow.append(dialog, live);
-  return { dialog, progress, text, note, buttons, live };
+  return { dialog, who, progress, text, note, buttons, live };
 }
 
 /** @typedef {ReturnType<typeof createTooltip>} Tooltip */
@@ -59,10 +61,13 @@ export function createTooltip(shadow, onButton) {
 /**
  * Fill the tooltip for a step.
  * @param {Tooltip} tooltip
- * @param {{text: string, index: number, total: number}} content
+ * @param {{text: string, index: number, total: number, persona?: {name?: string, avatar?: string}}} content
  */
-export function fillTooltip(tooltip, { text, index, total }) {
+export function fillTooltip(tooltip, { text, index, total, persona }) {
   const doc = /** @type {Document} */ (tooltip.dialog.ownerDocument);
+  const name = persona?.name ?? "";
+  tooltip.who.hidden = !name;
+  tooltip.who.textContent = name ? `${persona?.avatar ?? ""} ${name}`.trim() : "";
   tooltip.progress.textContent = `Step ${index + 1} of ${total}`;
   tooltip.text.replaceChildren(...renderText(doc, text));
   tooltip.live.textContent = `Step ${index + 1} of ${total}: ${tooltip.text.textContent}`;

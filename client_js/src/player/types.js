@@ -67,6 +67,7 @@
  * @property {string} [title]
  * @property {string} [step] the id of the step to show first
  * @property {Step[]} steps
+ * @property {{name?: string, avatar?: string}} [persona] who guides the visitor (a help answer's persona)
  */
 
 /**

@@ -1,0 +1,180 @@
+// @ts-check
+/**
+ * The help widget: a button in the corner of the page that opens a small panel where the
+ * visitor asks a question (`Tandem.help`), sees who answers (the persona's name and
+ * avatar) and what is offered — an FAQ answer, a walkthrough to start or continue, a
+ * person — and lists the walkthroughs for the page they are on (`Tandem.launcher`).
+ *
+ * It lives in a shadow root (the page's styles cannot reach it), is marked private (a
+ * co-browsing agent never sees what the visitor types in it), and is keyboard-complete:
+ * Escape closes the panel and the focus goes back to the button.
+ */
+import { renderText } from "../player/markup.js";
+import { widgetSheet } from "./styles.js";
+
+/**
+ * What the widget needs of `window.Tandem`.
+ * @typedef {Pick<import("../api.js").TandemApi, "help" | "launcher" | "start" | "resume">} WidgetApi
+ */
+
+/**
+ * @param {{doc?: Document, win?: Window & typeof globalThis, api: WidgetApi, onError?: (error: unknown) => void}} options
+ */
+export function createWidget({ doc = document, win = window, api, onError = () => {} }) {
+  const make = (/** @type {string} */ tag, /** @type {Record<string, string>} */ attrs = {}, /** @type {string} */ text = "") => {
+    const element = doc.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, value);
+    if (text) element.textContent = text;
+    return element;
+  };
+  const host = make("tandem-widget", { "data-tandem-private": "" });
+  const shadow = host.attachShadow({ mode: "open" });
+  shadow.adoptedStyleSheets = [widgetSheet(win)];
+
+  const launch = make("button", { type: "button", class: "launch", "aria-expanded": "false", "aria-controls": "tandem-help-panel" }, "Help");
+  const panel = make("div", { id: "tandem-help-panel", class: "panel", role: "dialog", "aria-labelledby": "tandem-help-title" });
+  panel.hidden = true;
+  const close = make("button", { type: "button", class: "close", "aria-label": "Close help" }, "×");
+  const title = make("h2", { id: "tandem-help-title" }, "Need a hand?");
+  const who = make("p", { class: "who" });
+  who.hidden = true;
+  const form = make("form", { class: "ask" });
+  const label = make("label", { for: "tandem-help-question" }, "Ask a question");
+  const input = /** @type {HTMLInputElement} */ (make("input", { id: "tandem-help-question", type: "text", maxlength: "500", autocomplete: "off" }));
+  const ask = make("button", { type: "submit", class: "primary" }, "Ask");
+  form.append(label, input, ask);
+  const answer = make("div", { class: "answer", "aria-live": "polite" });
+  const guidesTitle = make("h3", { id: "tandem-guides-title" }, "Guides for this page");
+  const guides = make("ul", { class: "guides", "aria-labelledby": "tandem-guides-title" });
+  panel.append(close, title, who, form, answer, guidesTitle, guides);
+  shadow.append(launch, panel);
+
+  const busy = (/** @type {boolean} */ on) => {
+    ask.toggleAttribute("disabled", on);
+    answer.setAttribute("aria-busy", String(on));
+  };
+
+  /** @param {string} text */
+  const say = (text) => answer.replaceChildren(make("p", { class: "text" }, text));
+
+  /**
+   * A button that starts or continues a walkthrough, closing the panel.
+   * @param {string} text
+   * @param {() => Promise<unknown>} go
+   */
+  const goButton = (text, go) => {
+    const button = make("button", { type: "button", class: "go" }, text);
+    button.addEventListener("click", () => {
+      closePanel(false);
+      go().catch((error) => {
+        onError(error);
+        openPanel();
+        say("Sorry, that guide could not start here.");
+      });
+    });
+    return button;
+  };
+
+  async function refreshGuides() {
+    guides.replaceChildren(make("li", { class: "muted" }, "Looking…"));
+    try {
+      const offers = await api.launcher();
+      const list = /** @type {{walkthrough: string, title: string}[]} */ (offers.walkthroughs ?? []);
+      const resume = String(offers.resume ?? "");
+      const items = [];
+      if (resume) {
+        const item = make("li");
+        item.append(goButton("Continue where you left off", () => api.resume(resume)));
+        items.push(item);
+      }
+      for (const offer of list) {
+        const item = make("li");
+        item.append(goButton(offer.title, () => api.start(offer.walkthrough)));
+        items.push(item);
+      }
+      guides.replaceChildren(...(items.length ? items : [make("li", { class: "muted" }, "No guides for this page.")]));
+    } catch (error) {
+      onError(error);
+      guides.replaceChildren(make("li", { class: "muted" }, "Guides are not available right now."));
+    }
+  }
+
+  /** @param {string} question */
+  async function askFor(question) {
+    busy(true);
+    say("Thinking…");
+    try {
+      showAnswer(await api.help(question));
+    } catch (error) {
+      onError(error);
+      say("Sorry, help is not available right now. Please try again in a moment.");
+    } finally {
+      busy(false);
+    }
+  }
+
+  /** @param {Record<string, any>} reply */
+  function showAnswer(reply) {
+    const persona = reply.persona ?? {};
+    who.hidden = !persona.name;
+    who.textContent = persona.name ? `${persona.avatar ?? ""} ${persona.name}`.trim() : "";
+    const text = make("div", { class: "text" });
+    text.append(...renderText(doc, String(reply.text ?? "")));
+    const parts = [text];
+    for (const entry of reply.faq ?? []) {
+      const details = make("details", { class: "faq" });
+      const summary = make("summary", {}, String(entry.question ?? ""));
+      const body = make("div");
+      body.append(...renderText(doc, String(entry.answer ?? "")));
+      details.append(summary, body);
+      parts.push(details);
+    }
+    if (reply.offer === "walkthrough" && reply.walkthrough) {
+      parts.push(goButton(`Show me: ${reply.title || reply.walkthrough}`, () => api.start(reply.walkthrough, { session: reply.session })));
+    } else if (reply.offer === "resume" && reply.run) {
+      parts.push(goButton("Continue", () => api.resume(reply.run)));
+    }
+    answer.replaceChildren(...parts);
+    if (parts.length > 1 && reply.faq?.length) /** @type {HTMLDetailsElement} */ (parts[1]).open = true;
+  }
+
+  function openPanel() {
+    panel.hidden = false;
+    launch.setAttribute("aria-expanded", "true");
+    input.focus();
+    void refreshGuides();
+  }
+
+  /** @param {boolean} [refocus] */
+  function closePanel(refocus = true) {
+    if (panel.hidden) return;
+    panel.hidden = true;
+    launch.setAttribute("aria-expanded", "false");
+    if (refocus) launch.focus();
+  }
+
+  launch.addEventListener("click", () => (panel.hidden ? openPanel() : closePanel()));
+  close.addEventListener("click", () => closePanel());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void askFor(input.value.trim());
+  });
+  panel.addEventListener("keydown", (event) => {
+    if (/** @type {KeyboardEvent} */ (event).key !== "Escape") return;
+    event.stopPropagation();
+    closePanel();
+  });
+
+  const mount = () => doc.body.append(host);
+  if (doc.body) mount();
+  else doc.addEventListener("DOMContentLoaded", mount, { once: true });
+
+  return {
+    host,
+    open: openPanel,
+    close: () => closePanel(false),
+    /** @param {string} question */
+    ask: (question) => askFor(question),
+    remove: () => host.remove(),
+  };
+}
