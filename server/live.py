@@ -2,7 +2,9 @@
 
 Each live tab is a presence member of the group ``tabs:{site}:{user}`` whose
 data is its ``TabState``; it expires unless its connection touches it, so a
-tab whose server died disappears on its own.
+tab whose server died disappears on its own. The member is held by the
+connection that reports it (``TabState.conn``): a newer connection of the tab
+takes it over, and an older one can then neither refresh nor remove it.
 """
 
 from __future__ import annotations
@@ -43,19 +45,25 @@ class LiveTabs:
         self.broker = broker
         self.ttl_ms = ttl_ms
 
-    async def put(self, site: str, user: str, state: TabState) -> None:
-        await self.broker.presence_touch(
-            _group(site, user), state.tab, _encoder.encode(state), self.ttl_ms
+    async def put(self, site: str, user: str, state: TabState, *, take: bool = False) -> bool:
+        """Report the tab as its connection ``state.conn`` sees it; False when another connection holds it.
+
+        ``take``: this connection is the tab's newest and takes the entry over
+        from any other. Otherwise only the connection holding the entry (or
+        any, when there is none) writes it.
+        """
+        return await self.broker.presence_touch(
+            _group(site, user),
+            state.tab,
+            _encoder.encode(state),
+            self.ttl_ms,
+            owner=state.conn,
+            take=take,
         )
 
     async def leave(self, site: str, user: str, tab: str, *, conn: str | None = None) -> None:
         """Remove the tab; with ``conn``, only while that connection is still the one reporting it."""
-        group = _group(site, user)
-        if conn is not None:
-            data = (await self.broker.presence(group)).get(tab)
-            if data is None or _decoder.decode(data).conn != conn:
-                return  # the tab reconnected meanwhile: its newer connection owns the entry
-        await self.broker.presence_leave(group, tab)
+        await self.broker.presence_leave(_group(site, user), tab, owner=conn)
 
     async def tabs(self, site: str, user: str) -> list[TabState]:
         members = await self.broker.presence(_group(site, user))

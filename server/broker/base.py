@@ -8,7 +8,8 @@
   optional time to live (the current walkthrough step, the control token).
 - **Leases**: a named lock held by one owner until released or expired
   (control grants, queue assignments).
-- **Presence**: members of a group with data and an expiry (live tabs).
+- **Presence**: members of a group with data, an owner and an expiry (live
+  tabs, each held by the connection that reports it).
 
 Times are milliseconds; expiry is measured by the broker's own clock.
 """
@@ -132,11 +133,26 @@ class Broker(abc.ABC):
     # --- presence --------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def presence_touch(self, group: str, member: str, data: bytes, ttl_ms: int) -> None:
-        """Add or refresh a member; it disappears ``ttl_ms`` after its last touch."""
+    async def presence_touch(
+        self,
+        group: str,
+        member: str,
+        data: bytes,
+        ttl_ms: int,
+        *,
+        owner: str = "",
+        take: bool = True,
+    ) -> bool:
+        """Add or refresh a member held by ``owner``; it disappears ``ttl_ms`` after its last touch.
+
+        With ``take=False`` a live member held by another owner is left as it
+        is and False is returned: only its holder refreshes it, while a newer
+        holder takes it over with ``take=True``. True when written.
+        """
 
     @abc.abstractmethod
-    async def presence_leave(self, group: str, member: str) -> None: ...
+    async def presence_leave(self, group: str, member: str, *, owner: str | None = None) -> bool:
+        """Remove a member; with ``owner``, only while that owner holds it. True when removed."""
 
     @abc.abstractmethod
     async def presence(self, group: str) -> dict[str, bytes]:

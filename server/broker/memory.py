@@ -75,7 +75,7 @@ class MemoryBroker(Broker):
         self._state: dict[str, _Entry] = {}
         self._state_versions: dict[str, int] = {}
         self._leases: dict[str, tuple[str, int]] = {}
-        self._presence: dict[str, dict[str, tuple[bytes, int]]] = {}
+        self._presence: dict[str, dict[str, tuple[bytes, int, str]]] = {}  # data, expiry, owner
 
     async def start(self) -> None:
         return None
@@ -204,27 +204,45 @@ class MemoryBroker(Broker):
 
     # --- presence --------------------------------------------------------------------------
 
-    async def presence_touch(self, group: str, member: str, data: bytes, ttl_ms: int) -> None:
-        self._presence.setdefault(group, {})[member] = (data, self._clock() + ttl_ms)
+    async def presence_touch(
+        self,
+        group: str,
+        member: str,
+        data: bytes,
+        ttl_ms: int,
+        *,
+        owner: str = "",
+        take: bool = True,
+    ) -> bool:
+        members = self._live_members(group)
+        held = members.get(member)
+        if held is not None and not take and held[2] != owner:
+            return False
+        members[member] = (data, self._clock() + ttl_ms, owner)
+        self._presence[group] = members
+        return True
 
-    async def presence_leave(self, group: str, member: str) -> None:
-        members = self._presence.get(group)
-        if members is not None:
-            members.pop(member, None)
-            if not members:
-                del self._presence[group]
+    async def presence_leave(self, group: str, member: str, *, owner: str | None = None) -> bool:
+        members = self._live_members(group)
+        held = members.get(member)
+        if held is None or (owner is not None and held[2] != owner):
+            return False
+        del members[member]
+        if not members:
+            del self._presence[group]
+        return True
 
     async def presence(self, group: str) -> dict[str, bytes]:
         members = self._live_members(group)
-        return {member: data for member, (data, _) in members.items()}
+        return {member: data for member, (data, _, _) in members.items()}
 
-    def _live_members(self, group: str) -> dict[str, tuple[bytes, int]]:
+    def _live_members(self, group: str) -> dict[str, tuple[bytes, int, str]]:
         """The group's unexpired members; a group left empty is forgotten, not kept."""
         members = self._presence.get(group)
         if members is None:
             return {}
         now = self._clock()
-        for member in [m for m, (_, expires) in members.items() if expires <= now]:
+        for member in [m for m, (_, expires, _) in members.items() if expires <= now]:
             del members[member]
         if not members:
             del self._presence[group]

@@ -137,8 +137,8 @@ async def push_to_tab(state: AppState, site: str, user: str, answer: HelpAnswer)
     location = await where_is(state, site, user, None)
     if location is None:
         return None
-    for conn in list(state.connections):
-        if conn.site.key == site and conn.user == user and conn.tab == location.tab:
-            await conn.send(answer)
-            return location.tab
+    conn = state.tabs.get((site, location.tab))  # the tab's one connection on this node
+    if conn is not None and conn.user == user:
+        await conn.send(answer)
+        return str(location.tab)
     return None

@@ -25,6 +25,7 @@ class AppState:
     visitors: Visitors
     catalogs: dict[str, Catalog] = field(default_factory=dict)
     connections: set[Any] = field(default_factory=set)
+    tabs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (site, tab) → its connection
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
     def process_index(self, site: str) -> ProcessIndex:

@@ -69,6 +69,10 @@ class Close(Exception):
         self.reason = reason
 
 
+#: Why a connection is closed (1008) when a newer connection says hello for the same tab.
+TAB_TAKEN = "tab_taken: a newer connection of this tab replaced this one"
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -88,6 +92,8 @@ class TabConnection:
     durable: int = 0  # highest cseq known to be stored
     received: int = 0  # highest cseq accepted on this connection (stored, being stored or waiting)
     live: TabState | None = None
+    live_user: str | None = None  # whose live tabs this connection reports the tab in
+    taken: asyncio.Event = field(default_factory=asyncio.Event)  # a newer connection took the tab
     abuse: AbuseMeter = field(default_factory=AbuseMeter)
     chunks: ChunkAssembler = field(default_factory=ChunkAssembler)
     conn_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
@@ -136,6 +142,8 @@ class TabConnection:
         await self.on_message(message)
 
     async def on_message(self, message: ClientMessage) -> None:
+        if self.taken.is_set():
+            return  # closing: a newer connection of this tab answers from now on
         if isinstance(message, Hello):
             if self.phase is not Phase.AWAITING_HELLO:
                 await self.refuse(Error(code="unexpected", message="hello was already received"))
@@ -205,6 +213,7 @@ class TabConnection:
                 self.user = anon_id
             self.anonymous = True
             await self.state.store.upsert_profile(self.site.key, self.user, {}, now_ms=now_ms())
+        self.take_tab()
         self.durable = await self.state.store.last_cseq(self.site.key, self.tab)
         self.phase = Phase.OPEN
         await self.send(
@@ -219,6 +228,20 @@ class TabConnection:
             )
         )
         await self.touch_live()
+
+    def take_tab(self) -> None:
+        """Be the one connection of this tab on this node: the older one closes (1008 ``tab_taken``).
+
+        A tab reconnecting before its old socket died, or a copied tab using the
+        same id, would otherwise have two connections both acknowledged while
+        one row is stored, and each overwriting or removing the other's live
+        entry.
+        """
+        key = (self.site.key, self.tab)
+        older = self.state.tabs.get(key)
+        if older is not None and older is not self:
+            older.taken.set()
+        self.state.tabs[key] = self
 
     async def identify_with(self, user: str, token: str, traits: dict[str, object]) -> None:
         verified = self.state.visitors.verify(
@@ -295,11 +318,21 @@ class TabConnection:
         return TabState(**values)
 
     async def touch_live(self) -> None:
-        if self.user is None or not self.tab:
+        """Report the tab live; close (1008 ``tab_taken``) when another connection took it over.
+
+        The first report for a visitor takes the entry over (this connection is
+        the tab's newest); later ones refresh it only while this connection
+        still holds it, so an older connection, here or on another node, never
+        overwrites the newer one's entry.
+        """
+        if self.user is None or not self.tab or self.taken.is_set():
             return
         if self.live is None:
             self.live = TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())
-        await self.state.live.put(self.site.key, self.user, self.live)
+        take = self.live_user != self.user
+        if not await self.state.live.put(self.site.key, self.user, self.live, take=take):
+            raise Close(1008, TAB_TAKEN)
+        self.live_user = self.user
 
     # --- background tasks -------------------------------------------------------
 
@@ -327,6 +360,10 @@ class TabConnection:
                 self.durable = max(self.durable, records[-1].cseq)
                 await self.send(Ack(upto=self.durable))
 
+    async def watch_taken(self) -> None:
+        await self.taken.wait()
+        raise Close(1008, TAB_TAKEN)
+
     async def heartbeat(self) -> None:
         interval = self.state.live.ttl_ms / 3 / 1000
         while True:
@@ -334,8 +371,10 @@ class TabConnection:
             await self.touch_live()
 
     async def leave(self) -> None:
-        if self.user is not None and self.tab:
-            await self.state.live.leave(self.site.key, self.user, self.tab, conn=self.conn_id)
+        if self.state.tabs.get((self.site.key, self.tab)) is self:
+            del self.state.tabs[(self.site.key, self.tab)]
+        if self.live_user is not None:
+            await self.state.live.leave(self.site.key, self.live_user, self.tab, conn=self.conn_id)
 
 
 def _identity_required(req: int) -> Error:
@@ -359,7 +398,11 @@ async def tab_socket(ws: WebSocket) -> None:
     await ws.accept()
     conn = TabConnection(ws, state, site, state.process_index(site.key))
     state.connections.add(conn)
-    tasks = [asyncio.create_task(conn.store_events()), asyncio.create_task(conn.heartbeat())]
+    tasks = [
+        asyncio.create_task(conn.store_events()),
+        asyncio.create_task(conn.heartbeat()),
+        asyncio.create_task(conn.watch_taken()),
+    ]
     receiver = asyncio.create_task(_receive(conn))
     try:
         done, _ = await asyncio.wait([receiver, *tasks], return_when=asyncio.FIRST_COMPLETED)

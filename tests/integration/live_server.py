@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 import msgspec
 import uvicorn
+from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -22,6 +23,7 @@ from server.protocol import decode_server, encode
 from server.protocol.messages import MAX_FRAME, Message, ServerMessage
 from server.settings import Settings
 from server.web.app import create_app
+from server.web.state import AppState
 from tests.conftest import REPO, free_port
 
 DEMO_ORIGIN = "http://127.0.0.1:8001"
@@ -63,6 +65,15 @@ class LiveServer:
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ws"
+
+    @property
+    def state(self) -> AppState:
+        """What the running server holds (its store, broker, live tabs), for tests that reach in."""
+        app = self.server.config.loaded_app
+        while not isinstance(app, Starlette):  # uvicorn wraps the app in its middleware
+            app = app.app
+        state: AppState = app.state.tandem
+        return state
 
 
 @contextlib.asynccontextmanager

@@ -158,6 +158,26 @@ async def test_presence_lists_live_members(broker: Broker) -> None:
     assert await broker.presence("tabs:demo:nobody") == {}
 
 
+async def test_presence_member_is_refreshed_and_left_by_its_holder_only(broker: Broker) -> None:
+    group = "tabs:demo:owners"
+    assert await broker.presence_touch(group, "tab-a", b"old", 10_000, owner="conn-1", take=True)
+    assert await broker.presence_touch(group, "tab-a", b"new", 10_000, owner="conn-2", take=True)
+    # The older holder can neither overwrite nor remove what the newer one holds.
+    assert not await broker.presence_touch(
+        group, "tab-a", b"stale", 10_000, owner="conn-1", take=False
+    )
+    assert not await broker.presence_leave(group, "tab-a", owner="conn-1")
+    assert await broker.presence(group) == {"tab-a": b"new"}
+    assert await broker.presence_touch(group, "tab-a", b"new2", 10_000, owner="conn-2", take=False)
+    assert await broker.presence(group) == {"tab-a": b"new2"}
+    assert await broker.presence_leave(group, "tab-a", owner="conn-2")
+    assert await broker.presence(group) == {}
+    # A member nobody holds any more may be written by anyone.
+    assert await broker.presence_touch(group, "tab-a", b"back", 10_000, owner="conn-1", take=False)
+    assert await broker.presence_leave(group, "tab-a")  # without an owner: whoever holds it
+    assert not await broker.presence_leave(group, "tab-a")
+
+
 async def test_presence_expires_without_touches(broker: Broker) -> None:
     await broker.presence_touch("tabs:demo:u2", "tab-a", b"A", 100)
     await broker.presence_touch("tabs:demo:u2", "tab-b", b"B", 10_000)

@@ -324,6 +324,64 @@ async def test_a_tab_that_reconnects_stays_listed_when_its_old_connection_ends(
             ]
 
 
+async def test_a_second_connection_of_a_tab_replaces_the_first(server: LiveServer) -> None:
+    """One connection per tab: the older one is closed (1008 tab_taken) and no longer reports it."""
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    async with tab_client(server) as old:
+        await old.send(hello)
+        await old.recv_until(Welcome)
+        await old.send(location(1, "http://127.0.0.1:8001/invoices"))
+        assert await old.recv_until(Ack) == Ack(upto=1)
+        async with tab_client(server) as new:
+            await new.send(hello)
+            assert (await new.recv_until(Welcome)).ack == 1
+            code, reason = await old.closed()
+            assert code == 1008 and reason.startswith("tab_taken:")
+            await new.send(location(2, "http://127.0.0.1:8001/reports"))
+            assert await new.recv_until(Ack) == Ack(upto=2)
+            live = (await api(server, "/api/users/demo/u-ada/location")).json()
+            assert [(t["tab"], t["url"]) for t in live["tabs"]] == [
+                (TAB_A, "http://127.0.0.1:8001/reports")
+            ]
+            for _ in range(100):  # until the server has finished with the old connection
+                if (await api(server, "/healthz")).json()["connections"] == 1:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the old connection never ended")
+            live = (await api(server, "/api/users/demo/u-ada/location")).json()
+            assert [t["tab"] for t in live["tabs"]] == [TAB_A]  # the old one's end left it listed
+    events = (await api(server, "/api/users/demo/u-ada/events")).json()["events"]
+    assert [(e["cseq"], e["payload"]["url"]) for e in events] == [
+        (1, "http://127.0.0.1:8001/invoices"),
+        (2, "http://127.0.0.1:8001/reports"),
+    ]
+
+
+async def test_an_older_connection_never_overwrites_the_newer_ones_live_entry(
+    server: LiveServer,
+) -> None:
+    """A connection that lost its tab (here: to a newer one on another node) stops reporting it."""
+    from server.live import TabState
+
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    async with tab_client(server) as tab:
+        await tab.send(hello)
+        await tab.recv_until(Welcome)
+        # Another node's connection takes the tab over in the shared live state.
+        elsewhere = TabState(tab=TAB_A, conn="other-node", url="http://127.0.0.1:8001/team")
+        assert await server.state.live.put("demo", "u-ada", elsewhere, take=True)
+        await tab.send(location(1, "http://127.0.0.1:8001/invoices"))
+        code, reason = await tab.closed()
+        assert code == 1008 and reason.startswith("tab_taken:")
+    live = (await api(server, "/api/users/demo/u-ada/location")).json()
+    assert [(t["tab"], t["url"]) for t in live["tabs"]] == [(TAB_A, "http://127.0.0.1:8001/team")]
+
+
 # --- shutdown -------------------------------------------------------------------------------------
 
 
