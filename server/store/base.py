@@ -336,8 +336,12 @@ class Store(abc.ABC):
         """The visitor's most recently updated runs, newest first."""
 
     @abc.abstractmethod
-    async def step_events(self, site: str, walkthrough: str) -> list[StoredEvent]:
-        """Every stored step event of a walkthrough (all versions), in order: the funnel's input."""
+    async def step_events(self, site: str, walkthrough: str, version: int) -> list[StoredEvent]:
+        """Every stored step event of one version of a walkthrough, in order: the funnel's input.
+
+        Versions differ in their steps (a step id may even mean another step),
+        so one funnel never mixes them.
+        """
 
     # --- FAQ search ----------------------------------------------------------------
 

@@ -208,10 +208,12 @@ async def walkthrough_funnel(request: Request) -> Response:
     parameters:
       - {name: site, in: path, required: true, schema: {type: string}}
       - {name: walkthrough, in: path, required: true, schema: {type: string}}
+      - {name: version, in: query, required: false, schema: {type: integer, minimum: 1}, description: "the version to count (default: the published one)"}
     responses:
-      200: {description: "per step of the published version: shown, completed, skipped, failed, missing_target, drop_off, strategies, similarity_min"}
+      200: {description: "the version counted (and the published one); per step of that version: shown, completed, skipped, failed, missing_target, drop_off, strategies, similarity_min"}
+      400: {description: "version is not a whole number"}
       401: {description: "missing or wrong admin token"}
-      404: {description: "unknown site or walkthrough"}
+      404: {description: "unknown site, walkthrough or version"}
     """
     state = state_of(request)
     site, walkthrough = request.path_params["site"], request.path_params["walkthrough"]
@@ -219,8 +221,26 @@ async def walkthrough_funnel(request: Request) -> Response:
     published = next(
         (p for p in (catalog.published if catalog else ()) if p.walkthrough.id == walkthrough), None
     )
-    if published is None:
-        return problem(404, f"no published walkthrough {walkthrough!r}")
+    asked = request.query_params.get("version")
+    if asked is None:
+        if published is None:
+            return problem(404, f"no published walkthrough {walkthrough!r}")
+        version = published.version
+        steps = [s.id for s in published.walkthrough.steps]
+    else:
+        try:
+            version = int(asked)
+        except ValueError:
+            return problem(400, "version must be a whole number")
+        stored = (
+            await state.store.walkthrough_version(site, walkthrough, version)
+            if version > 0
+            else None
+        )
+        if stored is None:
+            return problem(404, f"no version {asked} of walkthrough {walkthrough!r}")
+        steps = [step["id"] for step in stored.body["steps"]]
+    # Only this version's events: another version's steps differ, even under the same ids.
     records = [
         StepRecord(
             e.payload["run"],
@@ -230,14 +250,15 @@ async def walkthrough_funnel(request: Request) -> Response:
             e.payload.get("strategy") or "",
             e.payload.get("similarity"),
         )
-        for e in await state.store.step_events(site, walkthrough)
+        for e in await state.store.step_events(site, walkthrough, version)
     ]
-    rows = funnel([s.id for s in published.walkthrough.steps], records)
+    rows = funnel(steps, records)
     return JSONResponse(
         {
             "site": site,
             "walkthrough": walkthrough,
-            "version": published.version,
+            "version": version,
+            "published_version": published.version if published else None,
             "steps": [r.as_dict() for r in rows],
         }
     )

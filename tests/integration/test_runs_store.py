@@ -51,30 +51,25 @@ async def test_latest_runs_newest_first(store: Store) -> None:
     ]
 
 
-async def test_step_events_of_a_walkthrough(store: Store) -> None:
-    events = [
-        EventRecord(
-            "demo",
-            "u",
-            "t",
-            1,
-            "step",
-            1,
-            1,
-            {"walkthrough": "invite", "run": "r", "step": "a", "event": "shown"},
-        ),
-        EventRecord(
-            "demo",
-            "u",
-            "t",
-            2,
-            "step",
-            2,
-            2,
-            {"walkthrough": "other", "run": "r2", "step": "a", "event": "shown"},
-        ),
-        EventRecord("demo", "u", "t", 3, "location", 3, 3, {"walkthrough": "invite"}),
-    ]
-    await store.write_events(events)
-    found = await store.step_events("demo", "invite")
-    assert [(e.cseq, e.payload["event"]) for e in found] == [(1, "shown")]
+async def test_step_events_of_one_version_of_a_walkthrough(store: Store) -> None:
+    def step(cseq: int, walkthrough: str, version: int, event: str) -> EventRecord:
+        payload = {"walkthrough": walkthrough, "version": version, "run": f"r{version}"}
+        return EventRecord(
+            "demo", "u", "t", cseq, "step", cseq, cseq, {**payload, "step": "a", "event": event}
+        )
+
+    await store.write_events(
+        [
+            step(1, "invite", 1, "shown"),
+            step(2, "other", 1, "shown"),
+            EventRecord("demo", "u", "t", 3, "location", 3, 3, {"walkthrough": "invite"}),
+            step(4, "invite", 2, "shown"),
+            step(5, "invite", 1, "completed"),
+            step(6, "invite", 2, "skipped"),
+        ]
+    )
+    v1 = await store.step_events("demo", "invite", 1)
+    assert [(e.cseq, e.payload["event"]) for e in v1] == [(1, "shown"), (5, "completed")]
+    v2 = await store.step_events("demo", "invite", 2)
+    assert [(e.cseq, e.payload["event"]) for e in v2] == [(4, "shown"), (6, "skipped")]
+    assert await store.step_events("demo", "invite", 3) == []

@@ -51,11 +51,13 @@ class PostgresRuns(PostgresConnection):
         )
         return [self._stored_run(r) for r in rows]
 
-    async def step_events(self, site: str, walkthrough: str) -> list[StoredEvent]:
+    async def step_events(self, site: str, walkthrough: str, version: int) -> list[StoredEvent]:
         rows = await self.pool.fetch(
             "SELECT id, site, user_id, tab, cseq, kind, at_ms, received_ms, payload FROM events"
-            " WHERE site = $1 AND kind = 'step' AND payload->>'walkthrough' = $2 ORDER BY id",
+            " WHERE site = $1 AND kind = 'step' AND payload->>'walkthrough' = $2"
+            " AND payload->'version' = to_jsonb($3::int) ORDER BY id",
             site,
             walkthrough,
+            version,
         )
         return [StoredEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]

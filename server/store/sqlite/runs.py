@@ -56,11 +56,12 @@ class SqliteRuns(SqliteConnection):
             rows = await cur.fetchall()
         return [self._stored_run(r) for r in rows]
 
-    async def step_events(self, site: str, walkthrough: str) -> list[StoredEvent]:
+    async def step_events(self, site: str, walkthrough: str, version: int) -> list[StoredEvent]:
         async with self.reader.execute(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE site = ? AND kind = 'step'"
-            " AND json_extract(payload, '$.walkthrough') = ? ORDER BY id",
-            (site, walkthrough),
+            " AND json_extract(payload, '$.walkthrough') = ?"
+            " AND json_extract(payload, '$.version') = ? ORDER BY id",
+            (site, walkthrough, version),
         ) as cur:
             rows = await cur.fetchall()
         return [
