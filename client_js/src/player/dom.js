@@ -2,7 +2,53 @@
 /** Small DOM helpers the player shares. */
 
 /**
- * The first element matching a selector in the document or any open shadow root in it.
+ * The window an element lives in (an iframe's, for an element inside one), else `fallback`.
+ * @param {Element | null} element
+ * @param {import("./types.js").Win} fallback
+ * @returns {import("./types.js").Win}
+ */
+export function windowOf(element, fallback) {
+  return /** @type {import("./types.js").Win | null} */ (element?.ownerDocument?.defaultView ?? null) ?? fallback;
+}
+
+/**
+ * Where an element's window sits in `top`'s viewport: the sum of the iframes' content
+ * boxes it is inside (0, 0 for an element of `top` itself).
+ * @param {Element} element
+ * @param {Window} top
+ */
+export function frameOffset(element, top) {
+  let x = 0;
+  let y = 0;
+  let win = element.ownerDocument?.defaultView ?? null;
+  while (win && win !== top) {
+    const frame = win.frameElement;
+    if (!frame) break;
+    const rect = frame.getBoundingClientRect();
+    x += rect.left + frame.clientLeft;
+    y += rect.top + frame.clientTop;
+    win = frame.ownerDocument?.defaultView ?? null;
+  }
+  return { x, y };
+}
+
+/**
+ * The documents of the same-origin frames in a root (cross-origin ones cannot be read).
+ * @param {Element} element
+ * @returns {Document | null}
+ */
+function frameDocument(element) {
+  if (element.tagName !== "IFRAME" && element.tagName !== "FRAME") return null;
+  try {
+    return /** @type {HTMLIFrameElement} */ (element).contentDocument;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The first element matching a selector in the document, any open shadow root or any
+ * same-origin frame in it.
  * @param {Document | ShadowRoot | Element} root
  * @param {string} selector
  * @returns {Element | null}
@@ -16,8 +62,9 @@ export function deepQuery(root, selector) {
   }
   if (found) return found;
   for (const element of root.querySelectorAll("*")) {
-    if (element.shadowRoot) {
-      found = deepQuery(element.shadowRoot, selector);
+    const inner = element.shadowRoot ?? frameDocument(element);
+    if (inner) {
+      found = deepQuery(inner, selector);
       if (found) return found;
     }
   }
@@ -62,7 +109,8 @@ export function modalDialogOf(element) {
  */
 export function revealElement(element, win) {
   const rect = element.getBoundingClientRect();
-  const inside = rect.top >= 0 && rect.left >= 0 && rect.bottom <= win.innerHeight && rect.right <= win.innerWidth;
+  const own = windowOf(element, win);
+  const inside = rect.top >= 0 && rect.left >= 0 && rect.bottom <= own.innerHeight && rect.right <= own.innerWidth;
   const root = /** @type {Document | ShadowRoot} */ (element.getRootNode());
   const hit = inside && "elementFromPoint" in root ? root.elementFromPoint(rect.left + rect.width / 2, rect.top + rect.height / 2) : null;
   const clear = hit !== null && (hit === element || element.contains(hit) || hit.contains(element));

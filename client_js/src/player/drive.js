@@ -4,7 +4,7 @@
  * native setters plus input/change events, so framework-controlled inputs (React, Preact)
  * see the change as if typed.
  */
-import { revealElement, sleep } from "./dom.js";
+import { revealElement, sleep, windowOf } from "./dom.js";
 
 export const KEYS = new Set([
   "Enter", "Tab", "Escape", " ", "Space", "Backspace", "Delete", "ArrowUp", "ArrowDown",
@@ -36,12 +36,13 @@ export function describeAction(action) {
  * @param {import("./types.js").Win} win
  */
 export function actionAllowed(action, element, win) {
+  const own = windowOf(element, win); // an element in an iframe is of that frame's realm
   const needsTarget = ["click", "fill", "select", "check"].includes(action.kind);
   if (needsTarget && !element) return false;
   if (action.kind === "press") return KEYS.has(action.key ?? "");
   if (action.kind === "navigate") return sameOriginPath(action.url ?? "", win) !== null;
-  if (action.kind === "fill") return isTextField(element, win) && typeof action.value === "string";
-  if (action.kind === "select") return element instanceof win.HTMLSelectElement && typeof action.value === "string";
+  if (action.kind === "fill") return isTextField(element, own) && typeof action.value === "string";
+  if (action.kind === "select") return element instanceof own.HTMLSelectElement && typeof action.value === "string";
   return ["click", "check", "scroll", "wait"].includes(action.kind);
 }
 
@@ -73,12 +74,13 @@ function sameOriginPath(url, win) {
 export async function perform(action, element, win) {
   if (element && action.kind !== "wait") revealElement(element, win);
   const el = /** @type {HTMLElement} */ (element);
+  const own = windowOf(element, win);
   switch (action.kind) {
     case "click": el.click(); break;
-    case "fill": setValue(el, action.value ?? "", win); break;
-    case "select": setValue(el, action.value ?? "", win); break;
+    case "fill": setValue(el, action.value ?? "", own); break;
+    case "select": setValue(el, action.value ?? "", own); break;
     case "check": if (/** @type {HTMLInputElement} */ (el).checked !== (action.checked ?? true)) el.click(); break;
-    case "press": pressKey(element || win.document.activeElement || win.document.body, action.key ?? "", win); break;
+    case "press": pressKey(element || win.document.activeElement || win.document.body, action.key ?? "", own); break;
     case "scroll": if (!element) win.scrollTo({ top: 0 }); break;
     case "navigate": win.location.assign(/** @type {URL} */ (sameOriginPath(action.url ?? "", win)).href); break;
     case "wait": await sleep(Math.min(Math.max(action.ms ?? 0, 0), MAX_WAIT_MS)); break;

@@ -4,6 +4,7 @@
  * the page scrolls (any scroll container: scroll is listened to in the capture phase)
  * or resizes, once per animation frame. `hide` always removes all of it.
  */
+import { windowOf } from "./dom.js";
 import { createHost, mountHost, unmountHost } from "./host.js";
 import { placeHighlight, placeTooltip } from "./position.js";
 import { createTooltip, fillTooltip } from "./tooltip.js";
@@ -22,7 +23,8 @@ export function createOverlay({ doc, win, onButton, onKey }) {
   /** @type {{target: Element | null, placement: import("./types.js").Placement}} */
   const view = { target: null, placement: "auto" };
   let frame = 0;
-  let tracking = false;
+  /** @type {Window[]} the windows whose scrolling moves the target: the page's, and its iframe's */
+  let tracking = [];
   const resizeObserver = new win.ResizeObserver(() => schedule());
   const update = () => {
     placeHighlight(highlight, view.target);
@@ -31,13 +33,18 @@ export function createOverlay({ doc, win, onButton, onKey }) {
   const schedule = () => {
     if (!frame) frame = win.requestAnimationFrame(() => ((frame = 0), update()));
   };
-  const track = (/** @type {boolean} */ on) => {
-    if (on === tracking) return;
-    tracking = on;
-    const method = on ? "addEventListener" : "removeEventListener";
-    win[method]("scroll", schedule, { capture: true, passive: true });
-    win[method]("resize", schedule);
-    if (!on) resizeObserver.disconnect();
+  /** @param {Window[]} windows */
+  const track = (windows) => {
+    for (const w of tracking) {
+      w.removeEventListener("scroll", schedule, { capture: true });
+      w.removeEventListener("resize", schedule);
+    }
+    tracking = windows;
+    for (const w of tracking) {
+      w.addEventListener("scroll", schedule, { capture: true, passive: true });
+      w.addEventListener("resize", schedule);
+    }
+    if (!windows.length) resizeObserver.disconnect();
   };
   return {
     tooltip,
@@ -47,7 +54,8 @@ export function createOverlay({ doc, win, onButton, onKey }) {
       view.placement = step.placement;
       fillTooltip(tooltip, step);
       mountHost(host, step.container);
-      track(true);
+      const own = windowOf(step.target, win);
+      track(own === win ? [win] : [win, own]);
       resizeObserver.disconnect();
       if (step.target) resizeObserver.observe(step.target);
       update();
@@ -56,7 +64,7 @@ export function createOverlay({ doc, win, onButton, onKey }) {
     /** @param {Node | null} node */
     contains: (node) => node === host || shadow.contains(node),
     hide() {
-      track(false);
+      track([]);
       if (frame) win.cancelAnimationFrame(frame);
       frame = 0;
       view.target = null;

@@ -6,6 +6,8 @@
  */
 import { computePosition, flip, offset, shift } from "@floating-ui/dom";
 
+import { frameOffset } from "./dom.js";
+
 export const SHEET_BELOW_PX = 600;
 const PAD = 4;
 
@@ -19,9 +21,10 @@ export function placeHighlight(highlight, target) {
     return;
   }
   const rect = target.getBoundingClientRect();
+  const frame = frameOffset(target, /** @type {Window} */ (highlight.ownerDocument.defaultView));
   highlight.hidden = false;
-  highlight.style.left = `${rect.left - PAD}px`;
-  highlight.style.top = `${rect.top - PAD}px`;
+  highlight.style.left = `${frame.x + rect.left - PAD}px`;
+  highlight.style.top = `${frame.y + rect.top - PAD}px`;
   highlight.style.width = `${rect.width + 2 * PAD}px`;
   highlight.style.height = `${rect.height + 2 * PAD}px`;
 }
