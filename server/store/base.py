@@ -73,6 +73,7 @@ class StoredRun:
     user_id: str
     tab: str
     run: Run
+    revision: int = 0  # raised by every change: ``update_run`` writes only over the one read
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,15 @@ class Store(abc.ABC):
         """Create or update a run (its current step, status and completed steps)."""
 
     @abc.abstractmethod
+    async def update_run(self, site: str, tab: str, run: Run, *, revision: int) -> bool:
+        """Save a run's new state (from ``tab``) only while it is still at ``revision``.
+
+        False when another change came first: read the run again and decide
+        anew. The check and the write are one statement, so this holds between
+        processes too.
+        """
+
+    @abc.abstractmethod
     async def get_run(self, site: str, run_id: str) -> StoredRun | None: ...
 
     @abc.abstractmethod
@@ -370,10 +380,10 @@ def run_row(site: str, user_id: str, tab: str, run: Run) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def run_from_row(row: Any, steps: Sequence[str]) -> StoredRun:
+def run_from_row(row: Any, steps: Sequence[str], revision: int = 0) -> StoredRun:
     """Rebuild a run from (id, site, user_id, tab, walkthrough, version, step, status, completed, started, updated, session)."""
     run = Run(
         row[0], row[4], row[5], tuple(steps), row[6], RunStatus(row[7]),
         started_ms=row[9], updated_ms=row[10], completed_steps=tuple(row[8]), session=row[11],
     )  # fmt: skip
-    return StoredRun(row[1], row[2], row[3], run)
+    return StoredRun(row[1], row[2], row[3], run, revision)

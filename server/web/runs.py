@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: An active run untouched for longer is not offered for automatic resumption.
 RESUME_WITHIN_MS = 30 * 60 * 1000
+#: How often a step event is decided again when another tab changed its run meanwhile.
+STEP_ATTEMPTS = 5
 
 
 async def _traits(conn: TabConnection) -> dict[str, Any]:
@@ -145,21 +147,34 @@ async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
 
 
 async def apply_step(conn: TabConnection, message: Step, *, now_ms: int) -> dict[str, Any]:
-    """Move the run (when the event fits it) and return the event's stored payload."""
-    stored = await conn.state.store.get_run(conn.site.key, message.run)
+    """Move the run (when the event fits it) and return the event's stored payload.
+
+    Two tabs of a visitor may move one run at once: the run is written only if
+    no other change came between reading and writing it; otherwise it is read
+    again and the event decided anew against what the other tab wrote.
+    ``applied`` says what became of the event: ``yes``, why it did not fit
+    the run, or ``conflict`` when the run kept changing under it.
+    """
     payload: dict[str, Any] = {
         "run": message.run, "step": message.step, "event": message.event, "reason": message.reason,
         "strategy": message.strategy, "similarity": message.similarity, "goto": message.goto,
     }  # fmt: skip
-    if stored is None or stored.user_id != conn.user:
-        payload["applied"] = "unknown_run"
-        return payload
-    payload["walkthrough"] = stored.run.walkthrough
-    payload["version"] = stored.run.version
-    applied = advance(
-        stored.run, message.step, StepEvent(message.event), now_ms=now_ms, goto=message.goto
-    )
-    payload["applied"] = "yes" if applied.accepted else applied.reason
-    if applied.accepted:
-        await conn.state.store.save_run(conn.site.key, stored.user_id, conn.tab, applied.run)
+    store = conn.state.store
+    for _ in range(STEP_ATTEMPTS):
+        stored = await store.get_run(conn.site.key, message.run)
+        if stored is None or stored.user_id != conn.user:
+            payload["applied"] = "unknown_run"
+            return payload
+        payload["walkthrough"] = stored.run.walkthrough
+        payload["version"] = stored.run.version
+        applied = advance(
+            stored.run, message.step, StepEvent(message.event), now_ms=now_ms, goto=message.goto
+        )
+        if not applied.accepted:
+            payload["applied"] = applied.reason
+            return payload
+        if await store.update_run(conn.site.key, conn.tab, applied.run, revision=stored.revision):
+            payload["applied"] = "yes"
+            return payload
+    payload["applied"] = "conflict"
     return payload

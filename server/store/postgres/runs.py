@@ -22,19 +22,30 @@ class PostgresRuns(PostgresConnection):
             "INSERT INTO runs (id, site, user_id, tab, walkthrough, version, step, status, completed, started_ms, updated_ms, session)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (id) DO UPDATE SET tab = excluded.tab, step = excluded.step, status = excluded.status,"
-            " completed = excluded.completed, updated_ms = excluded.updated_ms",
+            " completed = excluded.completed, updated_ms = excluded.updated_ms, revision = runs.revision + 1",
             *run_row(site, user_id, tab, run),
         )
 
+    async def update_run(self, site: str, tab: str, run: Run, *, revision: int) -> bool:
+        changed = await self.pool.fetchval(
+            "UPDATE runs SET tab = $1, step = $2, status = $3, completed = $4, updated_ms = $5,"
+            " revision = revision + 1 WHERE site = $6 AND id = $7 AND revision = $8 RETURNING id",
+            tab, run.step, run.status.value, list(run.completed_steps), run.updated_ms, site,
+            run.id, revision,
+        )  # fmt: skip
+        return changed is not None
+
     _RUN_SELECT = (
         "SELECT r.id, r.site, r.user_id, r.tab, r.walkthrough, r.version, r.step, r.status, r.completed,"
-        " r.started_ms, r.updated_ms, r.session, v.body FROM runs r JOIN walkthrough_versions v"
+        " r.started_ms, r.updated_ms, r.session, v.body, r.revision FROM runs r JOIN walkthrough_versions v"
         " ON v.site = r.site AND v.walkthrough = r.walkthrough AND v.version = r.version"
     )
 
     @staticmethod
     def _stored_run(row: Any) -> StoredRun:
-        return run_from_row(tuple(row), [step["id"] for step in row["body"]["steps"]])
+        return run_from_row(
+            tuple(row), [step["id"] for step in row["body"]["steps"]], revision=row["revision"]
+        )
 
     async def get_run(self, site: str, run_id: str) -> StoredRun | None:
         row = await self.pool.fetchrow(

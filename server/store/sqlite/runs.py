@@ -25,13 +25,27 @@ class SqliteRuns(SqliteConnection):
             "INSERT INTO runs (id, site, user_id, tab, walkthrough, version, step, status, completed, started_ms, updated_ms, session)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET tab = excluded.tab, step = excluded.step, status = excluded.status,"
-            " completed = excluded.completed, updated_ms = excluded.updated_ms",
+            " completed = excluded.completed, updated_ms = excluded.updated_ms, revision = runs.revision + 1",
             row,
         )
 
+    async def update_run(self, site: str, tab: str, run: Run, *, revision: int) -> bool:
+        async with self._lock:
+            cursor = await self.db.execute(
+                "UPDATE runs SET tab = ?, step = ?, status = ?, completed = ?, updated_ms = ?,"
+                " revision = revision + 1 WHERE site = ? AND id = ? AND revision = ?",
+                (
+                    tab, run.step, run.status.value, json.dumps(list(run.completed_steps)),
+                    run.updated_ms, site, run.id, revision,
+                ),
+            )  # fmt: skip
+            changed = cursor.rowcount
+            await cursor.close()
+        return changed == 1
+
     _RUN_SELECT = (
         "SELECT r.id, r.site, r.user_id, r.tab, r.walkthrough, r.version, r.step, r.status, r.completed,"
-        " r.started_ms, r.updated_ms, r.session, v.body FROM runs r JOIN walkthrough_versions v"
+        " r.started_ms, r.updated_ms, r.session, v.body, r.revision FROM runs r JOIN walkthrough_versions v"
         " ON v.site = r.site AND v.walkthrough = r.walkthrough AND v.version = r.version"
     )
 
@@ -39,7 +53,9 @@ class SqliteRuns(SqliteConnection):
     def _stored_run(row: Any) -> StoredRun:
         values = list(row)
         values[8] = json.loads(values[8])
-        return run_from_row(values, [step["id"] for step in json.loads(row[12])["steps"]])
+        return run_from_row(
+            values, [step["id"] for step in json.loads(row[12])["steps"]], revision=row[13]
+        )
 
     async def get_run(self, site: str, run_id: str) -> StoredRun | None:
         async with self.reader.execute(
