@@ -9,7 +9,9 @@ const CSS = `
 * { box-sizing: border-box; }
 .highlight {
   position: fixed; pointer-events: none; border: 2px solid #4f46e5; border-radius: 6px;
-  box-shadow: 0 0 0 4px rgba(79, 70, 229, 0.25); transition: all 120ms ease-out;
+  /* The cutout: the rest of the page is dimmed; nothing blocks it (pointer-events: none). */
+  box-shadow: 0 0 0 4px rgba(79, 70, 229, 0.25), 0 0 0 200vmax rgba(17, 24, 39, 0.3);
+  transition: all 120ms ease-out;
 }
 .highlight[hidden], [hidden] { display: none !important; }
 .tooltip {
