@@ -329,7 +329,11 @@ export class Connection {
         if (message.req) this.requests.fail(message.req, requestError(message.code, `Tandem: ${message.message}`));
         return this.onError(message);
       case "answer":
-        this.requests.settle(message.req, message.message);
+        // An answer nobody asked for on this page: help the server offers by itself (frustration seen,
+        // or the site's backend asked on the visitor's behalf).
+        if (!this.requests.settle(message.req, message.message) && message.message.kind === "help_answer") {
+          this.emit("tandem:help", message.message);
+        }
     }
   }
 

@@ -4,7 +4,7 @@
  * messages the server has not acknowledged yet, kept in `sessionStorage` so
  * that they survive reloads and full-page navigations within the tab.
  */
-import { TAB_ID } from "./protocol.js";
+import { DATA_KINDS, TAB_ID } from "./protocol.js";
 import { readJson, writeJson } from "./storage.js";
 
 /** @typedef {import("./protocol.js").DataMessage} DataMessage */
@@ -140,7 +140,7 @@ function loadMessages(value) {
   const messages = value.filter(
     (m) =>
       typeof m === "object" && m !== null &&
-      (m.kind === "location" || m.kind === "focus") &&
+      DATA_KINDS.has(m.kind) &&
       Number.isSafeInteger(m.cseq) && m.cseq >= 1,
   );
   return messages.sort((a, b) => a.cseq - b.cseq);

@@ -26,6 +26,7 @@ export const SIZE_LIMITS = Object.freeze({
   start: 256,
   resume: 256,
   step: 1 * KiB,
+  signal: 1 * KiB,
   help: 1 * KiB,
 });
 
@@ -113,8 +114,25 @@ const CHUNK_ID = /^[A-Za-z0-9_-]{1,32}$/;
  * @property {number} [similarity]
  * @property {string} [goto]
  */
-/** @typedef {LocationMessage | FocusMessage | StepMessage} DataMessage numbered, stored, acknowledged */
+/**
+ * @typedef {"button" | "link" | "text_field" | "stepper" | "other"} ClickTarget
+ * @typedef {object} SignalMessage
+ * @property {"signal"} kind
+ * @property {number} cseq
+ * @property {number} at
+ * @property {"click" | "error"} signal
+ * @property {number} [x]
+ * @property {number} [y]
+ * @property {ClickTarget} [target]
+ * @property {string} [selector]
+ * @property {number} [effect_ms]
+ * @property {string} [message]
+ */
+/** @typedef {LocationMessage | FocusMessage | StepMessage | SignalMessage} DataMessage numbered, stored, acknowledged */
 /** @typedef {HelloMessage | IdentifyMessage | DataMessage | ChunkMessage} ClientMessage */
+
+/** The kinds of data message: numbered, kept in the outbox (across page loads) until acknowledged. */
+export const DATA_KINDS = new Set(["location", "focus", "step", "signal"]);
 
 /** A message over its kind's size limit: it is never sent (the server would close with 1009). */
 export class MessageTooLarge extends Error {
@@ -200,6 +218,25 @@ export function step({ cseq, at, run, step, event, reason = "", strategy = "", s
   if (typeof similarity === "number" && Number.isFinite(similarity)) message.similarity = Math.min(Math.max(similarity, 0), 1);
   if (goto) message.goto = goto;
   return message;
+}
+
+/**
+ * `signal`: a click (with what it caused) or an uncaught error, for frustration signals.
+ * @param {{cseq: number, at: number, signal: "click" | "error", x?: number, y?: number, target?: ClickTarget,
+ *   selector?: string, effect_ms?: number | null, message?: string}} fields
+ * @returns {SignalMessage}
+ */
+export function signal({ cseq, at, signal, x = 0, y = 0, target = "other", selector = "", effect_ms = null, message = "" }) {
+  /** @type {SignalMessage} */
+  const out = { kind: "signal", cseq, at, signal };
+  const px = (/** @type {number} */ v) => (Number.isFinite(v) ? Math.max(-1e6, Math.min(1e6, Math.round(v))) : 0);
+  if (px(x) !== 0) out.x = px(x);
+  if (px(y) !== 0) out.y = px(y);
+  if (target !== "other") out.target = target;
+  if (selector !== "") out.selector = truncate(selector, 256);
+  if (typeof effect_ms === "number" && effect_ms >= 0) out.effect_ms = Math.round(effect_ms);
+  if (message !== "") out.message = truncate(message, 300);
+  return out;
 }
 
 /**

@@ -15,6 +15,8 @@ import { dispatch, reportError } from "./events.js";
 import { Guide } from "./guide.js";
 import { LocationTracker } from "./location.js";
 import { Outbox } from "./outbox.js";
+import { signal } from "./protocol.js";
+import { SignalWatcher } from "./signals.js";
 import { safeStorage } from "./storage.js";
 import { createWidget } from "./widget/widget.js";
 
@@ -57,6 +59,7 @@ function start() {
 
   connection.start();
   tracker.start();
+  new SignalWatcher({ win: window, send: (build) => connection.send(build), build: signal }).start();
   if (config.widget) createWidget({ api, onError: (error) => reportError(error) });
   // An open WebSocket keeps a page out of the back/forward cache: close it while the page is hidden there.
   w.addEventListener("pagehide", (event) => {

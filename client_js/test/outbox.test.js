@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { KEYS, Outbox, newTabId } from "../src/outbox.js";
-import { focus, location } from "../src/protocol.js";
+import { focus, location, signal, step } from "../src/protocol.js";
 import { MemoryStorage } from "../src/storage.js";
 
 /** @param {number} cseq */
@@ -115,4 +115,15 @@ test("renew: a new tab id, numbering from 1, pending messages renumbered in orde
   assert.deepEqual(box.pending().map((m) => [m.cseq, m.at]), [[1, 1003], [2, 1004]]);
   assert.equal(new Outbox(storage).tab, box.tab);
   assert.equal(box.next(focusAt).cseq, 3);
+});
+
+test("every kind of data message survives a page load, steps and signals included", () => {
+  const storage = new MemoryStorage();
+  const first = new Outbox(storage);
+  first.next(focusAt);
+  first.next((cseq) => step({ cseq, at: 2, run: "run-abcdefgh1234", step: "name", event: "completed" }));
+  first.next((cseq) => signal({ cseq, at: 3, signal: "click", x: 5, y: 6, target: "button" }));
+  first.next((cseq) => location({ cseq, at: 4, url: "https://x.test/" }));
+  const reloaded = new Outbox(storage);
+  assert.deepEqual(reloaded.pending().map((m) => [m.cseq, m.kind]), [[1, "focus"], [2, "step"], [3, "signal"], [4, "location"]]);
 });

@@ -52,6 +52,11 @@ const BUILT = {
     protocol.step({ cseq: 14, at: 1_795_000_004_000, run: "run-Zq3xK8mN4pR7sT1v", step: "email", event: "failed", reason: "target_missing" }),
   "step-abandoned": () =>
     protocol.step({ cseq: 15, at: 1_795_000_005_000, run: "run-Zq3xK8mN4pR7sT1v", step: "email", event: "abandoned", reason: "closed" }),
+  "signal-click-with-effect": () =>
+    protocol.signal({ cseq: 16, at: 1_795_000_006_000, signal: "click", x: 412.4, y: 96, target: "button", selector: "[data-testid=invite-open]", effect_ms: 42 }),
+  "signal-dead-click": () =>
+    protocol.signal({ cseq: 17, at: 1_795_000_007_000, signal: "click", x: 120.25, y: 299.6, target: "button", selector: "[data-testid=dead-button]" }),
+  "signal-error": () => protocol.signal({ cseq: 18, at: 1_795_000_007_400, signal: "error", message: "TypeError: x is undefined" }),
   focus: () => protocol.focus({ cseq: 300, at: 1_795_000_001_000, focused: false, visible: true }),
   chunk: () => {
     const data = new Uint8Array(512).map((_, i) => i % 256);

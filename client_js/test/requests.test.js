@@ -98,3 +98,11 @@ test("a request about the visitor's place goes after the route change still sett
   const kinds = socket.sent.map((m) => m.kind).filter((k) => k !== "hello");
   assert.deepEqual(kinds, ["location", "help", "location", "launcher", "resume"], "resume is about a run, not the place");
 });
+
+test("a help answer nobody on this page asked for is announced as tandem:help", () => {
+  const { connect, events } = setup();
+  const socket = connect();
+  socket.receive({ kind: "help_answer", req: 0, session: "sess-1", offer: "person", text: "Let me find a person." });
+  const [announced] = events.filter((e) => e.type === "tandem:help");
+  assert.deepEqual([announced.detail.session, announced.detail.offer], ["sess-1", "person"]);
+});

@@ -10,7 +10,7 @@ threshold below which a support session for it counts as a failure.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -35,6 +35,7 @@ from server.knowledge.support_content import (
 )
 from server.knowledge.urls import UrlPatternSpec, compile_pattern
 from server.knowledge.walkthrough import WalkthroughFile
+from server.support.handoff import HandoffPacket
 
 
 def _check_origin(value: str) -> str:
@@ -66,6 +67,51 @@ class SigningKey(Strict):
     )
 
 
+SignalName = Literal[
+    "rage_click", "dead_click", "error_click", "quick_back", "step_retried", "step_reversed",
+    "slow_step", "repeated_help", "asked_for_human",
+]  # fmt: skip
+
+
+class FrustrationSettings(Strict):
+    """The frustration indicator's rules (docs/support.md); every default is the published one."""
+
+    threshold: float = Field(default=8.0, gt=0, description="the level that refers the visitor")
+    half_life_ms: int = Field(
+        default=120_000, ge=1000, description="a signal's weight halves in this time"
+    )
+    rage_clicks: int = Field(default=3, ge=2, le=20)
+    rage_window_ms: int = Field(default=1000, ge=100, le=10_000)
+    rage_radius_px: float = Field(default=30.0, gt=0, le=500)
+    dead_click_window_ms: int = Field(default=1000, ge=100, le=10_000)
+    error_click_window_ms: int = Field(default=1000, ge=100, le=10_000)
+    quick_back_ms: int = Field(default=5000, ge=500, le=60_000)
+    slow_step_factor: float = Field(default=3.0, gt=1, le=20)
+    weights: dict[SignalName, float] = Field(
+        default_factory=dict, description="signal → weight, replacing the published default"
+    )
+    cooldown_ms: int = Field(
+        default=600_000, ge=0, description="after a referral, how long before another one"
+    )
+
+
+class WebhookChannel(Strict):
+    """Referrals are POSTed here, signed with HMAC-SHA256 (docs/support.md#webhook)."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    secret_env: str = Field(
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="name of the environment variable that holds the signing secret",
+    )
+    max_attempts: int = Field(default=5, ge=1, le=10)
+
+
+class Channels(Strict):
+    """Where referred support sessions go besides the agent console."""
+
+    webhook: WebhookChannel | None = None
+
+
 class SiteConfig(Strict):
     """``site.yaml``: one customer web site."""
 
@@ -80,6 +126,8 @@ class SiteConfig(Strict):
         default=True,
         description="refuse visitors without a verified token (turn off only for demos)",
     )
+    frustration: FrustrationSettings = Field(default_factory=FrustrationSettings)
+    channels: Channels = Field(default_factory=Channels)
 
     @field_validator("allowed_origins")
     @classmethod
@@ -180,11 +228,13 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "roles": RolesFile,
     "skills": SkillsFile,
     "faq": FaqFile,
+    # Not a content file: what referral channels receive (a webhook's body).
+    "handoff": HandoffPacket,
 }
 
 
 def json_schema(name: str) -> dict[str, Any]:
-    """The published JSON Schema of one content file kind (``tandem schema NAME``)."""
+    """The published JSON Schema of a content file kind or of the handoff packet (``tandem schema NAME``)."""
     model = SCHEMAS[name]
     schema = model.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

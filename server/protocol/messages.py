@@ -150,6 +150,26 @@ class Step(Message, tag="step"):
     goto: Slug | None = None
 
 
+class Signal(Message, tag="signal"):
+    """What the visitor did on the page that may show frustration: a click (with what it caused) or an uncaught error.
+
+    A click is reported once its effect is known (at most ``effect window`` later):
+    ``effect_ms`` is the time from the click to the first DOM change, URL change or
+    network request it caused, absent when none came. Positions are whole viewport pixels;
+    ``selector`` describes the control (never its text or value).
+    """
+
+    cseq: Cseq
+    at: EpochMs
+    signal: Literal["click", "error"]
+    x: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)] = 0
+    y: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)] = 0
+    target: Literal["button", "link", "text_field", "stepper", "other"] = "other"
+    selector: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    effect_ms: Annotated[int, msgspec.Meta(ge=0, le=3_600_000)] | None = None
+    message: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+
 class Help(Message, tag="help"):
     """The visitor asks for help (the widget, ``Tandem.help(question)``). Answered by ``help_answer``."""
 
@@ -158,9 +178,9 @@ class Help(Message, tag="help"):
 
 
 ClientMessage = (
-    Hello | Identify | Location | Focus | Chunk | Launcher | Start | Resume | Step | Help
+    Hello | Identify | Location | Focus | Chunk | Launcher | Start | Resume | Step | Signal | Help
 )
-DataMessage = Location | Focus | Step  # numbered, durably stored, acknowledged
+DataMessage = Location | Focus | Step | Signal  # numbered, durably stored, acknowledged
 
 
 # --- server → client ------------------------------------------------------------
@@ -248,7 +268,7 @@ ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage | HelpA
 
 CLIENT_KINDS: dict[str, type[Message]] = {
     "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
-    "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "help": Help,
+    "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "signal": Signal, "help": Help,
 }  # fmt: skip
 SERVER_KINDS: dict[str, type[Message]] = {
     "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error, "offers": Offers, "run": RunMessage,
@@ -266,6 +286,7 @@ SIZE_LIMITS: dict[str, int] = {
     "start": 256,
     "resume": 256,
     "step": 1 * KiB,
+    "signal": 1 * KiB,
     "help": 1 * KiB,
 }
 #: Largest message reassembled from chunks.

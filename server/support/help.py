@@ -95,6 +95,7 @@ def past_sessions(items: Sequence[SupportItem], runs: Sequence[Run] = ()) -> lis
                 tab_closed=bool(data.get("tab_closed")),
                 failed=bool(data.get("failed")),
                 run_started="run_status" in data,
+                run_ended=data.get("run_status") == "abandoned",
             )
         )
     return sorted(result, key=lambda s: s.at_ms)

@@ -62,6 +62,7 @@ class PastSession:
     tab_closed: bool = False
     failed: bool = False
     run_started: bool = True  # False: a walkthrough was offered but never started
+    run_ended: bool = False  # the visitor closed the walkthrough (or it stopped) before the end
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def run_status(session: PastSession, now_ms: int, rules: HistoryRules) -> RunSta
     if session.run_completed:
         return RunStatus.COMPLETED
     last = session.last_progress_ms if session.last_progress_ms is not None else session.at_ms
-    if session.tab_closed or now_ms - last >= rules.abandoned_after_ms:
+    if session.run_ended or session.tab_closed or now_ms - last >= rules.abandoned_after_ms:
         return RunStatus.ABANDONED
     return RunStatus.ACTIVE
 

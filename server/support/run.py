@@ -115,6 +115,13 @@ def advance(
     return Applied(replace(run, step=following, completed_steps=done, updated_ms=now_ms), True)
 
 
+def reopen(run: Run, *, now_ms: int) -> Run:
+    """The visitor chose to continue a run they had abandoned: active again, at the step it stopped on."""
+    if run.status is not RunStatus.ABANDONED:
+        return run
+    return replace(run, status=RunStatus.ACTIVE, updated_ms=now_ms)
+
+
 def abandon(run: Run, *, now_ms: int) -> Run:
     """The visitor left without finishing (closed the tab, gave up, or went quiet too long)."""
     if run.status is not RunStatus.ACTIVE:

@@ -363,6 +363,8 @@ async def support_session(request: Request) -> Response:
             },
             "faq": first.get("faq", []),
             "reasons": first.get("reasons", []),
+            "referral": first.get("referral"),
+            "frustration": first.get("frustration"),
             "runs": [
                 {
                     "run": r.id,

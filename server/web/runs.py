@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from server.knowledge.render import render_steps
 from server.knowledge.walkthrough import WalkthroughFile
 from server.protocol.messages import Error, Launcher, Offer, Offers, Resume, RunMessage, Start, Step
-from server.support.run import RunStatus, StepEvent, advance, start_run
+from server.support.run import Run, RunStatus, StepEvent, advance, reopen, start_run
 
 if TYPE_CHECKING:
     from server.web.tab_socket import TabConnection
 
-#: An active run untouched for longer is not offered for automatic resumption.
-RESUME_WITHIN_MS = 30 * 60 * 1000
+#: The launcher offers to continue a run the visitor left (closed the tab, came back days
+#: later) for this long; a run they closed themselves has ended and is not offered.
+RESUME_WITHIN_MS = 30 * 24 * 60 * 60 * 1000
 #: How often a step event is decided again when another tab changed its run meanwhile.
 STEP_ATTEMPTS = 5
 
@@ -120,7 +121,9 @@ async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessa
     )
 
 
-async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
+async def resume(conn: TabConnection, message: Resume, *, now_ms: int) -> RunMessage | Error:
+    """The run at its step. Asking to continue a run the visitor abandoned reopens it there;
+    a completed run is answered as it is (the player does not play it)."""
     stored = await conn.state.store.get_run(conn.site.key, message.run)
     if stored is None or stored.user_id != conn.user:
         return Error(
@@ -128,6 +131,13 @@ async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
             req=message.req,
             message=f"req {message.req}: no run {message.run!r} for this visitor",
         )
+    run = stored.run
+    if run.status is RunStatus.ABANDONED:
+        reopened = reopen(run, now_ms=now_ms)
+        if await conn.state.store.update_run(
+            conn.site.key, conn.tab, reopened, revision=stored.revision
+        ):
+            run = reopened
     version = await conn.state.store.walkthrough_version(
         conn.site.key, stored.run.walkthrough, stored.run.version
     )
@@ -141,8 +151,30 @@ async def resume(conn: TabConnection, message: Resume) -> RunMessage | Error:
     persona = await _session_persona(conn, stored.run.session) if stored.run.session else None
     steps = render_steps(walkthrough, traits=await _traits(conn), persona=persona or None)
     return _run_message(
-        conn, message.req, stored.run.id, walkthrough, stored.run.step, stored.run.status.value,
-        steps, persona,
+        conn, message.req, run.id, walkthrough, run.step, run.status.value, steps, persona
+    )
+
+
+#: The support data item that records how a walkthrough run ended.
+WALKTHROUGH_RUN = "walkthrough_run"
+
+
+async def _record_outcome(conn: TabConnection, run: Run, reason: str, *, now_ms: int) -> None:
+    """A run that just ended goes to the visitor's profile: completed, or abandoned and why."""
+    abandoned = run.status is RunStatus.ABANDONED
+    await conn.state.store.append_support_item(
+        conn.site.key,
+        conn.user or "",
+        WALKTHROUGH_RUN,
+        at_ms=now_ms,
+        payload={
+            "run": run.id, "walkthrough": run.walkthrough, "version": run.version,
+            "status": run.status.value, "step": run.step, "completed_steps": list(run.completed_steps),
+            "steps": len(run.steps), "session": run.session, "tab": conn.tab,
+            "started_ms": run.started_ms, "ended_ms": now_ms, "reason": reason if abandoned else "",
+        },
+        failure=abandoned,
+        failure_reason=(reason or "step_not_completed") if abandoned else None,
     )  # fmt: skip
 
 
@@ -175,6 +207,8 @@ async def apply_step(conn: TabConnection, message: Step, *, now_ms: int) -> dict
             return payload
         if await store.update_run(conn.site.key, conn.tab, applied.run, revision=stored.revision):
             payload["applied"] = "yes"
+            if applied.run.status is not RunStatus.ACTIVE:
+                await _record_outcome(conn, applied.run, message.reason, now_ms=now_ms)
             return payload
     payload["applied"] = "conflict"
     return payload

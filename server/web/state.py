@@ -13,6 +13,7 @@ from server.live import LiveTabs
 from server.settings import Settings
 from server.store import Store
 from server.visitors import Visitors
+from server.web.frustration import Watches
 
 
 @dataclass
@@ -26,6 +27,7 @@ class AppState:
     catalogs: dict[str, Catalog] = field(default_factory=dict)
     connections: set[Any] = field(default_factory=set)
     tabs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (site, tab) → its connection
+    frustration: Watches = field(default_factory=Watches)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
     def process_index(self, site: str) -> ProcessIndex:

@@ -16,6 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.identity.tokens import TokenRefused
@@ -47,13 +48,14 @@ from server.protocol.messages import (
     Location,
     Resume,
     ServerMessage,
+    Signal,
     Start,
     Step,
     Welcome,
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
-from server.web import runs
+from server.web import frustration, runs
 from server.web.help import answer_help
 from server.web.state import AppState
 
@@ -155,7 +157,7 @@ class TabConnection:
             return
         if isinstance(message, Identify):
             await self.on_identify(message)
-        elif isinstance(message, Location | Focus | Step):
+        elif isinstance(message, Location | Focus | Step | Signal):
             await self.on_data(message)
         elif isinstance(message, Help):
             if self.user is None:
@@ -180,7 +182,7 @@ class TabConnection:
             answer = await (
                 runs.start(self, message, now_ms=now_ms())
                 if isinstance(message, Start)
-                else runs.resume(self, message)
+                else runs.resume(self, message, now_ms=now_ms())
             )
             if isinstance(answer, Error):
                 await self.refuse(answer)
@@ -264,7 +266,7 @@ class TabConnection:
         await self.send(Identified(user=message.user))
         await self.touch_live()
 
-    async def on_data(self, message: Location | Focus | Step) -> None:
+    async def on_data(self, message: Location | Focus | Step | Signal) -> None:
         if self.user is None:
             await self.send(
                 Error(
@@ -296,6 +298,11 @@ class TabConnection:
         elif isinstance(message, Step):
             payload = await runs.apply_step(self, message, now_ms=received)
             kind = "step"
+        elif isinstance(message, Signal):
+            payload = msgspec.to_builtins(message)
+            for name in ("kind", "cseq", "at"):
+                payload.pop(name, None)
+            kind = "signal"
         else:
             payload = {"focused": message.focused, "visible": message.visible}
             gained = message.focused and not (self.live and self.live.focused)
@@ -310,6 +317,9 @@ class TabConnection:
         self.unwritten.append(record)
         self.unwritten_ready.set()
         await self.touch_live()
+        observation = frustration.observation_of(kind, message.at, payload)
+        if observation is not None:
+            await frustration.observe(self.state, self.site, self.user, self.live, observation)
 
     def _live_state(self, **changes: object) -> TabState:
         base = self.live or TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())

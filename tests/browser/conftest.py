@@ -111,10 +111,18 @@ class Stack:
             process.stop()
 
 
-def start_stack(tmp: Path, variants: tuple[str, ...] = ("standard", "mutated")) -> Stack:
+WEBHOOK_SECRET = "browser-test-webhook-secret"
+
+
+def start_stack(
+    tmp: Path, variants: tuple[str, ...] = ("standard", "mutated"), *, webhook: str | None = None
+) -> Stack:
+    """The server and demo sites; with ``webhook``, the demo site sends referrals there."""
     logs = tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {"TANDEM_DEMO_SIGNING_KEY": SIGNING_KEY, "TANDEM_ADMIN_TOKEN": ADMIN_TOKEN}
+    if webhook:
+        env["TANDEM_TEST_WEBHOOK_SECRET"] = WEBHOOK_SECRET
     server = _process("server", ["serve", "--store", f"sqlite:///{tmp / 'tandem.db'}"], logs, env)
     demos = {
         v: _process(
@@ -122,7 +130,14 @@ def start_stack(tmp: Path, variants: tuple[str, ...] = ("standard", "mutated")) 
         )
         for v in variants
     }
-    server.env["TANDEM_CONTENT_DIR"] = str(_content_for(tmp, [d.url for d in demos.values()]))
+    content = _content_for(tmp, [d.url for d in demos.values()])
+    if webhook:
+        site = content / "demo" / "site.yaml"
+        site.write_text(
+            site.read_text() + "channels:\n  webhook:\n"
+            f"    url: {webhook}\n    secret_env: TANDEM_TEST_WEBHOOK_SECRET\n"
+        )
+    server.env["TANDEM_CONTENT_DIR"] = str(content)
     stack = Stack(server, demos)
     try:
         server.start()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FloatRect, Page, expect
 
 from server.knowledge.render import render_steps
 from server.knowledge.walkthrough import WalkthroughFile
@@ -336,7 +336,7 @@ async def play_real(page: Page, url: str, run: dict[str, Any]) -> None:
     await page.evaluate(START_REAL, [run])
 
 
-async def ring_around(page: Page, box: dict[str, float] | None) -> None:
+async def ring_around(page: Page, box: FloatRect | None) -> None:
     """The highlight surrounds `box` (page coordinates of the target)."""
     ring = await page.evaluate(
         "document.querySelector('tandem-player').shadowRoot.querySelector('.highlight').getBoundingClientRect().toJSON()"

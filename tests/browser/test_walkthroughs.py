@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.browser.conftest import Stack, sign_in, wait_in_page
 
@@ -136,14 +136,15 @@ async def test_a_reload_resumes_the_step_and_escape_ends_the_run_for_good(
     assert (mine["status"], mine["step"]) == ("abandoned", "name")
     assert step_events(stack, "u-grace", run)[-1] == ("name", "abandoned")
 
-    # An ended run is not picked up again by the next page.
+    # An ended run is not picked up again by the next page by itself...
     await page.reload()
     await ready(page, "u-grace")
     await stored(page)
     assert await page.evaluate("Tandem.current()") is None
+    # ...only when the visitor asks to continue it: then it reopens at its step.
     answer = await page.evaluate(f"Tandem.resume('{run}')")
-    assert answer["status"] == "abandoned"
-    assert await page.evaluate("Tandem.current()") is None
+    assert (answer["status"], answer["step"]) == ("active", "name")
+    await showing(page, "name")
 
 
 async def test_a_walkthrough_follows_client_side_routes_and_a_list_that_loads_late(
@@ -194,3 +195,33 @@ async def test_the_walkthrough_finds_its_targets_on_the_restyled_site(
     await showing(page, "name")
     await page.evaluate("Tandem.stop()")
     await wait_in_page(page, "Tandem.current() === null")
+
+
+async def test_a_visitor_who_comes_back_in_a_new_tab_continues_from_the_launcher(
+    browser: Browser, stack: Stack
+) -> None:
+    base = stack.demo()
+    first = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await first.new_page()
+    await sign_in(page, base, email="grace@acme.test")
+    await page.goto(f"{base}/team/invite")
+    await ready(page, "u-grace")
+    run = await page.evaluate("Tandem.start('invite-teammate').then((r) => r.run)")
+    await showing(page, "name")
+    await stored(page)
+    await first.close()  # the tab is gone; the run is not over
+
+    later = await browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = await later.new_page()
+        await sign_in(page, base, email="grace@acme.test")
+        await page.goto(f"{base}/team")
+        await ready(page, "u-grace")
+        assert await page.evaluate("Tandem.current()") is None  # a new tab plays nothing by itself
+        await page.get_by_role("button", name="Help", exact=True).click()
+        await page.get_by_role("button", name="Continue where you left off").click()
+        # The run continues at its step, which is on the next page: the walkthrough waits for it.
+        current = await wait_in_page(page, "Tandem.current()")
+        assert (current["run"], current["step"]) == (run, "name")
+    finally:
+        await later.close()

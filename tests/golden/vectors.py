@@ -28,6 +28,7 @@ from server.protocol.messages import (
     Offers,
     Resume,
     RunMessage,
+    Signal,
     Start,
     Step,
     TokenIdentity,
@@ -162,6 +163,35 @@ VECTORS: list[tuple[str, Message]] = [
             event="abandoned",
             reason="closed",
         ),
+    ),
+    (
+        "signal-click-with-effect",
+        Signal(
+            cseq=16,
+            at=1_795_000_006_000,
+            signal="click",
+            x=412,
+            y=96,
+            target="button",
+            selector="[data-testid=invite-open]",
+            effect_ms=42,
+        ),
+    ),
+    (
+        "signal-dead-click",
+        Signal(
+            cseq=17,
+            at=1_795_000_007_000,
+            signal="click",
+            x=120,
+            y=300,
+            target="button",
+            selector="[data-testid=dead-button]",
+        ),
+    ),
+    (
+        "signal-error",
+        Signal(cseq=18, at=1_795_000_007_400, signal="error", message="TypeError: x is undefined"),
     ),
     (
         "offers",

@@ -311,3 +311,44 @@ async def test_a_run_from_a_help_answer_speaks_in_that_personas_voice(server: Li
         plain = await tab.recv_until(RunMessage)
     assert plain.steps[0]["text"] == "Click **Invite a teammate** to open the invitation form."
     assert plain.persona == {}
+
+
+async def test_how_a_run_ended_goes_to_the_profile(server: LiveServer) -> None:
+    async with tab_client(server) as tab:
+        await connect(tab)
+        await tab.send(Start(req=1, walkthrough="invite-teammate"))
+        done = await tab.recv_until(RunMessage)
+        cseq = 1
+        for step in [s["id"] for s in done.steps]:
+            cseq += 1
+            await tab.send(Step(cseq=cseq, at=now(), run=done.run, step=step, event="completed"))
+            await tab.recv_until(Ack)
+        await tab.send(Start(req=2, walkthrough="invite-teammate"))
+        closed = await tab.recv_until(RunMessage)
+        await tab.send(
+            Step(cseq=cseq + 1, at=now(), run=closed.run, step="open-form", event="completed")
+        )
+        await tab.send(
+            Step(
+                cseq=cseq + 2,
+                at=now(),
+                run=closed.run,
+                step="name",
+                event="abandoned",
+                reason="closed",
+            )
+        )
+        await tab.recv_until(Ack)
+        # An event after the end changes nothing and records nothing more.
+        await tab.send(
+            Step(cseq=cseq + 3, at=now(), run=closed.run, step="name", event="completed")
+        )
+        await tab.recv_until(Ack)
+    items = (await api(server, "/api/users/demo/u-ada/profile")).json()["support_items"]
+    ended = [i for i in items if i["kind"] == "walkthrough_run"]
+    assert [(i["payload"]["run"], i["payload"]["status"], i["failure"]) for i in ended] == [
+        (done.run, "completed", False),
+        (closed.run, "abandoned", True),
+    ]
+    assert ended[0]["payload"]["completed_steps"] == [s["id"] for s in done.steps]
+    assert (ended[1]["payload"]["step"], ended[1]["failure_reason"]) == ("name", "closed")

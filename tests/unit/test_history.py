@@ -124,6 +124,25 @@ def test_an_active_run_is_not_resumed_as_abandoned() -> None:
     )  # nothing completed or abandoned yet: the first walkthrough
 
 
+def test_a_run_the_visitor_closed_a_minute_ago_is_abandoned_and_resumed() -> None:
+    result = offer(
+        [
+            session(
+                "s1",
+                walkthrough="invite",
+                step="email",
+                last_progress_ms=NOW - MINUTE_MS,
+                run_ended=True,
+            )
+        ]
+    )
+    assert (result.kind, result.step, result.reasons[0].code) == (
+        OfferKind.RESUME,
+        "email",
+        "resume_abandoned",
+    )
+
+
 def test_a_completed_walkthrough_is_not_replayed() -> None:
     result = offer([session("s1", walkthrough="invite", run_completed=True)])
     assert (result.kind, result.walkthrough, result.reasons[0].code) == (

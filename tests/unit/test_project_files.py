@@ -93,7 +93,7 @@ def _demo_files(kind: str) -> list[Path]:
     return [folder / f"{kind}.yaml"]
 
 
-@pytest.mark.parametrize("name", sorted(SCHEMAS))
+@pytest.mark.parametrize("name", sorted(set(SCHEMAS) - {"handoff"}))  # handoff: not content
 def test_demo_content_validates_against_the_published_schema(name: str) -> None:
     schema = json.loads((REPO / "docs" / "schemas" / f"{name}.json").read_text())
     files = _demo_files(name)

@@ -12,6 +12,7 @@ from server.support.run import (
     abandon,
     advance,
     funnel,
+    reopen,
     start_run,
 )
 
@@ -121,3 +122,19 @@ def test_funnel_counts_each_run_once_per_step_and_event() -> None:
     }  # fmt: skip
     assert (rows["name"]["shown"], rows["name"]["drop_off"]) == (1, 1)
     assert rows["send"]["shown"] == 0
+
+
+def test_continuing_an_abandoned_run_reopens_it_at_its_step_and_nothing_else_reopens() -> None:
+    r = advance(run(), "open", StepEvent.COMPLETED, now_ms=1).run
+    ended = advance(r, "name", StepEvent.ABANDONED, now_ms=2).run
+    again = reopen(ended, now_ms=3)
+    assert (again.status, again.step, again.completed_steps, again.updated_ms) == (
+        RunStatus.ACTIVE,
+        "name",
+        ("open",),
+        3,
+    )
+    assert reopen(r, now_ms=4) is r
+    done = start_run("r2", "w", 1, ["only"], now_ms=0)
+    done = advance(done, "only", StepEvent.COMPLETED, now_ms=1).run
+    assert reopen(done, now_ms=5) is done

@@ -68,7 +68,7 @@ export function createWidget({ doc = document, win = window, api, onError = () =
       closePanel(false);
       go().catch((error) => {
         onError(error);
-        openPanel();
+        openPanel(true);
         say("Sorry, that guide could not start here.");
       });
     });
@@ -133,15 +133,18 @@ export function createWidget({ doc = document, win = window, api, onError = () =
       parts.push(goButton(`Show me: ${reply.title || reply.walkthrough}`, () => api.start(reply.walkthrough, { session: reply.session })));
     } else if (reply.offer === "resume" && reply.run) {
       parts.push(goButton("Continue", () => api.resume(reply.run)));
+    } else if (reply.offer === "person") {
+      parts.push(make("p", { class: "muted" }, "A person from the team now has what you tried and where you are, and will get in touch."));
     }
     answer.replaceChildren(...parts);
     if (parts.length > 1 && reply.faq?.length) /** @type {HTMLDetailsElement} */ (parts[1]).open = true;
   }
 
-  function openPanel() {
+  /** @param {boolean} [focus] false when Tandem opens it by itself: the visitor's focus stays where it is */
+  function openPanel(focus = true) {
     panel.hidden = false;
     launch.setAttribute("aria-expanded", "true");
-    input.focus();
+    if (focus) input.focus();
     void refreshGuides();
   }
 
@@ -153,7 +156,7 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     if (refocus) launch.focus();
   }
 
-  launch.addEventListener("click", () => (panel.hidden ? openPanel() : closePanel()));
+  launch.addEventListener("click", () => (panel.hidden ? openPanel(true) : closePanel()));
   close.addEventListener("click", () => closePanel());
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -163,6 +166,14 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     if (/** @type {KeyboardEvent} */ (event).key !== "Escape") return;
     event.stopPropagation();
     closePanel();
+  });
+
+  // Help the visitor did not ask for on this page (Tandem saw them struggle, or the site asked).
+  doc.addEventListener("tandem:help", (event) => {
+    const reply = /** @type {CustomEvent} */ (event).detail;
+    if (!reply || typeof reply !== "object") return;
+    openPanel(false);
+    showAnswer(reply);
   });
 
   const mount = () => doc.body.append(host);

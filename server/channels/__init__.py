@@ -1,0 +1,1 @@
+"""Referral channels: where a referred support session's handoff packet goes (docs/support.md)."""

@@ -1,0 +1,290 @@
+"""Frustration, live (claim 10), and the referral it triggers (claims 4, 5, 8, 15, 20, 21).
+
+Each visitor's recent observations — clicks with what they caused and uncaught
+errors (``signal`` messages), navigations (``location``), walkthrough steps
+reversed — are kept in memory on the node their tab is connected to. After
+each one the pure calculator (``support.frustration``) recomputes the signals
+and the indicator with the site's rules. When the indicator crosses its
+threshold, Tandem does not wait to be asked: the indicator is stored on the
+profile with its evidence, a support session is opened and referred
+(``support.referral``), the visitor's tab is offered a person, and the handoff
+packet goes to the site's channels (the signed webhook).
+
+What is in memory is an optimisation, not the record: every observation is
+also a stored event, and every decision a support data item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from server.channels import webhook
+from server.knowledge.site import FrustrationSettings, Site
+from server.live import TabState
+from server.protocol.messages import HelpAnswer
+from server.support.frustration import (
+    Click,
+    FrustrationIndicator,
+    FrustrationRules,
+    Navigation,
+    Observation,
+    PageError,
+    SignalKind,
+    TargetKind,
+    WalkthroughEvent,
+    detect,
+    indicator,
+)
+from server.support.handoff import (
+    FaqShown,
+    Frustration,
+    HandoffPacket,
+    Location,
+    PersonaRef,
+    SignalEvidence,
+    TranscriptEntry,
+    Visitor,
+    WalkthroughReached,
+)
+from server.support.help import SUPPORT_SESSION
+from server.support.persona import candidates_from, choose_persona
+from server.support.referral import Channel, choose_channel, should_refer
+
+if TYPE_CHECKING:
+    from server.web.state import AppState
+
+log = logging.getLogger("tandem.frustration")
+
+#: The support data item that stores the indicator, with its evidence, when it crosses the threshold.
+FRUSTRATION = "frustration"
+#: How many half-lives of observations are kept: older ones weigh under 1/1000 of their weight.
+KEEP_HALF_LIVES = 10
+
+
+def rules_for(settings: FrustrationSettings) -> FrustrationRules:
+    """The pure calculator's rules from a site's ``frustration`` settings."""
+    defaults = FrustrationRules()
+    weights = {**defaults.weights, **{SignalKind(k): v for k, v in settings.weights.items()}}
+    return FrustrationRules(
+        rage_clicks=settings.rage_clicks, rage_window_ms=settings.rage_window_ms,
+        rage_radius_px=settings.rage_radius_px, dead_click_window_ms=settings.dead_click_window_ms,
+        error_click_window_ms=settings.error_click_window_ms, quick_back_ms=settings.quick_back_ms,
+        slow_step_factor=settings.slow_step_factor, half_life_ms=settings.half_life_ms,
+        threshold=settings.threshold, weights=weights,
+    )  # fmt: skip
+
+
+@dataclass
+class Watch:
+    """One visitor's recent observations on this node, and when they were last referred."""
+
+    observations: deque[Observation] = field(default_factory=deque)
+    referred_at_ms: int | None = None
+
+    def add(self, observation: Observation, keep_ms: int) -> None:
+        self.observations.append(observation)
+        newest = max(o.at_ms for o in self.observations)
+        while self.observations and newest - self.observations[0].at_ms > keep_ms:
+            self.observations.popleft()
+
+
+@dataclass
+class Watches:
+    """Every visitor's watch on this node, by (site, user)."""
+
+    by_visitor: dict[tuple[str, str], Watch] = field(default_factory=dict)
+    deliveries: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def of(self, site: str, user: str) -> Watch:
+        return self.by_visitor.setdefault((site, user), Watch())
+
+
+def observation_of(kind: str, at_ms: int, payload: dict[str, Any]) -> Observation | None:
+    """What a stored event says about frustration, if anything."""
+    if kind == "signal" and payload.get("signal") == "click":
+        return Click(
+            at_ms, float(payload.get("x", 0)), float(payload.get("y", 0)),
+            TargetKind(payload.get("target", "other")), str(payload.get("selector", "")),
+            payload.get("effect_ms"),
+        )  # fmt: skip
+    if kind == "signal" and payload.get("signal") == "error":
+        return PageError(at_ms, str(payload.get("message", "")))
+    if kind == "location":
+        return Navigation(at_ms, str(payload.get("url", "")))
+    if kind == "step" and payload.get("event") == "reversed" and payload.get("applied") == "yes":
+        return WalkthroughEvent(at_ms, SignalKind.STEP_REVERSED, str(payload.get("step", "")))
+    return None
+
+
+async def observe(
+    state: AppState, site: Site, user: str, tab: TabState | None, observation: Observation
+) -> FrustrationIndicator:
+    """Add one observation; refer the visitor when it takes their frustration over the threshold."""
+    settings = site.config.frustration
+    rules = rules_for(settings)
+    watch = state.frustration.of(site.key, user)
+    watch.add(observation, KEEP_HALF_LIVES * rules.half_life_ms)
+    now = observation.at_ms  # the client's clock, like every observation's
+    level = indicator(detect(watch.observations, rules), now, rules)
+    cooled = watch.referred_at_ms is None or now - watch.referred_at_ms >= settings.cooldown_ms
+    if level.frustrated and cooled:
+        watch.referred_at_ms = now
+        try:
+            await refer_for_frustration(state, site, user, tab, level)
+        except Exception:  # a referral that fails must not take the visitor's connection down
+            log.exception("referring %s on %s for frustration failed", user, site.key)
+    return level
+
+
+def evidence_of(level: FrustrationIndicator) -> dict[str, Any]:
+    """The indicator as stored: level, threshold and the signals that weigh most, with their evidence."""
+    return {
+        "level": level.level,
+        "threshold": level.threshold,
+        "at_ms": level.at_ms,
+        "signals": [
+            {"kind": s.kind.value, "at_ms": s.at_ms, "weight": s.weight, "evidence": s.evidence}
+            for s in level.top(10)
+        ],
+    }
+
+
+async def refer_for_frustration(
+    state: AppState, site: Site, user: str, tab: TabState | None, level: FrustrationIndicator
+) -> str:
+    """Store the indicator, open a referred support session, offer a person, hand off; the session id."""
+    now_ms = time.time_ns() // 1_000_000
+    store = state.store
+    profile = await store.get_profile(site.key, user)
+    traits = dict(profile.traits) if profile else {}
+    history = [i for i in profile.items if i.kind == SUPPORT_SESSION] if profile else []
+    evidence = evidence_of(level)
+    await store.append_support_item(
+        site.key, user, FRUSTRATION, at_ms=now_ms, payload=evidence,
+        failure=True, failure_reason="frustration_threshold",
+    )  # fmt: skip
+    referral = should_refer(frustration=level)
+    assert referral is not None  # the indicator is over its threshold
+    # This session counts: the visitor is no longer new, and automation has failed them once more.
+    persona = choose_persona(
+        candidates_from(site.personae), traits, sessions=len(history) + 1,
+        failures=sum(1 for i in history if i.failure) + 1,
+    )  # fmt: skip
+    channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
+    session = f"sess-{secrets.token_urlsafe(12)}"
+    place = {"process": tab.process if tab else None, "url_pattern": None}
+    item = {
+        "session": session, "channel": "frustration", "question": "", "url": tab.url if tab else "",
+        "place": place, "persona": persona.persona if persona else None, "offer": "person",
+        "walkthrough": None, "step": None, "faq": [],
+        "reasons": [*([asdict(persona.reason)] if persona else []), *(asdict(r) for r in referral.reasons)],
+        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel.value},
+        "frustration": evidence, "started_ms": now_ms,
+    }  # fmt: skip
+    await store.append_support_item(
+        site.key, user, SUPPORT_SESSION, at_ms=now_ms, payload=item,
+        failure=True, failure_reason="frustration_threshold",
+    )  # fmt: skip
+    found = next((p for p in site.personae if persona and p.id == persona.persona), None)
+    await _offer_person(state, site, user, tab, session, found, traits)
+    packet = await handoff_packet(state, site, user, tab, session, item, level, now_ms=now_ms)
+    _send_to_channels(state, site, packet)
+    return session
+
+
+async def _offer_person(
+    state: AppState, site: Site, user: str, tab: TabState | None, session: str, persona: Any,
+    traits: dict[str, Any],
+) -> None:  # fmt: skip
+    from server.knowledge.markup import render_template
+    from server.web.help import DEFAULT_LINES
+
+    source = (persona.voice.get("offer_person") if persona else None) or DEFAULT_LINES[
+        "offer_person"
+    ]
+    try:
+        text = render_template(
+            source, user=traits, persona={"name": persona.name if persona else ""}, offer={}
+        )
+    except ValueError:
+        text = DEFAULT_LINES["offer_person"]
+    answer = HelpAnswer(
+        req=0, session=session, offer="person", text=text,
+        persona={"id": persona.id, "name": persona.name, "avatar": persona.avatar} if persona else {},
+    )  # fmt: skip
+    for conn in list(state.connections):
+        if conn.site.key == site.key and conn.user == user and (tab is None or conn.tab == tab.tab):
+            await conn.send(answer)
+
+
+async def handoff_packet(
+    state: AppState, site: Site, user: str, tab: TabState | None, session: str,
+    item: dict[str, Any], level: FrustrationIndicator | None, *, now_ms: int,
+) -> HandoffPacket:  # fmt: skip
+    """Everything a person taking over needs (``tandem schema handoff``)."""
+    profile = await state.store.get_profile(site.key, user)
+    runs = await state.store.latest_runs(site.key, user, limit=1)
+    persona = next((p for p in site.personae if p.id == item.get("persona")), None)
+    sessions = [i for i in profile.items if i.kind == SUPPORT_SESSION] if profile else []
+    shown = {f for i in sessions for f in i.payload.get("faq", [])}
+    faq = [FaqShown(id=e.id, question=e.questions[0]) for e in site.faq if e.id in shown]
+    return HandoffPacket(
+        site=site.key, session=session, created_ms=now_ms,
+        triggers=item["referral"]["triggers"], reasons=item["reasons"],
+        visitor=Visitor(
+            user=user, anonymous=user.startswith("anon-"),
+            traits={k: v for k, v in (profile.traits if profile else {}).items()
+                    if isinstance(v, str | int | float | bool) or v is None},
+        ),
+        location=Location(tab=tab.tab, url=tab.url, title=tab.title, process=tab.process) if tab else None,
+        persona=PersonaRef(id=persona.id, name=persona.name, avatar=persona.avatar) if persona else None,
+        walkthrough=WalkthroughReached(
+            walkthrough=runs[0].run.walkthrough, version=runs[0].run.version, run=runs[0].run.id,
+            step=runs[0].run.step, status=runs[0].run.status.value,
+            completed_steps=list(runs[0].run.completed_steps),
+        ) if runs else None,
+        frustration=Frustration(
+            level=level.level, threshold=level.threshold,
+            signals=[SignalEvidence(kind=s.kind.value, at_ms=s.at_ms, weight=s.weight, evidence=s.evidence)
+                     for s in level.top(10)],
+        ) if level else None,
+        transcript=[
+            TranscriptEntry(
+                at_ms=i.at_ms, session=str(i.payload.get("session", "")), question=str(i.payload.get("question", "")),
+                offer=str(i.payload.get("offer", "")), persona=i.payload.get("persona"),
+                walkthrough=i.payload.get("walkthrough"),
+            )
+            for i in sessions
+        ],
+        faq_shown=faq,
+    )  # fmt: skip
+
+
+def _send_to_channels(state: AppState, site: Site, packet: HandoffPacket) -> None:
+    hook = site.config.channels.webhook
+    if hook is None:
+        return
+    secret = os.environ.get(hook.secret_env, "")
+    if not secret:
+        log.error("site %s: %s is not set; the webhook is not sent", site.key, hook.secret_env)
+        return
+    body = packet.model_dump_json().encode()
+    task = asyncio.ensure_future(
+        webhook.deliver(
+            hook.url,
+            secret.encode(),
+            body,
+            f"{packet.session}",
+            max_attempts=hook.max_attempts,
+            clock=time.time,
+        )
+    )
+    state.frustration.deliveries.add(task)
+    task.add_done_callback(state.frustration.deliveries.discard)
