@@ -244,6 +244,14 @@ export class Connection {
       this.state = "idle";
       return;
     }
+    if (code === 1008 && /^tab_taken\b/.test(reason)) {
+      // Another live page has this tab's id (the browser duplicated the tab with its sessionStorage):
+      // this page becomes a tab of its own, with what it still has to send, and connects again.
+      if (wasReady) this.emit("tandem:disconnected", { code, reason, retryIn: 0 });
+      this.outbox.renew();
+      this.open();
+      return;
+    }
     if (code === 1002 || code === 1008) {
       if (wasReady) this.emit("tandem:disconnected", { code, reason, retryIn: null });
       const refused = /^identity_refused\b/.test(reason);

@@ -228,6 +228,23 @@ for (const [code, reason, expected] of [
   });
 }
 
+test("close 1008 tab_taken: this page becomes a tab of its own and sends what it has under the new id", () => {
+  const { connect, connection, outbox, sockets, socket, sendFocus, eventsOf } = setup();
+  const first = connect();
+  const oldTab = outbox.tab;
+  sendFocus();
+  sendFocus();
+  first.serverClose(1008, "tab_taken: a newer connection of this tab replaced this one");
+  assert.equal(sockets.length, 2, "connects again at once");
+  socket().open();
+  const [hello] = socket().sent;
+  assert.notEqual(hello.tab, oldTab);
+  socket().receive({ kind: "welcome", v: 1, tab: hello.tab, ack: 0, user: "anon-Q2x8mN4pR7sT1vW3" });
+  assert.deepEqual(socket().sentOf("focus").map((m) => m.cseq), [1, 2], "renumbered for the new tab");
+  assert.equal(connection.status().state, "ready");
+  assert.deepEqual(eventsOf("tandem:error"), []);
+});
+
 test("close 1008 for a refused identity forgets it; a new identify() connects again", async (t) => {
   quiet(t);
   const session = new MemoryStorage();
