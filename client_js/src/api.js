@@ -5,6 +5,7 @@
  * tests build it around a connection of theirs.
  */
 
+import { feedback as feedbackMessage } from "./protocol.js";
 import * as requests from "./requests.js";
 
 /** @typedef {import("./connection.js").Connection} Connection */
@@ -60,12 +61,16 @@ import * as requests from "./requests.js";
  *   the walkthrough step showing now, or null
  * @property {() => void} stop
  *   end the walkthrough playing (as if the visitor closed it)
+ * @property {(event: string) => void} track
+ *   the page reports a named event (e.g. "report.exported"): a process whose goal is that event was reached
+ * @property {(session: string, helped: boolean) => void} feedback
+ *   the visitor's answer to "Did this help?" about a support session (the widget asks it)
  */
 
 /**
  * What plays runs: the page's Guide (guide.js).
  * @typedef {{play: (run: any) => boolean, forget: () => void, stop: (reason?: string) => void,
- *   current: () => {run: string | null, step: string, index: number} | null}} RunPlayer
+ *   current: () => {run: string | null, step: string, index: number} | null, track: (name: string) => void}} RunPlayer
  */
 
 /**
@@ -101,5 +106,9 @@ export function createApi({ version, config, connection, settle = () => {}, guid
       }),
     current: () => guide?.current() ?? null,
     stop: () => guide?.stop("closed"),
+    track: (event) => guide?.track(String(event)),
+    feedback: (session, helped) => {
+      connection.send((cseq) => feedbackMessage({ cseq, at: Date.now(), session: String(session), helped: Boolean(helped) }));
+    },
   });
 }

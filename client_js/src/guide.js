@@ -6,15 +6,23 @@
  * full page load: the run id is kept in this tab's sessionStorage until the run ends.
  *
  * Events on `document`: `tandem:walkthrough` ({run, walkthrough, step}) when a run
- * starts playing, `tandem:walkthrough-end` ({run, reason}) when it ends.
+ * starts playing, `tandem:walkthrough-end` ({run, reason, session}) when it ends.
+ *
+ * The process's goal: while a run plays and for `GOAL_WATCH_MS` after it completed, the
+ * guide watches for the goal element (or the goal event the page reports with
+ * `Tandem.track`) and says once, with a `goal` message, that the page showed it.
  */
 import { dispatch } from "./events.js";
 import { createPlayer } from "./player/index.js";
-import { step as stepMessage } from "./protocol.js";
+import { deepQuery, isShown } from "./player/dom.js";
+import { goal as goalMessage, step as stepMessage } from "./protocol.js";
 import { resolve as resolveTarget } from "./resolver/index.js";
 
 /** Where the playing run's id is kept, per tab. */
 export const RUN_KEY = "tandem.run";
+
+/** How long after a run completed its goal may still show (a form that answers a moment later). */
+export const GOAL_WATCH_MS = 10_000;
 
 /** The player's end that needs no report: the last step's `completed` already ended the run. */
 const NOT_AN_END = new Set(["completed"]);
@@ -28,6 +36,8 @@ const NOT_AN_END = new Set(["completed"]);
  * @property {import("./player/types.js").Step[]} steps
  * @property {string} [title]
  * @property {{name?: string, avatar?: string}} [persona]
+ * @property {string} [session] the support session that offered it
+ * @property {{process?: string, element?: string, event?: string}} [goal] the process's goal
  */
 
 /**
@@ -39,6 +49,7 @@ const NOT_AN_END = new Set(["completed"]);
  * @property {import("./player/types.js").Resolve} [resolve] finds a step's target (default: the resolver)
  * @property {() => number} [now] epoch ms
  * @property {(type: string, detail: object) => void} [emit]
+ * @property {(fn: () => void, ms: number) => unknown} [later] schedules (default: setTimeout)
  */
 
 export class Guide {
@@ -51,13 +62,23 @@ export class Guide {
     resolve = /** @type {import("./player/types.js").Resolve} */ (/** @type {unknown} */ (resolveTarget)),
     now = () => Date.now(),
     emit = dispatch,
+    later = (fn, ms) => setTimeout(fn, ms),
   }) {
+    this.later = later;
     this.connection = connection;
     this.session = session;
     this.now = now;
     this.emit = emit;
     /** @type {string | null} the run playing now */
     this.playing = null;
+    this.doc = doc;
+    this.win = win;
+    /** @type {{run: string, session: string, process: string, element: string, event: string, seen: boolean} | null} */
+    this.goal = null;
+    /** @type {(() => void) | null} */
+    this.unwatchGoal = null;
+    /** the support session of the run playing (or last played) */
+    this.sessionOf = "";
     this.player = createPlayer({
       doc,
       win,
@@ -85,6 +106,8 @@ export class Guide {
     this.session.setItem(RUN_KEY, run.run);
     this.player.play({ run: run.run, title: run.title, step: run.step, steps: run.steps, persona: run.persona });
     this.playing = run.run;
+    this.sessionOf = run.session ?? "";
+    this.watchGoal(run);
     this.emit("tandem:walkthrough", { run: run.run, walkthrough: run.walkthrough, step: run.step });
     return true;
   }
@@ -123,6 +146,56 @@ export class Guide {
       this.connection.send((cseq) => stepMessage({ cseq, at: this.now(), run, step, event: "abandoned", reason }));
     }
     if (this.pending() === run) this.forget();
-    this.emit("tandem:walkthrough-end", { run, reason });
+    if (reason === "completed") this.checkGoal();
+    const watching = this.unwatchGoal;
+    if (reason === "completed") this.later(() => this.unwatchGoal === watching && this.stopGoal(), GOAL_WATCH_MS);
+    else this.stopGoal();
+    this.emit("tandem:walkthrough-end", { run, reason, session: this.sessionOf ?? "" });
+  }
+
+  /**
+   * The page reports a named event (`Tandem.track`): the goal, when it is the goal of the run.
+   * @param {string} name
+   */
+  track(name) {
+    const goal = this.goal;
+    if (goal && !goal.seen && goal.event && goal.event === name) this.goalSeen("event", name);
+  }
+
+  /** @param {RunAnswer} run */
+  watchGoal(run) {
+    this.stopGoal();
+    const wanted = run.goal ?? {};
+    if (!wanted.process || (!wanted.element && !wanted.event)) return;
+    this.goal = { run: run.run, session: run.session ?? "", process: wanted.process, element: wanted.element ?? "", event: wanted.event ?? "", seen: false };
+    if (!this.goal.element || typeof this.win.MutationObserver !== "function") return;
+    const observer = new this.win.MutationObserver(() => this.checkGoal());
+    observer.observe(this.doc, { subtree: true, childList: true, attributes: true });
+    this.unwatchGoal = () => observer.disconnect();
+    this.checkGoal();
+  }
+
+  checkGoal() {
+    const goal = this.goal;
+    if (goal && !goal.seen && goal.element && isShown(deepQuery(this.doc, goal.element))) this.goalSeen("element", goal.element);
+  }
+
+  /**
+   * @param {"element" | "event"} how
+   * @param {string} detail
+   */
+  goalSeen(how, detail) {
+    const goal = this.goal;
+    if (!goal) return;
+    goal.seen = true;
+    this.connection.send((cseq) => goalMessage({ cseq, at: this.now(), run: goal.run, process: goal.process, how, detail }));
+    this.stopGoal(false);
+  }
+
+  /** @param {boolean} [forget] false: keep what was seen (so it is not sent twice) */
+  stopGoal(forget = true) {
+    this.unwatchGoal?.();
+    this.unwatchGoal = null;
+    if (forget) this.goal = null;
   }
 }

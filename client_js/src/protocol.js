@@ -27,6 +27,8 @@ export const SIZE_LIMITS = Object.freeze({
   resume: 256,
   step: 1 * KiB,
   signal: 1 * KiB,
+  goal: 512,
+  feedback: 256,
   help: 1 * KiB,
 });
 
@@ -128,11 +130,29 @@ const CHUNK_ID = /^[A-Za-z0-9_-]{1,32}$/;
  * @property {number} [effect_ms]
  * @property {string} [message]
  */
-/** @typedef {LocationMessage | FocusMessage | StepMessage | SignalMessage} DataMessage numbered, stored, acknowledged */
+/**
+ * @typedef {object} GoalMessage
+ * @property {"goal"} kind
+ * @property {number} cseq
+ * @property {number} at
+ * @property {string} run
+ * @property {string} process
+ * @property {"element" | "event"} how
+ * @property {string} [detail]
+ */
+/**
+ * @typedef {object} FeedbackMessage
+ * @property {"feedback"} kind
+ * @property {number} cseq
+ * @property {number} at
+ * @property {string} session
+ * @property {boolean} helped
+ */
+/** @typedef {LocationMessage | FocusMessage | StepMessage | SignalMessage | GoalMessage | FeedbackMessage} DataMessage numbered, stored, acknowledged */
 /** @typedef {HelloMessage | IdentifyMessage | DataMessage | ChunkMessage} ClientMessage */
 
 /** The kinds of data message: numbered, kept in the outbox (across page loads) until acknowledged. */
-export const DATA_KINDS = new Set(["location", "focus", "step", "signal"]);
+export const DATA_KINDS = new Set(["location", "focus", "step", "signal", "goal", "feedback"]);
 
 /** A message over its kind's size limit: it is never sent (the server would close with 1009). */
 export class MessageTooLarge extends Error {
@@ -237,6 +257,27 @@ export function signal({ cseq, at, signal, x = 0, y = 0, target = "other", selec
   if (typeof effect_ms === "number" && effect_ms >= 0) out.effect_ms = Math.round(effect_ms);
   if (message !== "") out.message = truncate(message, 300);
   return out;
+}
+
+/**
+ * `goal`: the page shows the process's goal (its element, or the site's goal event).
+ * @param {{cseq: number, at: number, run: string, process: string, how: "element" | "event", detail?: string}} fields
+ * @returns {GoalMessage}
+ */
+export function goal({ cseq, at, run, process, how, detail = "" }) {
+  /** @type {GoalMessage} */
+  const message = { kind: "goal", cseq, at, run, process, how };
+  if (detail !== "") message.detail = truncate(detail, 256);
+  return message;
+}
+
+/**
+ * `feedback`: "Did this help?" answered, about one support session.
+ * @param {{cseq: number, at: number, session: string, helped: boolean}} fields
+ * @returns {FeedbackMessage}
+ */
+export function feedback({ cseq, at, session, helped }) {
+  return { kind: "feedback", cseq, at, session, helped };
 }
 
 /**

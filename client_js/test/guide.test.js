@@ -12,6 +12,8 @@ function guideOn() {
   const h = setup({ session });
   /** @type {{type: string, detail: object}[]} */
   const emitted = [];
+  /** @type {(() => void)[]} */
+  const timers = [];
   const guide = new Guide({
     doc: /** @type {Document} */ ({}),
     win: /** @type {any} */ ({}),
@@ -20,8 +22,9 @@ function guideOn() {
     resolve: async () => ({ status: "not_found", element: null }),
     now: () => 1_795_000_000_000,
     emit: (type, detail) => emitted.push({ type, detail }),
+    later: (fn) => timers.push(fn),
   });
-  return { ...h, guide, session, emitted };
+  return { ...h, guide, session, emitted, timers };
 }
 
 test("the player's step outcomes become numbered step messages of the playing run", () => {
@@ -50,7 +53,7 @@ test("a walkthrough the visitor closes abandons the run; a completed one sends n
   const [last] = socket.sentOf("step").slice(-1);
   assert.deepEqual([last.step, last.event, last.reason], ["email", "abandoned", "closed"]);
   assert.equal(guide.pending(), null, "the next page does not pick it up");
-  assert.deepEqual(emitted.at(-1), { type: "tandem:walkthrough-end", detail: { run: "run-abcdefgh1234", reason: "closed" } });
+  assert.deepEqual(emitted.at(-1), { type: "tandem:walkthrough-end", detail: { run: "run-abcdefgh1234", reason: "closed", session: "" } });
 
   guide.playing = "run-zyxwvuts9876";
   session.setItem(RUN_KEY, "run-zyxwvuts9876");
@@ -64,4 +67,22 @@ test("a run that is no longer active is not played and not kept", () => {
   session.setItem(RUN_KEY, "run-abcdefgh1234");
   assert.equal(guide.play({ run: "run-abcdefgh1234", walkthrough: "w", status: "completed", step: "a", steps: [] }), false);
   assert.equal(guide.pending(), null);
+});
+
+test("the goal is reported once: its element on screen, or its event tracked, for the run's process", () => {
+  const { guide, connect, timers } = guideOn();
+  const socket = connect();
+  guide.goal = { run: "run-abcdefgh1234", session: "sess-1", process: "export-report", element: "", event: "report.exported", seen: false };
+  guide.track("report.printed");
+  guide.track("report.exported");
+  guide.track("report.exported");
+  const goals = socket.sentOf("goal");
+  assert.deepEqual(goals.map(({ run, process, how, detail }) => ({ run, process, how, detail })), [
+    { run: "run-abcdefgh1234", process: "export-report", how: "event", detail: "report.exported" },
+  ]);
+  guide.playing = "run-abcdefgh1234";
+  guide.ended({ reason: "completed", step: null });
+  assert.equal(timers.length, 1, "watching stops a while after the run completed");
+  timers[0]();
+  assert.equal(guide.goal, null);
 });

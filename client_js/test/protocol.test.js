@@ -57,6 +57,9 @@ const BUILT = {
   "signal-dead-click": () =>
     protocol.signal({ cseq: 17, at: 1_795_000_007_000, signal: "click", x: 120.25, y: 299.6, target: "button", selector: "[data-testid=dead-button]" }),
   "signal-error": () => protocol.signal({ cseq: 18, at: 1_795_000_007_400, signal: "error", message: "TypeError: x is undefined" }),
+  "goal-element": () =>
+    protocol.goal({ cseq: 19, at: 1_795_000_008_000, run: "run-Zq3xK8mN4pR7sT1v", process: "invite-teammate", how: "element", detail: "[data-testid=invite-sent]" }),
+  feedback: () => protocol.feedback({ cseq: 20, at: 1_795_000_009_000, session: "sess-Q2x8mN4pR7sT1vW3", helped: true }),
   focus: () => protocol.focus({ cseq: 300, at: 1_795_000_001_000, focused: false, visible: true }),
   chunk: () => {
     const data = new Uint8Array(512).map((_, i) => i % 256);

@@ -170,6 +170,26 @@ class Signal(Message, tag="signal"):
     message: Annotated[str, msgspec.Meta(max_length=300)] = ""
 
 
+class Goal(Message, tag="goal"):
+    """The page shows the process's goal during or just after a run: its goal element, or the site reported its goal event."""
+
+    cseq: Cseq
+    at: EpochMs
+    run: RunId
+    process: Slug
+    how: Literal["element", "event"]
+    detail: Annotated[str, msgspec.Meta(max_length=256)] = ""  # the selector or the event name
+
+
+class Feedback(Message, tag="feedback"):
+    """The visitor's answer to "Did this help?" about one of their support sessions."""
+
+    cseq: Cseq
+    at: EpochMs
+    session: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    helped: bool
+
+
 class Help(Message, tag="help"):
     """The visitor asks for help (the widget, ``Tandem.help(question)``). Answered by ``help_answer``."""
 
@@ -178,9 +198,23 @@ class Help(Message, tag="help"):
 
 
 ClientMessage = (
-    Hello | Identify | Location | Focus | Chunk | Launcher | Start | Resume | Step | Signal | Help
+    Hello
+    | Identify
+    | Location
+    | Focus
+    | Chunk
+    | Launcher
+    | Start
+    | Resume
+    | Step
+    | Signal
+    | Goal
+    | Feedback
+    | Help
 )
-DataMessage = Location | Focus | Step | Signal  # numbered, durably stored, acknowledged
+DataMessage = (
+    Location | Focus | Step | Signal | Goal | Feedback
+)  # numbered, durably stored, acknowledged
 
 
 # --- server → client ------------------------------------------------------------
@@ -247,6 +281,10 @@ class RunMessage(Message, tag="run"):
     status: str
     steps: list[dict[str, Any]]
     persona: dict[str, str] = msgspec.field(default_factory=dict)  # who guides it: id, name, avatar
+    session: str = ""  # the support session that offered it: "Did this help?" is asked about it
+    goal: dict[str, str] = msgspec.field(
+        default_factory=dict
+    )  # the process's goal: url, element or event
 
 
 class HelpAnswer(Message, tag="help_answer"):
@@ -268,7 +306,8 @@ ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage | HelpA
 
 CLIENT_KINDS: dict[str, type[Message]] = {
     "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
-    "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "signal": Signal, "help": Help,
+    "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "signal": Signal, "goal": Goal,
+    "feedback": Feedback, "help": Help,
 }  # fmt: skip
 SERVER_KINDS: dict[str, type[Message]] = {
     "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error, "offers": Offers, "run": RunMessage,
@@ -287,6 +326,8 @@ SIZE_LIMITS: dict[str, int] = {
     "resume": 256,
     "step": 1 * KiB,
     "signal": 1 * KiB,
+    "goal": 512,
+    "feedback": 256,
     "help": 1 * KiB,
 }
 #: Largest message reassembled from chunks.

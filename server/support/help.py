@@ -69,7 +69,11 @@ def past_sessions(items: Sequence[SupportItem], runs: Sequence[Run] = ()) -> lis
         session_id = str(payload.get("session", item.id))
         current = sessions.setdefault(session_id, {"at_ms": item.at_ms})
         current.update({k: v for k, v in payload.items() if v is not None})
-        if item.failure:
+        if "effectiveness" in payload:
+            current["failed"] = item.failure  # the latest score decides, until a referral
+        elif item.failure or "referral" in payload:
+            current["failed"] = current["referred"] = True
+        if current.get("referred"):
             current["failed"] = True
     for run in sorted(runs, key=lambda r: r.updated_ms):
         if run.session in sessions:

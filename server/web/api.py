@@ -362,9 +362,28 @@ async def support_session(request: Request) -> Response:
                 "step": first.get("step"),
             },
             "faq": first.get("faq", []),
-            "reasons": first.get("reasons", []),
-            "referral": first.get("referral"),
+            "reasons": [
+                *first.get("reasons", []),
+                *(
+                    r
+                    for i in items[1:]
+                    if "referral" in i.payload
+                    for r in i.payload.get("reasons", [])
+                ),
+            ],
+            "referral": next(
+                (i.payload["referral"] for i in items if "referral" in i.payload), None
+            ),
             "frustration": first.get("frustration"),
+            "effectiveness": next(
+                (
+                    i.payload["effectiveness"]
+                    for i in reversed(items)
+                    if "effectiveness" in i.payload
+                ),
+                None,
+            ),
+            "feedback": [i.payload["feedback"] for i in items if "feedback" in i.payload],
             "runs": [
                 {
                     "run": r.id,

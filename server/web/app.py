@@ -128,6 +128,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await app.state.tandem.scoring.close()
             await broker.close()
             await store.close()
 

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from server.channels import webhook
 from server.knowledge.site import FrustrationSettings, Site
 from server.live import TabState
-from server.protocol.messages import HelpAnswer
 from server.support.frustration import (
     Click,
     FrustrationIndicator,
@@ -42,20 +39,10 @@ from server.support.frustration import (
     detect,
     indicator,
 )
-from server.support.handoff import (
-    FaqShown,
-    Frustration,
-    HandoffPacket,
-    Location,
-    PersonaRef,
-    SignalEvidence,
-    TranscriptEntry,
-    Visitor,
-    WalkthroughReached,
-)
 from server.support.help import SUPPORT_SESSION
 from server.support.persona import candidates_from, choose_persona
 from server.support.referral import Channel, choose_channel, should_refer
+from server.web import referrals
 
 if TYPE_CHECKING:
     from server.web.state import AppState
@@ -193,98 +180,9 @@ async def refer_for_frustration(
         failure=True, failure_reason="frustration_threshold",
     )  # fmt: skip
     found = next((p for p in site.personae if persona and p.id == persona.persona), None)
-    await _offer_person(state, site, user, tab, session, found, traits)
-    packet = await handoff_packet(state, site, user, tab, session, item, level, now_ms=now_ms)
-    _send_to_channels(state, site, packet)
-    return session
-
-
-async def _offer_person(
-    state: AppState, site: Site, user: str, tab: TabState | None, session: str, persona: Any,
-    traits: dict[str, Any],
-) -> None:  # fmt: skip
-    from server.knowledge.markup import render_template
-    from server.web.help import DEFAULT_LINES
-
-    source = (persona.voice.get("offer_person") if persona else None) or DEFAULT_LINES[
-        "offer_person"
-    ]
-    try:
-        text = render_template(
-            source, user=traits, persona={"name": persona.name if persona else ""}, offer={}
-        )
-    except ValueError:
-        text = DEFAULT_LINES["offer_person"]
-    answer = HelpAnswer(
-        req=0, session=session, offer="person", text=text,
-        persona={"id": persona.id, "name": persona.name, "avatar": persona.avatar} if persona else {},
-    )  # fmt: skip
-    for conn in list(state.connections):
-        if conn.site.key == site.key and conn.user == user and (tab is None or conn.tab == tab.tab):
-            await conn.send(answer)
-
-
-async def handoff_packet(
-    state: AppState, site: Site, user: str, tab: TabState | None, session: str,
-    item: dict[str, Any], level: FrustrationIndicator | None, *, now_ms: int,
-) -> HandoffPacket:  # fmt: skip
-    """Everything a person taking over needs (``tandem schema handoff``)."""
-    profile = await state.store.get_profile(site.key, user)
-    runs = await state.store.latest_runs(site.key, user, limit=1)
-    persona = next((p for p in site.personae if p.id == item.get("persona")), None)
-    sessions = [i for i in profile.items if i.kind == SUPPORT_SESSION] if profile else []
-    shown = {f for i in sessions for f in i.payload.get("faq", [])}
-    faq = [FaqShown(id=e.id, question=e.questions[0]) for e in site.faq if e.id in shown]
-    return HandoffPacket(
-        site=site.key, session=session, created_ms=now_ms,
-        triggers=item["referral"]["triggers"], reasons=item["reasons"],
-        visitor=Visitor(
-            user=user, anonymous=user.startswith("anon-"),
-            traits={k: v for k, v in (profile.traits if profile else {}).items()
-                    if isinstance(v, str | int | float | bool) or v is None},
-        ),
-        location=Location(tab=tab.tab, url=tab.url, title=tab.title, process=tab.process) if tab else None,
-        persona=PersonaRef(id=persona.id, name=persona.name, avatar=persona.avatar) if persona else None,
-        walkthrough=WalkthroughReached(
-            walkthrough=runs[0].run.walkthrough, version=runs[0].run.version, run=runs[0].run.id,
-            step=runs[0].run.step, status=runs[0].run.status.value,
-            completed_steps=list(runs[0].run.completed_steps),
-        ) if runs else None,
-        frustration=Frustration(
-            level=level.level, threshold=level.threshold,
-            signals=[SignalEvidence(kind=s.kind.value, at_ms=s.at_ms, weight=s.weight, evidence=s.evidence)
-                     for s in level.top(10)],
-        ) if level else None,
-        transcript=[
-            TranscriptEntry(
-                at_ms=i.at_ms, session=str(i.payload.get("session", "")), question=str(i.payload.get("question", "")),
-                offer=str(i.payload.get("offer", "")), persona=i.payload.get("persona"),
-                walkthrough=i.payload.get("walkthrough"),
-            )
-            for i in sessions
-        ],
-        faq_shown=faq,
-    )  # fmt: skip
-
-
-def _send_to_channels(state: AppState, site: Site, packet: HandoffPacket) -> None:
-    hook = site.config.channels.webhook
-    if hook is None:
-        return
-    secret = os.environ.get(hook.secret_env, "")
-    if not secret:
-        log.error("site %s: %s is not set; the webhook is not sent", site.key, hook.secret_env)
-        return
-    body = packet.model_dump_json().encode()
-    task = asyncio.ensure_future(
-        webhook.deliver(
-            hook.url,
-            secret.encode(),
-            body,
-            f"{packet.session}",
-            max_attempts=hook.max_attempts,
-            clock=time.time,
-        )
+    await referrals.offer_person(state, site, user, tab, session, found, traits)
+    packet = await referrals.handoff_packet(
+        state, site, user, tab, session, item, level, now_ms=now_ms
     )
-    state.frustration.deliveries.add(task)
-    task.add_done_callback(state.frustration.deliveries.discard)
+    referrals.send_to_channels(state, site, packet)
+    return session

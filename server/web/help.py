@@ -15,7 +15,13 @@ from server.knowledge.markup import render_template
 from server.knowledge.site import Site
 from server.live import TabState, focused_tab
 from server.protocol.messages import HelpAnswer
-from server.support.help import SUPPORT_SESSION, HelpDecision, HelpRequest, decide_help
+from server.support.help import (
+    SUPPORT_SESSION,
+    HelpDecision,
+    HelpRequest,
+    decide_help,
+    past_sessions,
+)
 from server.support.history import OfferKind, Walkthrough
 from server.support.persona import candidates_from
 from server.support.run import Run
@@ -110,6 +116,12 @@ async def answer_help(
     await state.store.append_support_item(
         site.key, user, SUPPORT_SESSION, at_ms=now_ms, payload=decision.item
     )
+    # Coming back for help at the same place settles the last session there: score it, final now.
+    earlier = [
+        s for s in past_sessions(profile.items, runs) if s.place == decision.place
+    ] if profile else []  # fmt: skip
+    if earlier:
+        state.scoring.schedule(state, site, user, earlier[-1].id, delay_s=0, tab=location)
     offered = next((p for p in published if p.walkthrough.id == decision.offer.walkthrough), None)
     title = offered.walkthrough.title if offered else ""
     persona, text = _voice(site, decision, dict(profile.traits) if profile else {}, title)

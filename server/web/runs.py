@@ -39,12 +39,18 @@ def _run_message(
     status: str,
     steps: list[dict[str, Any]],
     persona: str | None,
+    session: str,
 ) -> RunMessage:
     found = next((p for p in conn.site.personae if persona and p.id == persona), None)
+    process = conn.site.process(walkthrough.process)
+    goal = process.goal if process else None
     return RunMessage(
         req=req, run=run_id, walkthrough=walkthrough.id, version=walkthrough.version, title=walkthrough.title,
         step=step, status=status, steps=steps,
         persona={"id": found.id, "name": found.name, "avatar": found.avatar} if found else {},
+        session=session,
+        goal={"process": walkthrough.process, "element": goal.element} if goal and goal.element
+        else {"process": walkthrough.process, "event": goal.event} if goal and goal.event else {},
     )  # fmt: skip
 
 
@@ -117,8 +123,9 @@ async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessa
     await conn.state.store.save_run(conn.site.key, conn.user, conn.tab, run)
     steps = render_steps(walkthrough, traits=await _traits(conn), persona=persona or None)
     return _run_message(
-        conn, message.req, run.id, walkthrough, run.step, run.status.value, steps, persona
-    )
+        conn, message.req, run.id, walkthrough, run.step, run.status.value, steps, persona,
+        run.session,
+    )  # fmt: skip
 
 
 async def resume(conn: TabConnection, message: Resume, *, now_ms: int) -> RunMessage | Error:
@@ -151,8 +158,9 @@ async def resume(conn: TabConnection, message: Resume, *, now_ms: int) -> RunMes
     persona = await _session_persona(conn, stored.run.session) if stored.run.session else None
     steps = render_steps(walkthrough, traits=await _traits(conn), persona=persona or None)
     return _run_message(
-        conn, message.req, run.id, walkthrough, run.step, run.status.value, steps, persona
-    )
+        conn, message.req, run.id, walkthrough, run.step, run.status.value, steps, persona,
+        run.session,
+    )  # fmt: skip
 
 
 #: The support data item that records how a walkthrough run ended.
@@ -176,6 +184,12 @@ async def _record_outcome(conn: TabConnection, run: Run, reason: str, *, now_ms:
         failure=abandoned,
         failure_reason=(reason or "step_not_completed") if abandoned else None,
     )  # fmt: skip
+    if run.session:  # score the support session that offered it, once the goal had time to show
+        scoring = conn.state.scoring
+        scoring.schedule(
+            conn.state, conn.site, conn.user or "", run.session, delay_s=scoring.grace_s,
+            tab=conn.live,
+        )  # fmt: skip
 
 
 async def apply_step(conn: TabConnection, message: Step, *, now_ms: int) -> dict[str, Any]:

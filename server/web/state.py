@@ -14,6 +14,7 @@ from server.settings import Settings
 from server.store import Store
 from server.visitors import Visitors
 from server.web.frustration import Watches
+from server.web.scoring import Scoring
 
 
 @dataclass
@@ -28,6 +29,7 @@ class AppState:
     connections: set[Any] = field(default_factory=set)
     tabs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (site, tab) → its connection
     frustration: Watches = field(default_factory=Watches)
+    scoring: Scoring = field(default_factory=Scoring)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
     def process_index(self, site: str) -> ProcessIndex:

@@ -39,7 +39,9 @@ from server.protocol.messages import (
     Chunk,
     ClientMessage,
     Error,
+    Feedback,
     Focus,
+    Goal,
     Hello,
     Help,
     Identified,
@@ -55,8 +57,10 @@ from server.protocol.messages import (
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
+from server.support.help import SUPPORT_SESSION
 from server.web import frustration, runs
 from server.web.help import answer_help
+from server.web.scoring import FEEDBACK_KEY
 from server.web.state import AppState
 
 log = logging.getLogger("tandem.socket")
@@ -157,7 +161,7 @@ class TabConnection:
             return
         if isinstance(message, Identify):
             await self.on_identify(message)
-        elif isinstance(message, Location | Focus | Step | Signal):
+        elif isinstance(message, Location | Focus | Step | Signal | Goal | Feedback):
             await self.on_data(message)
         elif isinstance(message, Help):
             if self.user is None:
@@ -266,7 +270,7 @@ class TabConnection:
         await self.send(Identified(user=message.user))
         await self.touch_live()
 
-    async def on_data(self, message: Location | Focus | Step | Signal) -> None:
+    async def on_data(self, message: Location | Focus | Step | Signal | Goal | Feedback) -> None:
         if self.user is None:
             await self.send(
                 Error(
@@ -298,11 +302,15 @@ class TabConnection:
         elif isinstance(message, Step):
             payload = await runs.apply_step(self, message, now_ms=received)
             kind = "step"
-        elif isinstance(message, Signal):
+        elif isinstance(message, Signal | Goal | Feedback):
             payload = msgspec.to_builtins(message)
-            for name in ("kind", "cseq", "at"):
+            kind = str(payload.pop("kind"))
+            for name in ("cseq", "at"):
                 payload.pop(name, None)
-            kind = "signal"
+            if isinstance(message, Feedback):
+                payload["applied"] = await self.on_feedback(message, now_ms=received)
+            elif isinstance(message, Goal):
+                await self.on_goal(message)
         else:
             payload = {"focused": message.focused, "visible": message.visible}
             gained = message.focused and not (self.live and self.live.focused)
@@ -320,6 +328,31 @@ class TabConnection:
         observation = frustration.observation_of(kind, message.at, payload)
         if observation is not None:
             await frustration.observe(self.state, self.site, self.user, self.live, observation)
+
+    async def on_feedback(self, message: Feedback, *, now_ms: int) -> str:
+        """Record "Did this help?" on the visitor's own session and score it again."""
+        profile = await self.state.store.get_profile(self.site.key, self.user or "")
+        if profile is None or not any(
+            i.payload.get("session") == message.session for i in profile.items
+        ):
+            return "unknown_session"
+        await self.state.store.append_support_item(
+            self.site.key, self.user or "", SUPPORT_SESSION, at_ms=now_ms,
+            payload={"session": message.session, FEEDBACK_KEY: {"helped": message.helped, "at_ms": now_ms}},
+            failure=not message.helped, failure_reason=None if message.helped else "user_said_no",
+        )  # fmt: skip
+        self.state.scoring.schedule(
+            self.state, self.site, self.user or "", message.session, delay_s=0, tab=self.live
+        )
+        return "yes"
+
+    async def on_goal(self, message: Goal) -> None:
+        """The goal showed: score the session of the run again once the event is stored."""
+        stored = await self.state.store.get_run(self.site.key, message.run)
+        if stored is not None and stored.user_id == self.user and stored.run.session:
+            self.state.scoring.schedule(
+                self.state, self.site, self.user, stored.run.session, delay_s=1.0, tab=self.live
+            )
 
     def _live_state(self, **changes: object) -> TabState:
         base = self.live or TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())

@@ -89,7 +89,8 @@ async def test_help_remembers_a_walkthrough_the_visitor_abandoned_and_resumes_it
     await expect(page.locator(TOOLTIP)).to_contain_text("Step 3 of 6")
 
     items = support_stack.api("/api/users/demo/u-alan/profile")["support_items"]
-    second = [i for i in items if i["kind"] == "support_session"][-1]["payload"]
+    asked = [i for i in items if i["kind"] == "support_session" and "offer" in i["payload"]]
+    second = asked[-1]["payload"]
     assert (second["offer"], second["walkthrough"], second["step"]) == (
         "resume",
         "invite-teammate",
@@ -135,3 +136,45 @@ async def test_rage_clicks_on_a_dead_button_bring_a_person_without_asking(
     jsonschema.Draft202012Validator(schema).validate(packet)
     assert packet["location"]["url"].endswith("/settings")
     assert any(s["kind"] == "rage_click" for s in packet["frustration"]["signals"])
+
+
+async def test_a_walkthrough_that_reached_its_goal_asks_if_it_helped_and_scores_the_session(
+    page: Page, support_stack: Stack
+) -> None:
+    base = support_stack.demo()
+    await sign_in(page, base, email="ada@acme.test")
+    await page.goto(f"{base}/team/invite")
+    await ready(page, "u-ada")
+    panel = await ask(page, "how do I add a colleague?")
+    await panel.get_by_role("button", name="Show me: Invite a teammate").click()
+    await wait_in_page(page, "(Tandem.current() || {}).step === 'name'")
+    session = await page.evaluate("Tandem.current() && Tandem.current().run")
+    await page.get_by_test_id("invite-name").fill("Mary Kenneth Keller")
+    await wait_in_page(page, "(Tandem.current() || {}).step === 'email'")
+    await page.get_by_test_id("invite-email").fill("mary@acme.test")
+    for step in ("role", "message", "send"):
+        await wait_in_page(page, f"(Tandem.current() || {{}}).step === '{step}'")
+        await page.locator("tandem-player [data-part=drive]").click()
+    await expect(page.get_by_test_id("invite-sent")).to_be_visible()
+
+    # The run is over: the widget asks, without taking the focus.
+    await expect(panel).to_be_visible()
+    await expect(panel.locator(".answer")).to_contain_text("Did this help?")
+    await panel.get_by_role("button", name="Yes").click()
+    await expect(panel.locator(".answer")).to_contain_text("Thanks!")
+
+    run = session  # the run id; its support session is the one the widget's answer started
+    items = support_stack.api("/api/users/demo/u-ada/profile")["support_items"]
+    opened = next(i["payload"]["session"] for i in items if "offer" in i["payload"])
+    deadline = time.monotonic() + 30
+    while True:
+        trail = support_stack.api(f"/api/sites/demo/support-sessions/{opened}")
+        score = trail["effectiveness"]
+        if score and score["score"] == 1.0:
+            break
+        assert time.monotonic() < deadline, f"the session was not scored 1.0: {score}"
+        await page.wait_for_timeout(200)
+    parts = {c["name"]: (c["value"], c["basis"]) for c in score["components"]}
+    assert parts["goal_reached"] == (1.0, "confirmed")  # the run completed and the goal showed
+    assert parts["visitor_confirmation"] == (1.0, "confirmed")
+    assert trail["runs"][0]["run"] == run and trail["runs"][0]["status"] == "completed"

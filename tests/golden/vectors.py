@@ -15,7 +15,9 @@ from server.protocol.messages import (
     AnonymousIdentity,
     Chunk,
     Error,
+    Feedback,
     Focus,
+    Goal,
     Hello,
     Help,
     HelpAnswer,
@@ -192,6 +194,21 @@ VECTORS: list[tuple[str, Message]] = [
     (
         "signal-error",
         Signal(cseq=18, at=1_795_000_007_400, signal="error", message="TypeError: x is undefined"),
+    ),
+    (
+        "goal-element",
+        Goal(
+            cseq=19,
+            at=1_795_000_008_000,
+            run="run-Zq3xK8mN4pR7sT1v",
+            process="invite-teammate",
+            how="element",
+            detail="[data-testid=invite-sent]",
+        ),
+    ),
+    (
+        "feedback",
+        Feedback(cseq=20, at=1_795_000_009_000, session="sess-Q2x8mN4pR7sT1vW3", helped=True),
     ),
     (
         "offers",

@@ -14,7 +14,7 @@ import { widgetSheet } from "./styles.js";
 
 /**
  * What the widget needs of `window.Tandem`.
- * @typedef {Pick<import("../api.js").TandemApi, "help" | "launcher" | "start" | "resume">} WidgetApi
+ * @typedef {Pick<import("../api.js").TandemApi, "help" | "launcher" | "start" | "resume" | "feedback">} WidgetApi
  */
 
 /**
@@ -175,6 +175,29 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     openPanel(false);
     showAnswer(reply);
   });
+
+  // A walkthrough offered by a support session finished: ask whether it helped.
+  doc.addEventListener("tandem:walkthrough-end", (event) => {
+    const { reason, session } = /** @type {CustomEvent} */ (event).detail ?? {};
+    if (reason !== "completed" || !session) return;
+    askHelped(String(session));
+  });
+
+  /** @param {string} session */
+  function askHelped(session) {
+    const question = make("p", { class: "text", id: "tandem-helped-question" }, "Did this help?");
+    const row = make("div", { class: "row", role: "group", "aria-labelledby": "tandem-helped-question" });
+    for (const [label, helped] of /** @type {[string, boolean][]} */ ([["Yes", true], ["No", false]])) {
+      const button = make("button", { type: "button", class: helped ? "primary" : "" }, label);
+      button.addEventListener("click", () => {
+        api.feedback(session, helped);
+        say(helped ? "Thanks! Glad it worked." : "Sorry about that. Let's get you some help.");
+      });
+      row.append(button);
+    }
+    answer.replaceChildren(question, row);
+    openPanel(false);
+  }
 
   const mount = () => doc.body.append(host);
   if (doc.body) mount();
