@@ -48,8 +48,9 @@ import * as requests from "./requests.js";
  *   identity (at once when it never had it: a cheap no-op when nothing was stored). identify() calls still
  *   waiting then reject with code `signed_out`. `Tandem.status()` tells the anonymous id, if any.
  * @property {() => Readonly<ConnectionStatus>} status
- * @property {(question?: string) => Promise<Record<string, unknown>>} help
- *   ask for help where the visitor is; resolves with the server's `help_answer` (session, offer, persona,
+ * @property {(question?: string, options?: {person?: boolean}) => Promise<Record<string, unknown>>} help
+ *   ask for help where the visitor is (`{person: true}`: ask for a person, who is sent what Tandem knows);
+ *   resolves with the server's `help_answer` (session, offer, persona,
  *   text, walkthrough, title, step, faq), rejects with a `code` (`not_connected`, `identity_required`, …)
  * @property {() => Promise<Record<string, unknown>>} launcher
  *   the walkthroughs that can start here (`walkthroughs`) and a run to continue (`resume`)
@@ -95,7 +96,8 @@ export function createApi({ version, config, connection, settle = () => {}, guid
     config,
     identify: (identity) => (identity === null ? connection.signOut() : connection.identify(identity)),
     status: () => Object.freeze(connection.status()),
-    help: (question = "") => here((req) => requests.help({ req, question: String(question) })),
+    help: (question = "", options = {}) =>
+      here((req) => requests.help({ req, question: String(question), person: options.person === true })),
     launcher: () => here((req) => requests.launcher({ req })),
     start: (walkthrough, options = {}) =>
       here((req) => requests.start({ req, walkthrough: String(walkthrough), session: options.session ?? "" })).then(play),

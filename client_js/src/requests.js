@@ -9,7 +9,7 @@
 /** @typedef {{kind: "launcher", req: number}} LauncherMessage */
 /** @typedef {{kind: "start", req: number, walkthrough: string, session?: string}} StartMessage */
 /** @typedef {{kind: "resume", req: number, run: string}} ResumeMessage */
-/** @typedef {{kind: "help", req: number, question?: string}} HelpMessage */
+/** @typedef {{kind: "help", req: number, question?: string, person?: boolean}} HelpMessage */
 /** @typedef {LauncherMessage | StartMessage | ResumeMessage | HelpMessage} RequestMessage */
 
 /** @param {{req: number}} fields @returns {LauncherMessage} */
@@ -30,11 +30,12 @@ export function resume({ req, run }) {
   return { kind: "resume", req, run };
 }
 
-/** @param {{req: number, question?: string}} fields @returns {HelpMessage} */
-export function help({ req, question = "" }) {
+/** @param {{req: number, question?: string, person?: boolean}} fields @returns {HelpMessage} */
+export function help({ req, question = "", person = false }) {
   /** @type {HelpMessage} */
   const message = { kind: "help", req };
   if (question) message.question = question.slice(0, 500);
+  if (person) message.person = true;
   return message;
 }
 

@@ -21,6 +21,7 @@ test("request builders give the server's golden bytes", () => {
   assert.equal(hex(encode(resume({ req: 9, run: "run-Zq3xK8mN4pR7sT1v" }))), vector("resume"));
   assert.equal(hex(encode(help({ req: 10, question: "How do I export my invoices?" }))), vector("help-with-question"));
   assert.deepEqual(help({ req: 1 }), { kind: "help", req: 1 }, "an empty question is left out");
+  assert.equal(hex(encode(help({ req: 11, person: true }))), vector("help-person"));
 });
 
 test("requests settle by req; failAll rejects what is left; a timeout rejects", async () => {

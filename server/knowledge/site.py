@@ -95,6 +95,48 @@ class FrustrationSettings(Strict):
     )
 
 
+class HistorySettings(Strict):
+    """How a help request reads the visitor's history (docs/support.md); the published defaults."""
+
+    abandoned_after_ms: int = Field(
+        default=1_800_000, ge=60_000, description="a run without progress this long is abandoned"
+    )
+    repeated_failures: int = Field(
+        default=2, ge=1, le=10, description="this many failures at one place: a person at once"
+    )
+    failure_window_ms: int = Field(
+        default=30 * 86_400_000, ge=3_600_000, description="failures older than this are forgotten"
+    )
+
+
+EffectivenessComponent = Literal[
+    "goal_reached", "visitor_confirmation", "no_return", "low_frustration"
+]
+
+
+class EffectivenessSettings(Strict):
+    """How support sessions are scored (docs/support.md); the published defaults."""
+
+    weights: dict[EffectivenessComponent, float] = Field(
+        default_factory=dict, description="component → weight, replacing the published default"
+    )
+    return_window_ms: int = Field(
+        default=86_400_000,
+        ge=60_000,
+        description="asking again at the same place within this counts",
+    )
+    default_threshold: float = Field(
+        default=0.6, ge=0, le=1, description="for sessions at no process (processes set their own)"
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in value.values()):
+            raise ValueError("a weight is not negative")
+        return value
+
+
 class WebhookChannel(Strict):
     """Referrals are POSTed here, signed with HMAC-SHA256 (docs/support.md#webhook)."""
 
@@ -127,6 +169,8 @@ class SiteConfig(Strict):
         description="refuse visitors without a verified token (turn off only for demos)",
     )
     frustration: FrustrationSettings = Field(default_factory=FrustrationSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    effectiveness: EffectivenessSettings = Field(default_factory=EffectivenessSettings)
     channels: Channels = Field(default_factory=Channels)
 
     @field_validator("allowed_origins")

@@ -195,6 +195,7 @@ class Help(Message, tag="help"):
 
     req: ReqId
     question: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    person: bool = False  # the visitor asks for a person: referred at once
 
 
 ClientMessage = (

@@ -38,6 +38,7 @@ class HelpRequest:
     process: str | None = None
     url_pattern: str | None = None  # the site pattern the URL matched, when there is no process
     channel: str = "widget"  # widget | api | player
+    asked_for_human: bool = False  # "talk to a person": referred, whatever the history
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,12 @@ def decide_help(
     history = past_sessions(profile.items, runs) if profile else []
     traits: Mapping[str, Any] = profile.traits if profile else {}
     place = Place(request.process, None if request.process else request.url_pattern)
-    offer = choose_offer(
-        place, history, walkthroughs, now_ms=now_ms, faq_available=bool(faq_hits), rules=rules
+    offer = (
+        Offer(OfferKind.PERSON, (Reason("asked_for_human"),))
+        if request.asked_for_human
+        else choose_offer(
+            place, history, walkthroughs, now_ms=now_ms, faq_available=bool(faq_hits), rules=rules
+        )
     )
     if request.question and faq_hits and offer.kind is OfferKind.WALKTHROUGH and not walkthroughs:
         offer = Offer(

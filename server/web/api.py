@@ -312,6 +312,7 @@ async def help_request(request: Request) -> Response:
         site,
         body["user_id"],
         question=question,
+        person=body.get("person") is True,
         tab=tab,
         channel="api",
         now_ms=time.time_ns() // 1_000_000,

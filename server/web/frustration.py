@@ -23,6 +23,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from server.knowledge.site import FrustrationSettings, Site
 from server.live import TabState
@@ -166,7 +167,12 @@ async def refer_for_frustration(
     )  # fmt: skip
     channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
     session = f"sess-{secrets.token_urlsafe(12)}"
-    place = {"process": tab.process if tab else None, "url_pattern": None}
+    process = tab.process if tab else None
+    path = urlsplit(tab.url).path if tab and tab.url else None
+    place = {
+        "process": process,
+        "url_pattern": None if process else path,
+    }  # as a help request there
     item = {
         "session": session, "channel": "frustration", "question": "", "url": tab.url if tab else "",
         "place": place, "persona": persona.persona if persona else None, "offer": "person",

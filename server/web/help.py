@@ -8,6 +8,7 @@ item, and words the answer in the chosen persona's voice.
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from server.knowledge.markup import render_template
 from server.knowledge.site import Site
 from server.live import TabState, focused_tab
 from server.protocol.messages import HelpAnswer
+from server.support.frustration import SignalKind, WalkthroughEvent
 from server.support.help import (
     SUPPORT_SESSION,
     HelpDecision,
@@ -22,10 +24,15 @@ from server.support.help import (
     decide_help,
     past_sessions,
 )
-from server.support.history import OfferKind, Walkthrough
+from server.support.history import HistoryRules, OfferKind, Walkthrough
 from server.support.persona import candidates_from
+from server.support.referral import Channel, choose_channel, should_refer
 from server.support.run import Run
+from server.web import frustration, referrals
 from server.web.state import AppState
+
+#: A second help request at the same place within this time counts as the ``repeated_help`` signal.
+REPEATED_HELP_MS = 10 * 60 * 1000
 
 VOICE_FOR_OFFER = {
     OfferKind.WALKTHROUGH: "offer_walkthrough",
@@ -39,6 +46,16 @@ DEFAULT_LINES = {
     "offer_faq": "This might answer it:",
     "offer_person": "Let me find a person to help you.",
 }
+
+
+def history_rules(site: Site) -> HistoryRules:
+    """The history rules of ``support.history`` with the site's settings."""
+    settings = site.config.history
+    return HistoryRules(
+        abandoned_after_ms=settings.abandoned_after_ms,
+        repeated_failures=settings.repeated_failures,
+        failure_window_ms=settings.failure_window_ms,
+    )
 
 
 async def where_is(state: AppState, site: str, user: str, tab: str | None) -> TabState | None:
@@ -79,8 +96,8 @@ def _resumable(runs: list[Run], decision: HelpDecision) -> str:
 
 
 async def answer_help(
-    state: AppState, site: Site, user: str, *, req: int = 0, question: str = "", tab: str | None = None,
-    channel: str = "widget", now_ms: int,
+    state: AppState, site: Site, user: str, *, req: int = 0, question: str = "", person: bool = False,
+    tab: str | None = None, channel: str = "widget", now_ms: int,
 ) -> HelpAnswer:  # fmt: skip
     """Decide, record and word the answer to one help request."""
     profile = await state.store.get_profile(site.key, user)
@@ -101,7 +118,7 @@ async def answer_help(
     )
     request = HelpRequest(
         f"sess-{secrets.token_urlsafe(12)}", question, url, process,
-        None if process else (urlsplit(url).path or None), channel,
+        None if process else (urlsplit(url).path or None), channel, asked_for_human=person,
     )  # fmt: skip
     runs = [stored.run for stored in await state.store.latest_runs(site.key, user, limit=50)]
     decision = decide_help(
@@ -112,6 +129,7 @@ async def answer_help(
         personae=candidates_from(site.personae),
         now_ms=now_ms,
         runs=runs,
+        rules=history_rules(site),
     )
     await state.store.append_support_item(
         site.key, user, SUPPORT_SESSION, at_ms=now_ms, payload=decision.item
@@ -122,6 +140,15 @@ async def answer_help(
     ] if profile else []  # fmt: skip
     if earlier:
         state.scoring.schedule(state, site, user, earlier[-1].id, delay_s=0, tab=location)
+        if (
+            now_ms - earlier[-1].at_ms <= REPEATED_HELP_MS
+        ):  # asking again so soon is a frustration signal
+            await frustration.observe(
+                state, site, user, location,
+                WalkthroughEvent(now_ms, SignalKind.REPEATED_HELP, earlier[-1].id),
+            )  # fmt: skip
+    if decision.offer.kind is OfferKind.PERSON:
+        await _refer(state, site, user, location, decision, asked=person, now_ms=now_ms)
     offered = next((p for p in published if p.walkthrough.id == decision.offer.walkthrough), None)
     title = offered.walkthrough.title if offered else ""
     persona, text = _voice(site, decision, dict(profile.traits) if profile else {}, title)
@@ -142,6 +169,31 @@ async def answer_help(
             if e in entries
         ],
     )
+
+
+async def _refer(
+    state: AppState, site: Site, user: str, location: TabState | None, decision: HelpDecision,
+    *, asked: bool, now_ms: int,
+) -> None:  # fmt: skip
+    """A person is the offer (asked for, or automation failed here before): refer the session now."""
+    referral = should_refer(asked_for_human=asked, offered_person=not asked)
+    assert referral is not None
+    channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
+    item = {
+        "session": decision.session_id,
+        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel.value},
+        "reasons": [asdict(r) for r in referral.reasons],
+    }
+    await state.store.append_support_item(
+        site.key, user, SUPPORT_SESSION, at_ms=now_ms, payload=item, failure=True,
+        failure_reason="user_asked_for_human" if asked else "repeated_failure",
+    )  # fmt: skip
+    packet = await referrals.handoff_packet(
+        state, site, user, location, decision.session_id,
+        {**decision.item, "referral": item["referral"], "reasons": [*decision.item["reasons"], *item["reasons"]]},
+        None, now_ms=now_ms,
+    )  # fmt: skip
+    referrals.send_to_channels(state, site, packet)
 
 
 async def push_to_tab(state: AppState, site: str, user: str, answer: HelpAnswer) -> str | None:

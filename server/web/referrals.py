@@ -73,7 +73,11 @@ async def handoff_packet(
     profile = await state.store.get_profile(site.key, user)
     runs = await state.store.latest_runs(site.key, user, limit=1)
     persona = next((p for p in site.personae if p.id == item.get("persona")), None)
-    sessions = [i for i in profile.items if i.kind == SUPPORT_SESSION] if profile else []
+    sessions = (
+        [i for i in profile.items if i.kind == SUPPORT_SESSION and "offer" in i.payload]
+        if profile
+        else []
+    )
     shown = {f for i in sessions for f in i.payload.get("faq", [])}
     faq = [FaqShown(id=e.id, question=e.questions[0]) for e in site.faq if e.id in shown]
     return HandoffPacket(

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 from server.knowledge.site import Site
 from server.knowledge.urls import compile_pattern, matches
 from server.live import TabState
-from server.support.effectiveness import Effectiveness, SessionOutcome, effectiveness
+from server.support.effectiveness import (
+    Component,
+    Effectiveness,
+    EffectivenessRules,
+    SessionOutcome,
+    effectiveness,
+)
 from server.support.help import SUPPORT_SESSION
 from server.support.profile import SupportItem
 from server.support.referral import Channel, choose_channel, should_refer
@@ -109,8 +115,9 @@ async def score_session(
         steps_total=len(run.steps) if run else 0,
     )
     result = effectiveness(
-        outcome, now_ms, threshold=process.effectiveness_threshold if process else None
-    )
+        outcome, now_ms, threshold=process.effectiveness_threshold if process else None,
+        rules=effectiveness_rules(site),
+    )  # fmt: skip
     scored = result.as_dict()
     last = next((i.payload[SCORE_KEY] for i in reversed(about) if SCORE_KEY in i.payload), None)
     if last != scored:
@@ -124,6 +131,17 @@ async def score_session(
     if result.below_threshold and not referred and not later:
         await _refer(state, site, user, session, opened.payload, result, tab, now_ms=now_ms)
     return result
+
+
+def effectiveness_rules(site: Site) -> EffectivenessRules:
+    """The scoring rules of ``support.effectiveness`` with the site's settings."""
+    settings = site.config.effectiveness
+    defaults = EffectivenessRules()
+    return EffectivenessRules(
+        weights={**defaults.weights, **{Component(k): v for k, v in settings.weights.items()}},
+        return_window_ms=settings.return_window_ms,
+        default_threshold=settings.default_threshold,
+    )
 
 
 async def _events_since(state: AppState, site: str, user: str, since_ms: int) -> list[Any]:

@@ -173,6 +173,7 @@ class TabConnection:
                 self.user,
                 req=message.req,
                 question=message.question,
+                person=message.person,
                 tab=self.tab,
                 now_ms=now_ms(),
             )

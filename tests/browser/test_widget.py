@@ -140,3 +140,19 @@ AXE_RUN = """async (selector) => {
   const result = await axe.run({ include: [[selector]] }, { resultTypes: ['violations'] });
   return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target) }));
 }"""
+
+
+async def test_talk_to_a_person_refers_the_visitor_at_once(page: Page, own_stack: Stack) -> None:
+    base = own_stack.demo()
+    await sign_in(page, base, email="grace@acme.test")
+    await page.goto(f"{base}/billing")
+    await ready(page, "u-grace")
+    await page.get_by_role("button", name="Help", exact=True).click()
+    panel = page.get_by_role("dialog", name="Need a hand?")
+    await page.get_by_label("Ask a question").fill("my card keeps being refused")
+    await panel.get_by_role("button", name="Talk to a person").click()
+    await expect(panel.locator(".answer")).to_contain_text("will get in touch")
+    items = own_stack.api("/api/users/demo/u-grace/profile")["support_items"]
+    referred = [i for i in items if "referral" in i["payload"]]
+    assert referred and referred[-1]["payload"]["referral"]["triggers"] == ["asked_for_human"]
+    assert referred[-1]["failure_reason"] == "user_asked_for_human"

@@ -221,6 +221,7 @@ VECTORS: list[tuple[str, Message]] = [
         ),
     ),
     ("help-with-question", Help(req=10, question="How do I export my invoices?")),
+    ("help-person", Help(req=11, person=True)),
     (
         "help-answer",
         HelpAnswer(

@@ -167,3 +167,41 @@ async def test_clicks_that_do_something_and_errors_alone_refer_no_one(
     events = (await api(hooked, "/api/users/demo/u-grace/events?kind=signal")).json()["events"]
     assert [e["payload"].get("effect_ms") for e in events] == [40, 40, 40, 40, 40, None]
     assert receiver.requests == []
+
+
+async def test_asking_for_a_person_refers_at_once_and_asking_again_soon_is_a_signal(
+    hooked: LiveServer, receiver: Receiver
+) -> None:
+    from server.protocol.messages import Help
+
+    async with tab_client(hooked) as tab:
+        token = demo_token("u-alan")
+        await tab.send(
+            Hello(
+                v=1, site="demo", tab=TAB + "p", identity=TokenIdentity(user="u-alan", token=token)
+            )
+        )
+        await tab.recv_until(Welcome)
+        await tab.send(Location(cseq=1, at=now(), url="http://127.0.0.1:8001/team/invite"))
+        await tab.recv_until(Ack)
+        await tab.send(Help(req=1, question="how do I add a colleague?"))
+        first = await tab.recv_until(HelpAnswer)
+        assert first.offer == "walkthrough"
+        await tab.send(Help(req=2, question="I still can't", person=True))
+        second = await tab.recv_until(HelpAnswer)
+    assert (second.req, second.offer) == (2, "person")
+    trail = (await api(hooked, f"/api/sites/demo/support-sessions/{second.session}")).json()
+    assert trail["referral"] == {"triggers": ["asked_for_human"], "channel": "email"}
+    assert [r["code"] for r in trail["reasons"]][-2:] == ["asked_for_human", "asked_for_human"]
+    [hook] = await receiver.wait_for(1)
+    packet = json.loads(hook.body)
+    assert (packet["session"], packet["triggers"]) == (second.session, ["asked_for_human"])
+    assert [t["question"] for t in packet["transcript"]] == [
+        "how do I add a colleague?",
+        "I still can't",
+    ]
+    assert verify(
+        SECRET.encode(), hook.headers[SIGNATURE_HEADER], hook.body, now_s=int(time.time())
+    )
+    watch = hooked.state.frustration.of("demo", "u-alan")
+    assert [o.kind.value for o in watch.observations if hasattr(o, "kind")] == ["repeated_help"]

@@ -28,6 +28,7 @@ h3 { margin: 14px 0 6px; font-size: 13px; color: #4b5563; }
 .ask label { flex-basis: 100%; font-size: 13px; color: #374151; }
 .ask input { flex: 1; min-width: 0; font: inherit; padding: 5px 8px; border: 1px solid #9ca3af; border-radius: 6px; }
 .answer { margin-top: 10px; }
+.person { margin-top: 8px; }
 .answer .text { margin: 0 0 8px; }
 .faq { margin: 0 0 8px; padding: 6px 8px; background: #f3f4f6; border-radius: 6px; }
 .faq summary { cursor: pointer; font-weight: 600; }

@@ -44,9 +44,10 @@ export function createWidget({ doc = document, win = window, api, onError = () =
   const ask = make("button", { type: "submit", class: "primary" }, "Ask");
   form.append(label, input, ask);
   const answer = make("div", { class: "answer", "aria-live": "polite" });
+  const person = make("button", { type: "button", class: "person" }, "Talk to a person");
   const guidesTitle = make("h3", { id: "tandem-guides-title" }, "Guides for this page");
   const guides = make("ul", { class: "guides", "aria-labelledby": "tandem-guides-title" });
-  panel.append(close, title, who, form, answer, guidesTitle, guides);
+  panel.append(close, title, who, form, answer, person, guidesTitle, guides);
   shadow.append(launch, panel);
 
   const busy = (/** @type {boolean} */ on) => {
@@ -99,12 +100,15 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     }
   }
 
-  /** @param {string} question */
-  async function askFor(question) {
+  /**
+   * @param {string} question
+   * @param {boolean} [wantsPerson]
+   */
+  async function askFor(question, wantsPerson = false) {
     busy(true);
     say("Thinking…");
     try {
-      showAnswer(await api.help(question));
+      showAnswer(await api.help(question, { person: wantsPerson }));
     } catch (error) {
       onError(error);
       say("Sorry, help is not available right now. Please try again in a moment.");
@@ -158,6 +162,7 @@ export function createWidget({ doc = document, win = window, api, onError = () =
 
   launch.addEventListener("click", () => (panel.hidden ? openPanel(true) : closePanel()));
   close.addEventListener("click", () => closePanel());
+  person.addEventListener("click", () => void askFor(input.value.trim(), true));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void askFor(input.value.trim());
