@@ -24,6 +24,7 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in turn, then 200
+    location: str = ""  # sent as Location with a 3xx answer
 
     async def wait_for(self, count: int, within: float = 20.0) -> list[Received]:
         """Wait, without blocking the event loop a server in this process runs on."""
@@ -49,8 +50,13 @@ def webhook_receiver() -> Iterator[Receiver]:
             )
             status = receiver.statuses.pop(0) if receiver.statuses else 200
             self.send_response(status)
+            if 300 <= status < 400 and receiver.location:
+                self.send_header("Location", receiver.location)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def do_GET(self) -> None:  # a redirected POST comes back as a GET
+            self.do_POST()
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -339,7 +339,11 @@ export class Connection {
       case "answer":
         // An answer nobody asked for on this page: help the server offers by itself (frustration seen,
         // or the site's backend asked on the visitor's behalf).
-        if (!this.requests.settle(message.req, message.message) && message.message.kind === "help_answer") {
+        if (
+          !this.requests.settle(message.req, message.message) &&
+          !this.requests.wasAsked(message.req) &&
+          message.message.kind === "help_answer"
+        ) {
           this.emit("tandem:help", message.message);
         }
     }

@@ -146,10 +146,13 @@ export class Guide {
       this.connection.send((cseq) => stepMessage({ cseq, at: this.now(), run, step, event: "abandoned", reason }));
     }
     if (this.pending() === run) this.forget();
-    if (reason === "completed") this.checkGoal();
-    const watching = this.unwatchGoal;
-    if (reason === "completed") this.later(() => this.unwatchGoal === watching && this.stopGoal(), GOAL_WATCH_MS);
-    else this.stopGoal();
+    if (reason === "completed") {
+      this.checkGoal();
+      // Still watched for a while; a run started since has a goal of its own, left alone.
+      this.later(() => this.goal?.run === run && this.stopGoal(), GOAL_WATCH_MS);
+    } else {
+      this.stopGoal();
+    }
     this.emit("tandem:walkthrough-end", { run, reason, session: this.sessionOf ?? "" });
   }
 

@@ -59,6 +59,16 @@ export class Requests {
     this.last = 0;
     /** @type {Map<number, Pending>} */
     this.pending = new Map();
+    /** @type {Set<number>} requests given up on (timed out, disconnected): their late answers are not news */
+    this.abandoned = new Set();
+  }
+
+  /**
+   * Whether `req` names a request of this page that is no longer waiting.
+   * @param {number} req
+   */
+  wasAsked(req) {
+    return this.abandoned.has(req);
   }
 
   /** A new request number and the promise its answer settles. */
@@ -81,7 +91,11 @@ export class Requests {
 
   /** @param {number} req @param {Error} error */
   fail(req, error) {
-    this.take(req)?.reject(error);
+    const pending = this.take(req);
+    if (!pending) return;
+    this.abandoned.add(req);
+    if (this.abandoned.size > 100) this.abandoned.delete(this.abandoned.values().next().value ?? 0);
+    pending.reject(error);
   }
 
   /** Every waiting request fails (the connection closed: its answers will not come). @param {Error} error */

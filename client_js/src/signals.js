@@ -1,20 +1,28 @@
 // @ts-check
 /**
  * What the server needs to see frustration (docs/support.md): every click, with what it
- * caused, and every uncaught error, as `signal` messages.
+ * caused, and every uncaught script error, as `signal` messages.
  *
  * A click is reported once its effect is known: the first DOM change, URL change or
  * network request after it, or nothing within `effectWindow` (1 s). A click that starts
- * a page load is reported at `pagehide` with the time it took. Only the control's kind
- * and a selector are sent — never text, values or what was typed. Clicks on Tandem's own
- * UI are not the page's and are left out, and so are changes Tandem makes itself.
+ * a page load is reported at `pagehide` with the time it took.
+ *
+ * Privacy: only the control's kind and a selector made of its test id or its position in
+ * the page (never an id, name, title, text or value, which can hold personal data); inside
+ * `[data-tandem-private]`, only the tag. An error is sent as its type and where it was
+ * thrown (file, line, column), never its message, which can quote what the visitor typed.
+ * Clicks on Tandem's own UI are not the page's and are left out, and so are changes Tandem
+ * makes itself. Errors are deduplicated and limited, so a page failing in a loop costs little.
  */
-import { selectorFor } from "./resolver/selectors.js";
 
 /** How long a click has to cause something before it counts as dead (the server's rule uses the same). */
 export const EFFECT_WINDOW_MS = 1000;
 
 const TANDEM_UI = new Set(["tandem-player", "tandem-widget"]);
+/** The same error (type and place) is reported once in this long. */
+const SAME_ERROR_MS = 10_000;
+/** At most this many errors a minute. */
+const ERRORS_PER_MINUTE = 20;
 const TEXT_TYPES = new Set(["", "text", "email", "password", "search", "tel", "url", "date", "datetime-local", "month", "time", "week"]);
 
 /**
@@ -91,6 +99,10 @@ export class SignalWatcher {
     /** @type {PendingClick[]} */
     this.pending = [];
     this.href = win.location.href;
+    /** @type {Map<string, number>} when each error was last reported */
+    this.errorsSeen = new Map();
+    /** @type {number[]} when the errors of the last minute were reported */
+    this.errorTimes = [];
     /** @type {MutationObserver | null} */
     this.mutations = null;
     /** @type {PerformanceObserver | null} */
@@ -101,8 +113,12 @@ export class SignalWatcher {
     const { win } = this;
     const doc = win.document;
     doc.addEventListener("click", (event) => this.clicked(event), { capture: true, passive: true });
-    win.addEventListener("error", (event) => this.failed(event.error ?? event.message), { capture: true });
-    win.addEventListener("unhandledrejection", (event) => this.failed(event.reason));
+    // Script errors only: a failed image or script load also fires "error" (a plain Event), but it is
+    // not the visitor's doing and must not turn the next click into an "error click".
+    win.addEventListener("error", (event) => {
+      if (event instanceof win.ErrorEvent) this.failed(errorName(event.error, "Error"), placeOf(event));
+    });
+    win.addEventListener("unhandledrejection", (event) => this.failed(errorName(event.reason, "UnhandledRejection"), ""));
     win.addEventListener("pagehide", () => this.flush("unload"));
     // A route change (pushState, popstate, hashchange) is an effect: checked with the other effects.
     win.addEventListener("popstate", () => this.effect());
@@ -168,23 +184,64 @@ export class SignalWatcher {
     for (const click of [...this.pending]) this.report(click);
   }
 
-  /** @param {unknown} error */
-  failed(error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error ?? "error");
+  /**
+   * @param {string} name the error's type
+   * @param {string} place where it was thrown
+   */
+  failed(name, place) {
     const at = this.now();
+    const message = place ? `${name} at ${place}` : name;
+    if (at - (this.errorsSeen.get(message) ?? -Infinity) < SAME_ERROR_MS) return;
+    this.errorTimes = this.errorTimes.filter((t) => at - t < 60_000);
+    if (this.errorTimes.length >= ERRORS_PER_MINUTE) return;
+    this.errorsSeen.set(message, at);
+    if (this.errorsSeen.size > 100) this.errorsSeen.delete(this.errorsSeen.keys().next().value ?? "");
+    this.errorTimes.push(at);
     // Not an effect: a click whose only result is an error is both an error click and a dead one.
     this.send((cseq) => this.build({ cseq, at, signal: "error", message }));
   }
 }
 
 /**
- * A short selector for evidence (the control's test id, id, name or title, else its path).
+ * A selector for evidence that carries no personal data: the control's test id, else its
+ * position in its tree (tags and nth-of-type); inside a private region, only its tag.
  * @param {Element} element
  */
-function describe(element) {
-  try {
-    return selectorFor(element, "data-testid");
-  } catch {
-    return element.localName;
+export function describe(element) {
+  const tag = element.localName;
+  if (element.closest("[data-tandem-private]")) return tag;
+  const testid = element.getAttribute("data-testid");
+  if (testid) return `${tag}[data-testid="${testid.replace(/["\\]/g, "\\$&")}"]`.slice(0, 256);
+  const steps = [];
+  for (let current = /** @type {Element | null} */ (element); current && steps.length < 8; current = current.parentElement) {
+    const name = current.localName;
+    const parent = current.parentElement;
+    const same = parent ? Array.from(parent.children).filter((c) => c.localName === name) : [current];
+    steps.unshift(same.length > 1 ? `${name}:nth-of-type(${same.indexOf(current) + 1})` : name);
   }
+  return steps.join(" > ").slice(0, 256);
+}
+
+/**
+ * An error's type, never its message.
+ * @param {unknown} error
+ * @param {string} fallback
+ */
+function errorName(error, fallback) {
+  const name = error instanceof Error ? error.name : "";
+  return /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? name : fallback;
+}
+
+/**
+ * Where an error was thrown: the script's path (no query: it may carry tokens), line and column.
+ * @param {ErrorEvent} event
+ */
+function placeOf(event) {
+  let file = "";
+  try {
+    file = event.filename ? new URL(event.filename).pathname : "";
+  } catch {
+    file = "";
+  }
+  return file ? `${file}:${event.lineno}:${event.colno}` : "";
 }

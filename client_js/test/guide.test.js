@@ -86,3 +86,15 @@ test("the goal is reported once: its element on screen, or its event tracked, fo
   timers[0]();
   assert.equal(guide.goal, null);
 });
+
+test("the end of one run's goal watch leaves the next run's goal alone", () => {
+  const { guide, connect, timers } = guideOn();
+  const socket = connect();
+  guide.goal = { run: "run-aaaaaaaa1111", session: "", process: "export-report", element: "", event: "report.exported", seen: false };
+  guide.playing = "run-aaaaaaaa1111";
+  guide.ended({ reason: "completed", step: null });
+  guide.goal = { run: "run-bbbbbbbb2222", session: "", process: "export-report", element: "", event: "report.exported", seen: false };
+  timers[0]();
+  guide.track("report.exported");
+  assert.deepEqual(socket.sentOf("goal").map((m) => m.run), ["run-bbbbbbbb2222"]);
+});

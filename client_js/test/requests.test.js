@@ -107,3 +107,14 @@ test("a help answer nobody on this page asked for is announced as tandem:help", 
   const [announced] = events.filter((e) => e.type === "tandem:help");
   assert.deepEqual([announced.detail.session, announced.detail.offer], ["sess-1", "person"]);
 });
+
+test("the late answer of a request that timed out is not announced as help nobody asked for", async () => {
+  const { connect, connection, events } = setup();
+  const socket = connect();
+  const asked = connection.request((req) => help({ req, question: "slow" }));
+  const [sent] = socket.sentOf("help");
+  connection.requests.fail(Number(sent.req), Object.assign(new Error("timeout"), { code: "timeout" }));
+  await assert.rejects(asked, { code: "timeout" });
+  socket.receive({ kind: "help_answer", req: sent.req, session: "sess-late", offer: "faq" });
+  assert.equal(events.filter((e) => e.type === "tandem:help").length, 0);
+});

@@ -11,7 +11,7 @@ Each request carries
 
 A delivery is retried with exponential backoff (1 s, 2 s, 4 s, …) on network
 errors, 408, 429 and 5xx answers, up to ``max_attempts``; any other answer is
-final. ``sign`` and ``verify`` are pure; ``deliver`` does the I/O.
+final — a redirect too: it is never followed. ``sign`` and ``verify`` are pure; ``deliver`` does the I/O.
 """
 
 from __future__ import annotations
@@ -54,9 +54,13 @@ def verify(
         return False
     if abs(now_s - timestamp) > window_s:
         return False
-    expected = sign(secret, body, timestamp).partition(",v1=")[2]
-    # Any of the v1 values may match (a sender rotating secrets sends two).
-    return any(hmac.compare_digest(expected, given) for given in parts.get("v1", []))
+    expected = sign(secret, body, timestamp).partition(",v1=")[2].encode()
+    # Any of the v1 values may match (a sender rotating secrets sends two); compared as bytes,
+    # so that a header with any characters in it is refused, never an error.
+    return any(
+        hmac.compare_digest(expected, given.encode("utf-8", "surrogatepass"))
+        for given in parts.get("v1", [])
+    )
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,21 @@ class Delivery:
     error: str = ""
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not an instruction: following one would re-send the signed
+    packet elsewhere (or drop its body), so it is reported as the final status."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with _OPENER.open(request, timeout=timeout_s) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)

@@ -301,8 +301,10 @@ class Store(abc.ABC):
         kinds: Sequence[str] | None = None,
         after_id: int = 0,
         limit: int = 1000,
+        received_since_ms: int | None = None,
     ) -> list[StoredEvent]:
-        """Events in commit order, after ``after_id``, at most ``limit``."""
+        """Events in commit order, after ``after_id``, at most ``limit``; only those received
+        at or after ``received_since_ms`` when it is given."""
 
     # --- knowledge base ------------------------------------------------------------
 

@@ -11,8 +11,10 @@ weight and whether it was observed ("confirmed") or defaulted ("assumed"):
 - low frustration (0.1): the frustration indicator stayed below its threshold.
 
 The score is provisional until the return window closes (or the visitor
-returns), then final. A greeting-only session is not scored. Pure: ``now_ms``
-is passed in.
+returns), then final. A greeting-only session is not scored. A session that
+offered no walkthrough (an FAQ answer the visitor rated) has no goal to
+reach: that component is left out and the others are weighed among
+themselves. Pure: ``now_ms`` is passed in.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class SessionOutcome:
 
     started_ms: int
     greeting_only: bool = False
+    walkthrough: bool = True  # a walkthrough was part of the session: its goal counts
     run_completed: bool = False
     goal_seen: bool = False
     confirmation: bool | None = None  # "Did this help?": yes, no, or no answer
@@ -170,7 +173,7 @@ def _components(
             Basis.ASSUMED,
             "return window still open",
         )
-    return (
+    goal_part = (
         ComponentResult(
             Component.GOAL_REACHED,
             1.0 if goal else 0.0,
@@ -178,6 +181,9 @@ def _components(
             Basis.CONFIRMED,
             goal_why,
         ),
+    )
+    return (
+        *(goal_part if outcome.walkthrough else ()),
         confirmation,
         no_return,
         ComponentResult(
@@ -204,7 +210,7 @@ def failure_reason(outcome: SessionOutcome) -> FailureReason:
         return FailureReason.TIMEOUT
     if not outcome.run_completed and outcome.steps_total:
         return FailureReason.STEP_NOT_COMPLETED
-    if outcome.returned_ms is not None:
+    if outcome.returned_ms is not None or not outcome.walkthrough:
         return FailureReason.RETURNED_FOR_HELP
     return FailureReason.GOAL_NOT_REACHED
 
@@ -222,7 +228,8 @@ def effectiveness(
     if outcome.greeting_only:
         return Effectiveness(None, (), True, limit, False, None)
     components = _components(outcome, now_ms, rules)
-    score = round(sum(c.contribution for c in components), 6)
+    weight = sum(c.weight for c in components)
+    score = round(sum(c.contribution for c in components) / weight, 6) if weight else 0.0
     returned = (
         outcome.returned_ms is not None
         and outcome.returned_ms <= outcome.started_ms + rules.return_window_ms

@@ -72,8 +72,10 @@ def past_sessions(items: Sequence[SupportItem], runs: Sequence[Run] = ()) -> lis
         current.update({k: v for k, v in payload.items() if v is not None})
         if "effectiveness" in payload:
             current["failed"] = item.failure  # the latest score decides, until a referral
-        elif item.failure or "referral" in payload:
+        elif "referral" in payload:
             current["failed"] = current["referred"] = True
+        elif item.failure:
+            current["failed"] = True
         if current.get("referred"):
             current["failed"] = True
     for run in sorted(runs, key=lambda r: r.updated_ms):

@@ -22,6 +22,7 @@ class Trigger(enum.StrEnum):
     ASKED_FOR_HUMAN = "asked_for_human"
     FRUSTRATION = "frustration"
     OFFERED_PERSON = "offered_person"
+    USER_SAID_NO = "user_said_no"  # "Did this help?" — no
 
 
 class Channel(enum.StrEnum):
@@ -43,6 +44,7 @@ def should_refer(
     asked_for_human: bool = False,
     frustration: FrustrationIndicator | None = None,
     offered_person: bool = False,
+    said_no: bool = False,
 ) -> Referral | None:
     """Every trigger that holds, with its evidence; None when the visitor stays with automation."""
     reasons: list[Reason] = []
@@ -85,6 +87,9 @@ def should_refer(
     if offered_person:
         triggers.append(Trigger.OFFERED_PERSON)
         reasons.append(Reason(Trigger.OFFERED_PERSON.value))
+    if said_no:
+        triggers.append(Trigger.USER_SAID_NO)
+        reasons.append(Reason(Trigger.USER_SAID_NO.value))
     return Referral(tuple(triggers), tuple(reasons)) if triggers else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -129,6 +130,9 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await app.state.tandem.scoring.close()
+            background = app.state.tandem.frustration.background
+            if background:  # referrals and handoffs under way get a moment to finish
+                await asyncio.wait(set(background), timeout=5)
             await broker.close()
             await store.close()
 

@@ -40,7 +40,7 @@ from server.support.frustration import (
     detect,
     indicator,
 )
-from server.support.help import SUPPORT_SESSION
+from server.support.help import SUPPORT_SESSION, past_sessions
 from server.support.persona import candidates_from, choose_persona
 from server.support.referral import Channel, choose_channel, should_refer
 from server.web import referrals
@@ -54,6 +54,10 @@ log = logging.getLogger("tandem.frustration")
 FRUSTRATION = "frustration"
 #: How many half-lives of observations are kept: older ones weigh under 1/1000 of their weight.
 KEEP_HALF_LIVES = 10
+#: At most this many observations per visitor: a page throwing errors in a loop costs bounded work.
+KEEP_OBSERVATIONS = 300
+#: Visitors watched on one node; the least recently active are forgotten first.
+KEEP_VISITORS = 10_000
 
 
 def rules_for(settings: FrustrationSettings) -> FrustrationRules:
@@ -73,7 +77,9 @@ def rules_for(settings: FrustrationSettings) -> FrustrationRules:
 class Watch:
     """One visitor's recent observations on this node, and when they were last referred."""
 
-    observations: deque[Observation] = field(default_factory=deque)
+    observations: deque[Observation] = field(
+        default_factory=lambda: deque(maxlen=KEEP_OBSERVATIONS)
+    )
     referred_at_ms: int | None = None
 
     def add(self, observation: Observation, keep_ms: int) -> None:
@@ -88,10 +94,17 @@ class Watches:
     """Every visitor's watch on this node, by (site, user)."""
 
     by_visitor: dict[tuple[str, str], Watch] = field(default_factory=dict)
-    deliveries: set[asyncio.Task[Any]] = field(default_factory=set)
+    background: set[asyncio.Task[Any]] = field(
+        default_factory=set
+    )  # referrals and handoffs under way
 
     def of(self, site: str, user: str) -> Watch:
-        return self.by_visitor.setdefault((site, user), Watch())
+        key = (site, user)
+        watch = self.by_visitor.pop(key, None) or Watch()
+        self.by_visitor[key] = watch  # the most recently active last
+        while len(self.by_visitor) > KEEP_VISITORS:
+            del self.by_visitor[next(iter(self.by_visitor))]
+        return watch
 
 
 def observation_of(kind: str, at_ms: int, payload: dict[str, Any]) -> Observation | None:
@@ -124,10 +137,11 @@ async def observe(
     cooled = watch.referred_at_ms is None or now - watch.referred_at_ms >= settings.cooldown_ms
     if level.frustrated and cooled:
         watch.referred_at_ms = now
-        try:
-            await refer_for_frustration(state, site, user, tab, level)
-        except Exception:  # a referral that fails must not take the visitor's connection down
-            log.exception("referring %s on %s for frustration failed", user, site.key)
+        # Carried through on its own, apart from the connection: a visitor who closes the tab
+        # right now is still referred, and a referral that fails never takes the connection down.
+        referrals.in_background(
+            state, refer_for_frustration(state, site, user, tab, level), f"frustration of {user}"
+        )
     return level
 
 
@@ -152,7 +166,7 @@ async def refer_for_frustration(
     store = state.store
     profile = await store.get_profile(site.key, user)
     traits = dict(profile.traits) if profile else {}
-    history = [i for i in profile.items if i.kind == SUPPORT_SESSION] if profile else []
+    history = past_sessions(profile.items) if profile else []
     evidence = evidence_of(level)
     await store.append_support_item(
         site.key, user, FRUSTRATION, at_ms=now_ms, payload=evidence,
@@ -163,7 +177,7 @@ async def refer_for_frustration(
     # This session counts: the visitor is no longer new, and automation has failed them once more.
     persona = choose_persona(
         candidates_from(site.personae), traits, sessions=len(history) + 1,
-        failures=sum(1 for i in history if i.failure) + 1,
+        failures=sum(1 for s in history if s.failed) + 1,
     )  # fmt: skip
     channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
     session = f"sess-{secrets.token_urlsafe(12)}"
@@ -187,8 +201,5 @@ async def refer_for_frustration(
     )  # fmt: skip
     found = next((p for p in site.personae if persona and p.id == persona.persona), None)
     await referrals.offer_person(state, site, user, tab, session, found, traits)
-    packet = await referrals.handoff_packet(
-        state, site, user, tab, session, item, level, now_ms=now_ms
-    )
-    referrals.send_to_channels(state, site, packet)
+    referrals.hand_off(state, site, user, tab, session, item, level, now_ms=now_ms)
     return session

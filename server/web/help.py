@@ -188,12 +188,11 @@ async def _refer(
         site.key, user, SUPPORT_SESSION, at_ms=now_ms, payload=item, failure=True,
         failure_reason="user_asked_for_human" if asked else "repeated_failure",
     )  # fmt: skip
-    packet = await referrals.handoff_packet(
+    referrals.hand_off(
         state, site, user, location, decision.session_id,
         {**decision.item, "referral": item["referral"], "reasons": [*decision.item["reasons"], *item["reasons"]]},
         None, now_ms=now_ms,
     )  # fmt: skip
-    referrals.send_to_channels(state, site, packet)
 
 
 async def push_to_tab(state: AppState, site: str, user: str, answer: HelpAnswer) -> str | None:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from server.channels import webhook
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from server.web.state import AppState
 
 log = logging.getLogger("tandem.referrals")
+
+#: The support data item that records what became of a handoff to a channel.
+HANDOFF = "handoff"
 
 
 async def offer_person(
@@ -121,15 +125,48 @@ def send_to_channels(state: AppState, site: Site, packet: HandoffPacket) -> None
         log.error("site %s: %s is not set; the webhook is not sent", site.key, hook.secret_env)
         return
     body = packet.model_dump_json().encode()
-    task = asyncio.ensure_future(
-        webhook.deliver(
-            hook.url,
-            secret.encode(),
-            body,
-            f"{packet.session}",
-            max_attempts=hook.max_attempts,
+
+    async def deliver() -> None:
+        outcome = await webhook.deliver(
+            hook.url, secret.encode(), body, packet.session, max_attempts=hook.max_attempts,
             clock=time.time,
-        )
-    )
-    state.frustration.deliveries.add(task)
-    task.add_done_callback(state.frustration.deliveries.discard)
+        )  # fmt: skip
+        # What became of the handoff goes on the visitor's profile, next to the referral.
+        await state.store.append_support_item(
+            site.key, packet.visitor.user, HANDOFF, at_ms=time.time_ns() // 1_000_000,
+            payload={
+                "session": packet.session, "channel": "webhook", "delivered": outcome.delivered,
+                "attempts": outcome.attempts, "status": outcome.status, "error": outcome.error,
+            },
+            failure=not outcome.delivered,
+            failure_reason=None if outcome.delivered else "handoff_not_delivered",
+        )  # fmt: skip
+
+    in_background(state, deliver(), f"handoff of {packet.session}")
+
+
+def hand_off(
+    state: AppState, site: Site, user: str, tab: TabState | None, session: str,
+    item: dict[str, Any], level: FrustrationIndicator | None, *, now_ms: int,
+) -> None:  # fmt: skip
+    """Build the handoff packet and send it to the site's channels, on its own."""
+
+    async def work() -> None:
+        packet = await handoff_packet(state, site, user, tab, session, item, level, now_ms=now_ms)
+        send_to_channels(state, site, packet)
+
+    in_background(state, work(), f"handoff of {session}")
+
+
+def in_background(state: AppState, work: Coroutine[Any, Any, Any], what: str) -> None:
+    """Run ``work`` on its own (kept until done), logging what fails."""
+
+    async def guarded() -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("%s failed", what)
+
+    task = asyncio.ensure_future(guarded())
+    state.frustration.background.add(task)
+    task.add_done_callback(state.frustration.background.discard)

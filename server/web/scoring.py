@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from server.knowledge.site import Site
@@ -79,6 +79,8 @@ async def score_session(
         if s.run.session == session
     ]
     run: Run | None = max(runs, key=lambda r: r.updated_ms) if runs else None
+    if run is not None and run.status is RunStatus.ACTIVE:
+        return None  # still playing: scored when it ends
     events = await _events_since(state, site.key, user, started)
     answers = [i.payload[FEEDBACK_KEY] for i in about if FEEDBACK_KEY in i.payload]
     confirmation = bool(answers[-1].get("helped")) if answers else None
@@ -105,6 +107,7 @@ async def score_session(
     ]  # fmt: skip
     outcome = SessionOutcome(
         started_ms=started,
+        walkthrough=run is not None,
         run_completed=run is not None and run.status is RunStatus.COMPLETED,
         goal_seen=goal_seen,
         confirmation=confirmation,
@@ -128,8 +131,11 @@ async def score_session(
             failure_reason=result.reason.value if result.reason else None,
         )  # fmt: skip
     referred = any("referral" in i.payload for i in about)
-    if result.below_threshold and not referred and not later:
-        await _refer(state, site, user, session, opened.payload, result, tab, now_ms=now_ms)
+    said_no = confirmation is False
+    if (result.below_threshold or said_no) and not referred and not later:
+        await _refer(
+            state, site, user, session, opened.payload, result, tab, said_no=said_no, now_ms=now_ms
+        )
     return result
 
 
@@ -145,25 +151,25 @@ def effectiveness_rules(site: Site) -> EffectivenessRules:
 
 
 async def _events_since(state: AppState, site: str, user: str, since_ms: int) -> list[Any]:
-    """The visitor's goal and location events received since ``since_ms`` (paging through the rest)."""
+    """The visitor's goal and location events received since the session started, all of them."""
     found: list[Any] = []
     after = 0
-    for _ in range(50):
+    while True:
         page = await state.store.read_events(
-            site, user_id=user, kinds=["goal", "location"], after_id=after, limit=1000
-        )
-        found.extend(e for e in page if e.received_ms >= since_ms)
+            site, user_id=user, kinds=["goal", "location"], after_id=after, limit=1000,
+            received_since_ms=since_ms,
+        )  # fmt: skip
+        found.extend(page)
         if len(page) < 1000:
-            break
+            return found
         after = page[-1].id
-    return found
 
 
 async def _refer(
     state: AppState, site: Site, user: str, session: str, opened: dict[str, Any],
-    result: Effectiveness, tab: TabState | None, *, now_ms: int,
+    result: Effectiveness, tab: TabState | None, *, said_no: bool, now_ms: int,
 ) -> None:  # fmt: skip
-    referral = should_refer(effectiveness=result)
+    referral = should_refer(effectiveness=result, said_no=said_no)
     if referral is None:
         return
     channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
@@ -180,12 +186,11 @@ async def _refer(
     traits = dict(profile.traits) if profile else {}
     persona = next((p for p in site.personae if p.id == opened.get("persona")), None)
     await referrals.offer_person(state, site, user, tab, session, persona, traits)
-    packet = await referrals.handoff_packet(
+    referrals.hand_off(
         state, site, user, tab, session,
         {**opened, "referral": item["referral"], "reasons": [*opened.get("reasons", []), *item["reasons"]]},
         None, now_ms=now_ms,
     )  # fmt: skip
-    referrals.send_to_channels(state, site, packet)
 
 
 #: After a run ends, scoring waits this long for the goal (it often shows just after the last step).
@@ -193,37 +198,73 @@ GOAL_GRACE_S = 10.0
 
 
 @dataclass
-class Scoring:
-    """Scores waiting to run on this node, one per session: a newer request replaces an older one."""
+@dataclass
+class _Due:
+    """One session's next score: when it is due, whether it is running, whether to run again after."""
 
-    grace_s: float = GOAL_GRACE_S
-    pending: dict[tuple[str, str, str], asyncio.Task[Any]] = field(default_factory=dict)
+    at: float
+    task: asyncio.Task[Any] | None = None
+    running: bool = False
+    again: bool = False
+
+
+class Scoring:
+    """Scores waiting to run on this node, at most one per session at a time.
+
+    A request never brings a score forward (an answer to "Did this help?" does not
+    cut short the grace a run's end waits for its goal), and never cancels a score
+    that is running: it asks for one more run after it instead, so a referral in
+    progress is always carried through.
+    """
+
+    def __init__(self, grace_s: float = GOAL_GRACE_S) -> None:
+        self.grace_s = grace_s
+        self.due: dict[tuple[str, str, str], _Due] = {}
 
     def schedule(
         self, state: AppState, site: Site, user: str, session: str, *, delay_s: float,
         tab: TabState | None = None,
     ) -> None:  # fmt: skip
         key = (site.key, user, session)
-        previous = self.pending.pop(key, None)
-        if previous is not None:
-            previous.cancel()
+        loop = asyncio.get_running_loop()
+        wanted = loop.time() + delay_s
+        due = self.due.get(key)
+        if due is not None:
+            due.at = max(due.at, wanted)
+            if due.running:
+                due.again = True
+            return
+        due = self.due[key] = _Due(wanted)
 
-        async def later() -> None:
-            await asyncio.sleep(delay_s)
+        async def run() -> None:
             try:
-                await score_session(
-                    state, site, user, session, now_ms=time.time_ns() // 1_000_000, tab=tab
-                )
-            except Exception:
-                log.exception("scoring session %s failed", session)
+                while True:
+                    # The deadline may move later while waiting: sleep until it stops moving.
+                    while (wait := due.at - loop.time()) > 0:  # noqa: ASYNC110
+                        await asyncio.sleep(wait)
+                    due.running, due.again = True, False
+                    try:
+                        await score_session(
+                            state, site, user, session, now_ms=time.time_ns() // 1_000_000, tab=tab
+                        )
+                    except Exception:
+                        log.exception("scoring session %s failed", session)
+                    due.running = False
+                    if not due.again:
+                        return
             finally:
-                if self.pending.get(key) is task:
-                    del self.pending[key]
+                if self.due.get(key) is due:
+                    del self.due[key]
 
-        task = asyncio.ensure_future(later())
-        self.pending[key] = task
+        due.task = asyncio.ensure_future(run())
+
+    @property
+    def pending(self) -> int:
+        return len(self.due)
 
     async def close(self) -> None:
-        for task in self.pending.values():
-            task.cancel()
-        self.pending.clear()
+        """Shutting down: scores still waiting are dropped (the next event of the session scores it)."""
+        for due in list(self.due.values()):
+            if due.task is not None:
+                due.task.cancel()
+        self.due.clear()

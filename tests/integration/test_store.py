@@ -88,6 +88,14 @@ async def test_events_are_stored_once_per_tab_and_cseq(store: Store) -> None:
     assert await store.last_cseq("demo", "tab-unknown") == 0
 
 
+async def test_events_can_be_read_from_a_time_on(store: Store) -> None:
+    await store.write_events([_event(c) for c in (1, 2, 3, 4)])  # received at 2001 … 2004
+    later = await store.read_events("demo", tab="tab-aaaaaaaa", received_since_ms=2003)
+    assert [e.cseq for e in later] == [3, 4]
+    paged = await store.read_events("demo", received_since_ms=2002, after_id=later[0].id)
+    assert [e.cseq for e in paged] == [4]
+
+
 async def test_concurrent_writes_share_commits(store: Store) -> None:
     import asyncio
 

@@ -155,3 +155,23 @@ def test_stored_form_names_every_component() -> None:
         "low_frustration",
     ]
     assert stored["reason"] == "step_not_completed"
+
+
+@pytest.mark.parametrize(
+    ("helped", "score", "below"),
+    [(True, 1.0, False), (None, 0.8, False), (False, 0.6, False)],
+)
+def test_without_a_walkthrough_the_goal_is_left_out_and_the_rest_weighed_among_themselves(
+    helped: bool | None, score: float, below: bool
+) -> None:
+    outcome = SessionOutcome(started_ms=0, walkthrough=False, confirmation=helped)
+    result = effectiveness(outcome, now_ms=1)
+    assert [c.component for c in result.components] == [
+        Component.VISITOR_CONFIRMATION,
+        Component.NO_RETURN,
+        Component.LOW_FRUSTRATION,
+    ]
+    assert (result.score, result.below_threshold) == (score, below)
+    assert effectiveness(outcome, now_ms=1, threshold=0.7).reason is (
+        None if helped is not False else FailureReason.USER_SAID_NO
+    )

@@ -190,3 +190,11 @@ def test_channel_routing(online: int, free: int, callback: bool, channel: Channe
 
 def test_no_channel_when_nothing_is_configured_and_nobody_is_online() -> None:
     assert choose_channel(agents_online=0, agents_free=0, email=False) is None
+
+
+def test_a_visitor_who_says_it_did_not_help_is_referred_whatever_the_score() -> None:
+    from server.support.referral import Trigger, should_refer
+
+    referral = should_refer(said_no=True)
+    assert referral is not None and referral.triggers == (Trigger.USER_SAID_NO,)
+    assert should_refer(said_no=False) is None

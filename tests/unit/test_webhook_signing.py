@@ -26,6 +26,7 @@ def test_a_signature_verifies_only_the_body_and_secret_it_was_made_for() -> None
         SECRET, header.replace("t=1795000000", "t=1795000001"), BODY, now_s=1_795_000_000
     )
     assert not verify(SECRET, "garbage", BODY, now_s=1_795_000_000)
+    assert not verify(SECRET, "t=1795000000,v1=é\udcff", BODY, now_s=1_795_000_000)
     assert not verify(SECRET, "t=x,v1=00", BODY, now_s=1_795_000_000)
 
 
@@ -82,3 +83,15 @@ async def test_a_refused_delivery_is_not_retried_and_an_unreachable_one_gives_up
     )
     assert (gone.delivered, gone.attempts, gone.status) == (False, 2, None)
     assert gone.error
+
+
+@pytest.mark.anyio
+async def test_a_redirect_is_the_final_answer_and_never_followed() -> None:
+    with webhook_receiver() as elsewhere, webhook_receiver() as receiver:
+        receiver.statuses = [302]
+        receiver.location = elsewhere.url
+        result = await deliver(
+            receiver.url, SECRET, BODY, "sess-4", clock=time.time, sleep=_no_wait
+        )
+        assert (result.delivered, result.attempts, result.status) == (False, 1, 302)
+        assert elsewhere.requests == []

@@ -77,6 +77,7 @@ class PostgresEvents(PostgresConnection):
         kinds: Sequence[str] | None = None,
         after_id: int = 0,
         limit: int = 1000,
+        received_since_ms: int | None = None,
     ) -> list[StoredEvent]:
         where = ["site = $1", "id > $2"]
         params: list[Any] = [site, after_id]
@@ -89,6 +90,9 @@ class PostgresEvents(PostgresConnection):
         if kinds:
             params.append(list(kinds))
             where.append(f"kind = ANY(${len(params)}::text[])")
+        if received_since_ms is not None:
+            params.append(received_since_ms)
+            where.append(f"received_ms >= ${len(params)}")
         params.append(limit)
         rows = await self.pool.fetch(
             "SELECT id, site, user_id, tab, cseq, kind, at_ms, received_ms, payload FROM events"

@@ -65,6 +65,7 @@ class SqliteEvents(SqliteConnection):
         kinds: Sequence[str] | None = None,
         after_id: int = 0,
         limit: int = 1000,
+        received_since_ms: int | None = None,
     ) -> list[StoredEvent]:
         where = ["site = ?", "id > ?"]
         params: list[Any] = [site, after_id]
@@ -77,6 +78,9 @@ class SqliteEvents(SqliteConnection):
         if kinds:
             where.append(f"kind IN ({', '.join('?' * len(kinds))})")
             params.extend(kinds)
+        if received_since_ms is not None:
+            where.append("received_ms >= ?")
+            params.append(received_since_ms)
         params.append(limit)
         sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
         async with self.reader.execute(sql, params) as cur:
