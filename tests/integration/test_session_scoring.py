@@ -187,3 +187,34 @@ async def test_an_answer_that_did_not_help_fails_the_session(server: LiveServer)
     assert trail["referral"]["triggers"] == ["user_said_no"]  # "no" refers, whatever the score
     events = (await api(server, "/api/users/demo/u-alan/events?kind=feedback")).json()["events"]
     assert [e["payload"]["applied"] for e in events] == ["yes", "unknown_session"]
+
+
+async def test_a_goal_seen_mid_run_or_an_early_yes_never_scores_or_refers_too_soon(
+    server: LiveServer,
+) -> None:
+    server.state.scoring.grace_s = 1.5
+    async with tab_client(server) as tab:
+        visitor = Visitor(tab, "u-alan")
+        await visitor.connect()
+        session, run = await visitor.help_and_start()
+        # The goal element is on the page while the run still plays: nothing is scored yet.
+        await visitor.data(
+            Goal,
+            run=run.run,
+            process="invite-teammate",
+            how="element",
+            detail="[data-testid=invite-sent]",
+        )
+        await asyncio.sleep(1.5)
+        trail = (await api(server, f"/api/sites/demo/support-sessions/{session}")).json()
+        assert (trail["effectiveness"], trail["referral"]) == (None, None)
+        for step in [s["id"] for s in run.steps]:
+            await visitor.data(Step, run=run.run, step=step, event="completed")
+        # "Yes" at once: it does not cut short the grace the run's end waits for its goal.
+        await visitor.data(Feedback, session=session, helped=True)
+        await asyncio.sleep(0.5)
+        trail = (await api(server, f"/api/sites/demo/support-sessions/{session}")).json()
+        assert trail["effectiveness"] is None
+        trail = await scored(server, session, lambda s: s["score"] == 1.0)
+    assert trail["referral"] is None
+    assert not [m for m in visitor.inbox if isinstance(m, HelpAnswer)]
