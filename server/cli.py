@@ -279,3 +279,62 @@ def show_settings() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def user() -> None:
+    """Accounts of the people who run Tandem: agents, authors and admins."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--site", default="demo", show_default=True, help="the site the account is for")
+@click.option("--name", required=True, help="the person's name, as the console shows it")
+@click.option(
+    "--role", type=click.Choice(["admin", "author", "agent"]), default="agent", show_default=True
+)
+@click.option(
+    "--skills", default="", help="comma-separated skills (agents: what they can help with)"
+)
+@click.option("--capacity", default=3, show_default=True, type=click.IntRange(1, 50),
+              help="how many visitors an agent helps at once")  # fmt: skip
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--store", "store_url", help="store URL [env TANDEM_STORE_URL]")
+def user_add(
+    email: str, site: str, name: str, role: str, skills: str, capacity: int,
+    password_stdin: bool, store_url: str | None,
+) -> None:  # fmt: skip
+    """Create an account (the first admin included) with a password typed twice, or from stdin."""
+    from server.console.passwords import WeakPassword, hash_password
+    from server.store import StoreError, open_store
+    from server.store.base import AccountExists, AccountRecord
+
+    if "@" not in email or len(email) > 254:
+        _fail(f"{email!r} is not an email address")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        hashed = hash_password(password)
+    except WeakPassword as exc:
+        _fail(str(exc))
+        return
+    account = AccountRecord(
+        site, email.lower(), name, role, hashed,
+        tuple(s.strip() for s in skills.split(",") if s.strip()), capacity,
+        int(time.time() * 1000),
+    )  # fmt: skip
+    url = store_url or Settings.from_env().store_url
+
+    async def add() -> None:
+        async with open_store(url) as store:
+            await store.add_account(account)
+
+    try:
+        asyncio.run(add())
+    except AccountExists as exc:
+        _fail(str(exc))
+    except StoreError as exc:
+        _fail(f"cannot open the store: {exc}")
+    click.echo(f"{role} {account.email} added to {site}")

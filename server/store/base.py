@@ -67,6 +67,24 @@ class VersionConflict(StoreError):
     """A published walkthrough version was changed without raising its version number."""
 
 
+class AccountExists(StoreError):
+    """An account with this email already exists on this site."""
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """A person who runs Tandem for a site: an agent, an author or an admin."""
+
+    site: str
+    email: str
+    name: str
+    role: str  # admin | author | agent
+    password_hash: str
+    skills: tuple[str, ...] = ()
+    capacity: int = 3
+    created_ms: int = 0
+
+
 @dataclass(frozen=True)
 class StoredRun:
     site: str
@@ -273,6 +291,12 @@ class Store(abc.ABC):
         """The visitor and every support data item of one support session, oldest first."""
 
     @abc.abstractmethod
+    async def recent_referrals(
+        self, site: str, *, limit: int = 50
+    ) -> list[tuple[str, SupportItem]]:
+        """The site's latest referrals (support data items with a ``referral``), newest first, with their visitor."""
+
+    @abc.abstractmethod
     async def get_profile(self, site: str, user_id: str) -> Profile | None:
         """The profile with all its support items, oldest first; None when unknown."""
 
@@ -354,6 +378,20 @@ class Store(abc.ABC):
         Versions differ in their steps (a step id may even mean another step),
         so one funnel never mixes them.
         """
+
+    # --- accounts ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_account(self, account: AccountRecord) -> None:
+        """Create an account; ``AccountExists`` when the site has one with this email."""
+
+    @abc.abstractmethod
+    async def get_account(self, site: str, email: str) -> AccountRecord | None:
+        """The site's account with this email (emails are compared lower-cased)."""
+
+    @abc.abstractmethod
+    async def set_password(self, site: str, email: str, password_hash: str) -> bool:
+        """Replace an account's password hash (a rehash with newer parameters); whether it exists."""
 
     # --- FAQ search ----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from starlette.schemas import SchemaGenerator
 
 from server import __version__
 from server.broker import open_broker
+from server.console.web import console_routes
 from server.content import load_sites
 from server.live import LiveTabs
 from server.publishing import load_catalog, publish_site
@@ -92,6 +93,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/sites/{site}/help", api.help_request, methods=["POST"]),
         Route("/api/sites/{site}/support-sessions/{session}", api.support_session),
         WebSocketRoute("/ws", tab_socket),
+        *console_routes(),
     ]
 
 
@@ -124,6 +126,7 @@ def create_app(settings: Settings) -> Starlette:
             broker=broker,
             live=LiveTabs(broker),
             visitors=Visitors(site_keys, secret.encode()),
+            secret=secret.encode(),
             catalogs=catalogs,
         )
         try:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.broker import Broker
+from server.console.limits import LoginLimiter
 from server.knowledge.catalog import Catalog
 from server.knowledge.location import ProcessIndex
 from server.knowledge.site import Site
@@ -30,6 +31,8 @@ class AppState:
     tabs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (site, tab) → its connection
     frustration: Watches = field(default_factory=Watches)
     scoring: Scoring = field(default_factory=Scoring)
+    secret: bytes = b""  # signs console sessions (the server's secret)
+    login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
     def process_index(self, site: str) -> ProcessIndex:

@@ -80,6 +80,25 @@ class PostgresProfiles(PostgresConnection):
         )
         return Profile(site, user_id, row["traits"], row["created_ms"], items)
 
+    async def recent_referrals(
+        self, site: str, *, limit: int = 50
+    ) -> list[tuple[str, SupportItem]]:
+        rows = await self.pool.fetch(
+            "SELECT user_id, id, kind, at_ms, payload, failure, failure_reason FROM support_items"
+            " WHERE site = $1 AND payload ? 'referral' ORDER BY id DESC LIMIT $2",
+            site,
+            limit,
+        )
+        return [
+            (
+                r["user_id"],
+                SupportItem(
+                    r["id"], r["kind"], r["at_ms"], r["payload"], r["failure"], r["failure_reason"]
+                ),
+            )
+            for r in rows
+        ]
+
     async def support_session(
         self, site: str, session: str
     ) -> tuple[str, list[SupportItem]] | None:

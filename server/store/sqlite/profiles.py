@@ -69,6 +69,19 @@ class SqliteProfiles(SqliteConnection):
             )
         return Profile(site, user_id, json.loads(row[0]), row[1], items)
 
+    async def recent_referrals(
+        self, site: str, *, limit: int = 50
+    ) -> list[tuple[str, SupportItem]]:
+        async with self.reader.execute(
+            "SELECT user_id, id, kind, at_ms, payload, failure, failure_reason FROM support_items"
+            " WHERE site = ? AND json_extract(payload, '$.referral') IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (site, limit),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        return [
+            (r[0], SupportItem(r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6])) for r in rows
+        ]
+
     async def support_session(
         self, site: str, session: str
     ) -> tuple[str, list[SupportItem]] | None:

@@ -1,0 +1,219 @@
+"""The console's pages: sign in and out, the queue of referred visitors, one support session.
+
+Sessions are signed cookies (itsdangerous, the server's secret): the site,
+the email and a CSRF token, for 12 hours. Every form carries the CSRF token
+and every POST checks it (before sign-in, against a signed pre-session
+cookie). Failed sign-ins are limited per account and per address. Each page
+is for one site: an account of site A is refused on site B's pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.console.passwords import hash_password, verify_password
+from server.store.base import AccountRecord
+from server.web.state import AppState
+
+COOKIE = "tandem_console"
+PRE_COOKIE = "tandem_console_pre"
+SESSION_MAX_AGE_S = 12 * 3600
+ROLES_FOR_QUEUE = frozenset({"agent", "admin"})
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Signed:
+    site: str
+    email: str
+    csrf: str
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.tandem
+    return state
+
+
+def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_state(request).secret, salt=salt)
+
+
+def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_TEMPLATES.get_template(name).render(**context), status_code=status)
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/console",
+    )  # fmt: skip
+
+
+def signed_in(request: Request) -> Signed | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _serializer(request, "session").loads(raw, max_age=SESSION_MAX_AGE_S)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return Signed(str(data.get("site", "")), str(data.get("email", "")), str(data.get("csrf", "")))
+
+
+def _csrf_ok(expected: str, given: object) -> bool:
+    return bool(expected) and isinstance(given, str) and hmac.compare_digest(expected, given)
+
+
+async def _account(request: Request, site: str) -> tuple[Signed, AccountRecord] | Response:
+    """The signed-in account for ``site``: else a redirect to sign in, or 403 for another site's account."""
+    who = signed_in(request)
+    if who is None:
+        return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
+    if who.site != site:
+        return _page("refused.html", 403, message="This account is not one of this site's.")
+    account = await _state(request).store.get_account(site, who.email)
+    if account is None:
+        return RedirectResponse("/console/login", status_code=303)
+    return who, account
+
+
+async def login_form(request: Request) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = _page(
+        "login.html", csrf=token, sites=sorted(_state(request).sites),
+        next=request.query_params.get("next", ""), error="",
+    )  # fmt: skip
+    _set_cookie(request, response, PRE_COOKIE, _serializer(request, "pre").dumps(token), 3600)
+    return response
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    try:
+        expected = _serializer(request, "pre").loads(
+            request.cookies.get(PRE_COOKIE, ""), max_age=3600
+        )
+    except BadSignature:
+        expected = ""
+    if not _csrf_ok(str(expected), form.get("csrf")):
+        return _page(
+            "refused.html", 403, message="The form expired or did not come from this console."
+        )
+    state = _state(request)
+    site, email, password = (str(form.get(k, "")) for k in ("site", "email", "password"))
+    address = request.client.host if request.client else "unknown"
+    keys = [f"account:{site}:{email.lower()}", f"address:{address}"]
+    now_ms = time.time_ns() // 1_000_000
+    wait_ms = state.login_limiter.retry_after_ms(keys, now_ms)
+    if wait_ms:
+        response = _page("refused.html", 429, message="Too many failed sign-ins. Try again later.")
+        response.headers["Retry-After"] = str(wait_ms // 1000 + 1)
+        return response
+    account = await state.store.get_account(site, email) if site in state.sites else None
+    # argon2 is slow on purpose: off the event loop, so other visitors are not kept waiting.
+    ok, rehash = await asyncio.to_thread(
+        verify_password, account.password_hash if account else None, password
+    )
+    if not ok or account is None:
+        state.login_limiter.failed(keys, now_ms)
+        token = secrets.token_urlsafe(24)
+        response = _page(
+            "login.html", 401, csrf=token, sites=sorted(state.sites), next=str(form.get("next", "")),
+            error="That email and password do not match an account of this site.",
+        )  # fmt: skip
+        _set_cookie(request, response, PRE_COOKIE, _serializer(request, "pre").dumps(token), 3600)
+        return response
+    state.login_limiter.succeeded(keys[0])
+    if rehash:
+        await state.store.set_password(site, account.email, hash_password(password))
+    target = str(form.get("next", ""))
+    if not target.startswith(f"/console/{site}/"):
+        target = f"/console/{site}/"
+    redirect = RedirectResponse(target, status_code=303)
+    session = {"site": site, "email": account.email, "csrf": secrets.token_urlsafe(24)}
+    _set_cookie(
+        request, redirect, COOKIE, _serializer(request, "session").dumps(session), SESSION_MAX_AGE_S
+    )
+    redirect.delete_cookie(PRE_COOKIE, path="/console")
+    return redirect
+
+
+async def logout(request: Request) -> Response:
+    who = signed_in(request)
+    form = await request.form()
+    if who is None or not _csrf_ok(who.csrf, form.get("csrf")):
+        return _page(
+            "refused.html", 403, message="The form expired or did not come from this console."
+        )
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+async def queue(request: Request) -> Response:
+    site = request.path_params["site"]
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    if account.role not in ROLES_FOR_QUEUE:
+        return _page("refused.html", 403, message="The queue is for agents and admins.")
+    referrals = await _state(request).store.recent_referrals(site, limit=50)
+    rows = [
+        {
+            "session": item.payload.get("session", ""), "user": user, "at_ms": item.at_ms,
+            "triggers": ", ".join(item.payload.get("referral", {}).get("triggers", [])),
+            "channel": item.payload.get("referral", {}).get("channel", ""),
+        }
+        for user, item in referrals
+    ]  # fmt: skip
+    return _page("queue.html", site=site, account=account, csrf=who.csrf, rows=rows)
+
+
+async def session_page(request: Request) -> Response:
+    site, session = request.path_params["site"], request.path_params["session"]
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    trail = await _state(request).store.support_session(site, session)
+    if trail is None:
+        return _page("refused.html", 404, message="There is no such support session on this site.")
+    user, items = trail
+    return _page(
+        "session.html", site=site, account=account, csrf=who.csrf, session=session, user=user,
+        items=[{"kind": i.kind, "at_ms": i.at_ms, "payload": i.payload, "failure": i.failure,
+                "failure_reason": i.failure_reason} for i in items],
+    )  # fmt: skip
+
+
+def console_routes() -> list[BaseRoute]:
+    return [
+        # Pages, not API: left out of the OpenAPI document.
+        Route("/console/login", login_form, methods=["GET"], include_in_schema=False),
+        Route("/console/login", login, methods=["POST"], include_in_schema=False),
+        Route("/console/logout", logout, methods=["POST"], include_in_schema=False),
+        Route("/console/{site}/", queue, include_in_schema=False),
+        Route("/console/{site}/sessions/{session}", session_page, include_in_schema=False),
+    ]
