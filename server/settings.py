@@ -32,6 +32,12 @@ class Settings:
     public_url: str | None = field(default=None, metadata={"env": "TANDEM_PUBLIC_URL"})
     admin_token: str | None = field(default=None, metadata={"env": "TANDEM_ADMIN_TOKEN"})
     log_level: str = field(default="info", metadata={"env": "TANDEM_LOG_LEVEL"})
+    smtp_host: str | None = field(default=None, metadata={"env": "TANDEM_SMTP_HOST"})
+    smtp_port: int = field(default=587, metadata={"env": "TANDEM_SMTP_PORT"})
+    smtp_tls: str = field(default="starttls", metadata={"env": "TANDEM_SMTP_TLS"})
+    smtp_user: str | None = field(default=None, metadata={"env": "TANDEM_SMTP_USER"})
+    smtp_password: str | None = field(default=None, metadata={"env": "TANDEM_SMTP_PASSWORD"})
+    smtp_from: str = field(default="tandem@localhost", metadata={"env": "TANDEM_SMTP_FROM"})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -66,7 +72,11 @@ def env_names() -> list[str]:
 
 
 def _convert(attr: str, env_name: str, raw: str) -> Any:
-    if attr == "port":
+    if attr == "smtp_tls":
+        if raw not in ("starttls", "tls", "none"):
+            raise SettingsError(f"{env_name} is starttls, tls or none, not {raw!r}")
+        return raw
+    if attr in ("port", "smtp_port"):
         try:
             port = int(raw)
         except ValueError:

@@ -148,10 +148,19 @@ class WebhookChannel(Strict):
     max_attempts: int = Field(default=5, ge=1, le=10)
 
 
+class EmailChannel(Strict):
+    """Referrals are emailed here, with the handoff packet, when no agent is online (the SMTP server is the deployment's: TANDEM_SMTP_*)."""
+
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]] = Field(
+        min_length=1
+    )
+
+
 class Channels(Strict):
     """Where referred support sessions go besides the agent console."""
 
     webhook: WebhookChannel | None = None
+    email: EmailChannel | None = None
 
 
 class SiteConfig(Strict):

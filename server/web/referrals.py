@@ -17,7 +17,9 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from server.channels import webhook
+import aiosmtplib
+
+from server.channels import email, webhook
 from server.knowledge.site import Site
 from server.live import TabState
 from server.protocol.messages import HelpAnswer
@@ -117,6 +119,9 @@ async def handoff_packet(
 
 
 def send_to_channels(state: AppState, site: Site, packet: HandoffPacket) -> None:
+    """The packet to each channel the site configured: its webhook, its email (no agent is online)."""
+    if site.config.channels.email is not None:
+        _send_email(state, site, packet, site.config.channels.email.to)
     hook = site.config.channels.webhook
     if hook is None:
         return
@@ -143,6 +148,32 @@ def send_to_channels(state: AppState, site: Site, packet: HandoffPacket) -> None
         )  # fmt: skip
 
     in_background(state, deliver(), f"handoff of {packet.session}")
+
+
+def _send_email(state: AppState, site: Site, packet: HandoffPacket, to: list[str]) -> None:
+    settings = state.settings
+    if not settings.smtp_host:
+        log.error("site %s has an email channel but TANDEM_SMTP_HOST is not set", site.key)
+        return
+    server = email.SmtpServer(
+        settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
+        settings.smtp_password, settings.smtp_from,
+    )  # fmt: skip
+
+    async def deliver() -> None:
+        error = ""
+        try:
+            await email.send(server, email.referral_email(packet, to, settings.smtp_from))
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            error = str(exc) or type(exc).__name__
+            log.error("emailing the handoff of %s failed: %s", packet.session, error)
+        await state.store.append_support_item(
+            site.key, packet.visitor.user, HANDOFF, at_ms=time.time_ns() // 1_000_000,
+            payload={"session": packet.session, "channel": "email", "delivered": not error, "to": to, "error": error},
+            failure=bool(error), failure_reason="handoff_not_delivered" if error else None,
+        )  # fmt: skip
+
+    in_background(state, deliver(), f"email of {packet.session}")
 
 
 def hand_off(
