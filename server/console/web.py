@@ -81,6 +81,17 @@ def signed_in(request: Request) -> Signed | None:
     return Signed(str(data.get("site", "")), str(data.get("email", "")), str(data.get("csrf", "")))
 
 
+async def _audit(
+    request: Request, site: str, actor: str, action: str, target: str = "", **detail: Any
+) -> None:
+    """Everything done in the console is audited: who, what, to which session, when, from where."""
+    address = request.client.host if request.client else ""
+    await _state(request).store.append_audit(
+        site, at_ms=time.time_ns() // 1_000_000, actor=actor, action=action, target=target,
+        detail={"address": address, **detail},
+    )  # fmt: skip
+
+
 def _csrf_ok(expected: str, given: object) -> bool:
     return bool(expected) and isinstance(given, str) and hmac.compare_digest(expected, given)
 
@@ -137,6 +148,8 @@ async def login(request: Request) -> Response:
     )
     if not ok or account is None:
         state.login_limiter.failed(keys, now_ms)
+        if site in state.sites:
+            await _audit(request, site, email.lower(), "sign_in_failed")
         token = secrets.token_urlsafe(24)
         response = _page(
             "login.html", 401, csrf=token, sites=sorted(state.sites), next=str(form.get("next", "")),
@@ -145,6 +158,7 @@ async def login(request: Request) -> Response:
         _set_cookie(request, response, PRE_COOKIE, _serializer(request, "pre").dumps(token), 3600)
         return response
     state.login_limiter.succeeded(keys[0])
+    await _audit(request, site, account.email, "signed_in")
     if rehash:
         await state.store.set_password(site, account.email, hash_password(password))
     target = str(form.get("next", ""))
@@ -166,6 +180,7 @@ async def logout(request: Request) -> Response:
         return _page(
             "refused.html", 403, message="The form expired or did not come from this console."
         )
+    await _audit(request, who.site, who.email, "signed_out")
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/console")
     return response
@@ -180,6 +195,7 @@ async def queue(request: Request) -> Response:
     if account.role not in ROLES_FOR_QUEUE:
         return _page("refused.html", 403, message="The queue is for agents and admins.")
     referrals = await _state(request).store.recent_referrals(site, limit=50)
+    await _audit(request, site, account.email, "queue.viewed")
     rows = [
         {
             "session": item.payload.get("session", ""), "user": user, "at_ms": item.at_ms,
@@ -201,11 +217,25 @@ async def session_page(request: Request) -> Response:
     if trail is None:
         return _page("refused.html", 404, message="There is no such support session on this site.")
     user, items = trail
+    await _audit(request, site, account.email, "session.viewed", session, visitor=user)
     return _page(
         "session.html", site=site, account=account, csrf=who.csrf, session=session, user=user,
         items=[{"kind": i.kind, "at_ms": i.at_ms, "payload": i.payload, "failure": i.failure,
                 "failure_reason": i.failure_reason} for i in items],
     )  # fmt: skip
+
+
+async def audit_page(request: Request) -> Response:
+    site = request.path_params["site"]
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    if account.role != "admin":
+        return _page("refused.html", 403, message="The audit log is for admins.")
+    await _audit(request, site, account.email, "audit.viewed")
+    entries = await _state(request).store.read_audit(site, limit=200)
+    return _page("audit.html", site=site, account=account, csrf=who.csrf, entries=entries)
 
 
 def console_routes() -> list[BaseRoute]:
@@ -216,4 +246,5 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/logout", logout, methods=["POST"], include_in_schema=False),
         Route("/console/{site}/", queue, include_in_schema=False),
         Route("/console/{site}/sessions/{session}", session_page, include_in_schema=False),
+        Route("/console/{site}/audit", audit_page, include_in_schema=False),
     ]

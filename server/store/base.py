@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Self
 
@@ -65,6 +65,19 @@ class RecordsRefused(StoreError):
 
 class VersionConflict(StoreError):
     """A published walkthrough version was changed without raising its version number."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the append-only audit log."""
+
+    id: int
+    site: str
+    at_ms: int
+    actor: str  # the account's email, or "system"
+    action: str  # e.g. session.viewed, queue.viewed, signed_in, sign_in_failed
+    target: str = ""  # the support session, account or export concerned
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class AccountExists(StoreError):
@@ -392,6 +405,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_password(self, site: str, email: str, password_hash: str) -> bool:
         """Replace an account's password hash (a rehash with newer parameters); whether it exists."""
+
+    # --- audit log -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def append_audit(
+        self, site: str, *, at_ms: int, actor: str, action: str, target: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> int:  # fmt: skip
+        """Append one entry (the log is append-only: the store refuses to change or delete one)."""
+
+    @abc.abstractmethod
+    async def read_audit(self, site: str, *, limit: int = 200) -> list[AuditEntry]:
+        """The site's latest audit entries, newest first."""
 
     # --- FAQ search ----------------------------------------------------------------
 

@@ -176,3 +176,31 @@ async def test_the_queue_lists_referred_visitors_and_an_agent_of_another_site_is
     async with client(server) as http:
         await sign_in(http, "demo", "writer@acme.test")
         assert (await http.get("/console/demo/")).status_code == 403  # the queue is for agents
+
+
+async def test_what_accounts_do_in_the_console_is_audited_and_only_admins_read_it(
+    server: LiveServer,
+) -> None:
+    await add(server, "demo", "boss@acme.test", role="admin")
+    await add(server, "demo", "ada@acme.test")
+    async with client(server) as http:
+        await sign_in(http, "demo", "ada@acme.test", "not the password!")
+        await sign_in(http, "demo", "ada@acme.test")
+        await http.get("/console/demo/")
+        await http.get("/console/demo/sessions/sess-nope")
+        assert (await http.get("/console/demo/audit")).status_code == 403  # agents do not read it
+    async with client(server) as http:
+        await sign_in(http, "demo", "boss@acme.test")
+        page = await http.get("/console/demo/audit")
+        assert page.status_code == 200
+    entries = await server.state.store.read_audit("demo")
+    assert [(e.actor, e.action) for e in reversed(entries)] == [
+        ("ada@acme.test", "sign_in_failed"),
+        ("ada@acme.test", "signed_in"),
+        ("ada@acme.test", "queue.viewed"),
+        ("boss@acme.test", "signed_in"),
+        ("boss@acme.test", "audit.viewed"),
+    ]
+    assert "sign_in_failed" in page.text and all(
+        e.detail["address"] == "127.0.0.1" for e in entries
+    )

@@ -179,3 +179,35 @@ async def test_events_are_read_by_range_and_filter(store: Store) -> None:
 async def test_server_value_keeps_the_first_value(store: Store) -> None:
     assert await store.server_value("anon-secret", "first") == "first"
     assert await store.server_value("anon-secret", "second") == "first"
+
+
+async def test_the_audit_log_is_append_only(store: Store) -> None:
+    first = await store.append_audit(
+        "demo",
+        at_ms=1,
+        actor="ada@acme.test",
+        action="session.viewed",
+        target="sess-1",
+        detail={"address": "10.0.0.1"},
+    )
+    second = await store.append_audit("demo", at_ms=2, actor="ada@acme.test", action="signed_out")
+    await store.append_audit("shop", at_ms=3, actor="sam@shop.test", action="signed_in")
+    entries = await store.read_audit("demo")
+    assert [(e.id, e.action, e.target) for e in entries] == [
+        (second, "signed_out", ""),
+        (first, "session.viewed", "sess-1"),
+    ]
+    assert entries[1].detail == {"address": "10.0.0.1"}
+    # Not through the store's API, nor behind its back: the database itself refuses.
+    for statement in ("UPDATE audit_log SET actor = 'eve'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"):
+            await _raw(store, statement)
+    assert len(await store.read_audit("demo")) == 2
+
+
+async def _raw(store: Store, statement: str) -> None:
+    db = getattr(store, "db", None)
+    if db is not None:  # SQLite
+        await db.execute(statement)
+    else:
+        await store.pool.execute(statement)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ when missing), which is how test runs and co-hosted deployments stay apart.
 
 from __future__ import annotations
 
-from server.store.postgres.accounts import PostgresAccounts
+from server.store.postgres.accounts import PostgresAccounts, PostgresAudit
 from server.store.postgres.events import PostgresEvents
 from server.store.postgres.knowledge import PostgresKnowledge
 from server.store.postgres.profiles import PostgresProfiles
@@ -14,6 +14,11 @@ from server.store.postgres.runs import PostgresRuns
 
 
 class PostgresStore(
-    PostgresProfiles, PostgresEvents, PostgresKnowledge, PostgresRuns, PostgresAccounts
+    PostgresProfiles,
+    PostgresEvents,
+    PostgresKnowledge,
+    PostgresRuns,
+    PostgresAccounts,
+    PostgresAudit,
 ):
     """The PostgreSQL store: every concern's queries over one connection setup."""

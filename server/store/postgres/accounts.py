@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
-from server.store.base import AccountExists, AccountRecord
+from server.store.base import AccountExists, AccountRecord, AuditEntry
 from server.store.postgres.connection import PostgresConnection
 
 _COLUMNS = "site, email, name, role, password_hash, skills, capacity, created_ms"
@@ -37,3 +39,27 @@ class PostgresAccounts(PostgresConnection):
             password_hash, site, email.lower(),
         )  # fmt: skip
         return changed is not None
+
+
+class PostgresAudit(PostgresConnection):
+    """The store's queries for the audit log."""
+
+    async def append_audit(
+        self, site: str, *, at_ms: int, actor: str, action: str, target: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> int:  # fmt: skip
+        new_id = await self.pool.fetchval(
+            "INSERT INTO audit_log (site, at_ms, actor, action, target, detail)"
+            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            site, at_ms, actor, action, target, detail or {},
+        )  # fmt: skip
+        return int(new_id)
+
+    async def read_audit(self, site: str, *, limit: int = 200) -> list[AuditEntry]:
+        rows = await self.pool.fetch(
+            "SELECT id, site, at_ms, actor, action, target, detail FROM audit_log"
+            " WHERE site = $1 ORDER BY id DESC LIMIT $2",
+            site,
+            limit,
+        )
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]

@@ -7,12 +7,14 @@ group-commit writer task, so many concurrent writes share one transaction.
 
 from __future__ import annotations
 
-from server.store.sqlite.accounts import SqliteAccounts
+from server.store.sqlite.accounts import SqliteAccounts, SqliteAudit
 from server.store.sqlite.events import SqliteEvents
 from server.store.sqlite.knowledge import SqliteKnowledge
 from server.store.sqlite.profiles import SqliteProfiles
 from server.store.sqlite.runs import SqliteRuns
 
 
-class SqliteStore(SqliteProfiles, SqliteEvents, SqliteKnowledge, SqliteRuns, SqliteAccounts):
+class SqliteStore(
+    SqliteProfiles, SqliteEvents, SqliteKnowledge, SqliteRuns, SqliteAccounts, SqliteAudit
+):
     """The SQLite store: every concern's queries over one connection setup."""

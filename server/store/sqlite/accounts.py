@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
-from server.store.base import AccountExists, AccountRecord
+from server.store.base import AccountExists, AccountRecord, AuditEntry
 from server.store.sqlite.connection import SqliteConnection
 
 _COLUMNS = "site, email, name, role, password_hash, skills, capacity, created_ms"
@@ -47,3 +48,26 @@ class SqliteAccounts(SqliteConnection):
             changed = cursor.rowcount
             await cursor.close()
         return changed == 1
+
+
+class SqliteAudit(SqliteConnection):
+    """The store's queries for the audit log."""
+
+    async def append_audit(
+        self, site: str, *, at_ms: int, actor: str, action: str, target: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> int:  # fmt: skip
+        rowid = await self._write(
+            "INSERT INTO audit_log (site, at_ms, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (site, at_ms, actor, action, target, json.dumps(detail or {})),
+        )
+        return int(rowid or 0)
+
+    async def read_audit(self, site: str, *, limit: int = 200) -> list[AuditEntry]:
+        async with self.reader.execute(
+            "SELECT id, site, at_ms, actor, action, target, detail FROM audit_log"
+            " WHERE site = ? ORDER BY id DESC LIMIT ?",
+            (site, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
