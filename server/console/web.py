@@ -26,9 +26,12 @@ from starlette.routing import BaseRoute, Route
 
 from server.console.passwords import hash_password, verify_password
 from server.store.base import AccountRecord
+from server.web import agents
 from server.web.state import AppState
 
 COOKIE = "tandem_console"
+#: The queue page asks for news this often (a meta refresh): that is the agent's presence heartbeat.
+REFRESH_S = 15
 PRE_COOKIE = "tandem_console_pre"
 SESSION_MAX_AGE_S = 12 * 3600
 ROLES_FOR_QUEUE = frozenset({"agent", "admin"})
@@ -194,17 +197,75 @@ async def queue(request: Request) -> Response:
     who, account = found
     if account.role not in ROLES_FOR_QUEUE:
         return _page("refused.html", 403, message="The queue is for agents and admins.")
-    referrals = await _state(request).store.recent_referrals(site, limit=50)
+    state = _state(request)
+    now_ms = time.time_ns() // 1_000_000
+    await state.store.seen(
+        site, account.email, now_ms=now_ms
+    )  # this page refreshes itself: presence
+    await agents.dispatch(
+        state, state.sites[site], now_ms=now_ms
+    )  # lapsed offers, agents come online
+    assignments = {a.session: a for a in await state.store.open_assignments(site)}
+    referrals = await state.store.recent_referrals(site, limit=50)
     await _audit(request, site, account.email, "queue.viewed")
     rows = [
         {
             "session": item.payload.get("session", ""), "user": user, "at_ms": item.at_ms,
             "triggers": ", ".join(item.payload.get("referral", {}).get("triggers", [])),
             "channel": item.payload.get("referral", {}).get("channel", ""),
+            "state": assignments[item.payload.get("session", "")].state if item.payload.get("session", "") in assignments else "",
+            "agent": assignments[item.payload.get("session", "")].agent if item.payload.get("session", "") in assignments else "",
         }
         for user, item in referrals
     ]  # fmt: skip
-    return _page("queue.html", site=site, account=account, csrf=who.csrf, rows=rows)
+    offered = [a for a in assignments.values() if a.state == "offered" and a.agent == account.email]
+    fresh = await state.store.get_account(site, account.email) or account
+    return _page(
+        "queue.html", site=site, account=fresh, csrf=who.csrf, rows=rows, offered=offered,
+        refresh_s=REFRESH_S,
+    )  # fmt: skip
+
+
+async def presence(request: Request) -> Response:
+    """The agent says they are online, away or offline."""
+    site = request.path_params["site"]
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    form = await request.form()
+    wanted = str(form.get("presence", ""))
+    if not _csrf_ok(who.csrf, form.get("csrf")) or wanted not in ("online", "away", "offline"):
+        return _page(
+            "refused.html", 403, message="The form expired or did not come from this console."
+        )
+    state = _state(request)
+    now_ms = time.time_ns() // 1_000_000
+    await state.store.set_presence(site, account.email, wanted, now_ms=now_ms)
+    await _audit(request, site, account.email, f"presence.{wanted}")
+    await agents.dispatch(state, state.sites[site], now_ms=now_ms)
+    return RedirectResponse(f"/console/{site}/", status_code=303)
+
+
+async def accept(request: Request) -> Response:
+    """The agent takes the visitor offered to them; the visitor hears a person is with them."""
+    site, session = request.path_params["site"], request.path_params["session"]
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    form = await request.form()
+    if not _csrf_ok(who.csrf, form.get("csrf")):
+        return _page(
+            "refused.html", 403, message="The form expired or did not come from this console."
+        )
+    state = _state(request)
+    now_ms = time.time_ns() // 1_000_000
+    if not await agents.accept(state, state.sites[site], session, account.email, now_ms=now_ms):
+        return _page("refused.html", 409, message="This visitor is no longer offered to you.")
+    await _audit(request, site, account.email, "session.accepted", session)
+    await agents.tell_visitor(state, state.sites[site], session, account, now_ms=now_ms)
+    return RedirectResponse(f"/console/{site}/sessions/{session}", status_code=303)
 
 
 async def session_page(request: Request) -> Response:
@@ -247,4 +308,11 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/{site}/", queue, include_in_schema=False),
         Route("/console/{site}/sessions/{session}", session_page, include_in_schema=False),
         Route("/console/{site}/audit", audit_page, include_in_schema=False),
+        Route("/console/{site}/presence", presence, methods=["POST"], include_in_schema=False),
+        Route(
+            "/console/{site}/sessions/{session}/accept",
+            accept,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
     ]

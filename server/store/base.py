@@ -96,6 +96,27 @@ class AccountRecord:
     skills: tuple[str, ...] = ()
     capacity: int = 3
     created_ms: int = 0
+    presence: str = "offline"  # online | away | offline, as the agent set it
+    seen_ms: int = 0  # when the agent's console last asked for news
+    idle_since_ms: int = 0  # when their last session ended or they came online
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A referred support session on its way to an agent: queued, offered, accepted, closed."""
+
+    site: str
+    session: str
+    user_id: str
+    state: str  # queued | offered | accepted | closed
+    queued_ms: int
+    agent: str = ""  # the account's email, once offered
+    needs: tuple[str, ...] = ()  # the skills it needs (the persona's role and skills)
+    skipped: tuple[str, ...] = ()  # agents who let the offer lapse
+    offered_ms: int = 0
+    accepted_ms: int = 0
+    closed_ms: int = 0
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -405,6 +426,32 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_password(self, site: str, email: str, password_hash: str) -> bool:
         """Replace an account's password hash (a rehash with newer parameters); whether it exists."""
+
+    @abc.abstractmethod
+    async def list_accounts(self, site: str) -> list[AccountRecord]:
+        """Every account of the site, by email."""
+
+    @abc.abstractmethod
+    async def set_presence(self, site: str, email: str, presence: str, *, now_ms: int) -> None:
+        """An agent says they are online, away or offline (coming online starts their idle time)."""
+
+    @abc.abstractmethod
+    async def seen(self, site: str, email: str, *, now_ms: int) -> None:
+        """The agent's console asked for news: they are still there."""
+
+    # --- assignments ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_assignment(self, assignment: Assignment) -> bool:
+        """Queue a referred session for an agent; False when it already has an assignment."""
+
+    @abc.abstractmethod
+    async def open_assignments(self, site: str) -> list[Assignment]:
+        """The site's assignments not closed, oldest first."""
+
+    @abc.abstractmethod
+    async def update_assignment(self, assignment: Assignment, *, revision: int) -> bool:
+        """Write ``assignment`` only if it is still at ``revision`` (another node may have moved it)."""
 
     # --- audit log -----------------------------------------------------------------
 

@@ -42,8 +42,8 @@ from server.support.frustration import (
 )
 from server.support.help import SUPPORT_SESSION, past_sessions
 from server.support.persona import candidates_from, choose_persona
-from server.support.referral import Channel, choose_channel, should_refer
-from server.web import referrals
+from server.support.referral import should_refer
+from server.web import agents, referrals
 
 if TYPE_CHECKING:
     from server.web.state import AppState
@@ -179,8 +179,11 @@ async def refer_for_frustration(
         candidates_from(site.personae), traits, sessions=len(history) + 1,
         failures=sum(1 for s in history if s.failed) + 1,
     )  # fmt: skip
-    channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
     session = f"sess-{secrets.token_urlsafe(12)}"
+    routed = await agents.refer(
+        state, site, user, session, persona.persona if persona else None, now_ms=now_ms
+    )
+    channel = agents.channel_of(routed)
     process = tab.process if tab else None
     path = urlsplit(tab.url).path if tab and tab.url else None
     place = {
@@ -192,7 +195,7 @@ async def refer_for_frustration(
         "place": place, "persona": persona.persona if persona else None, "offer": "person",
         "walkthrough": None, "step": None, "faq": [],
         "reasons": [*([asdict(persona.reason)] if persona else []), *(asdict(r) for r in referral.reasons)],
-        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel.value},
+        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel},
         "frustration": evidence, "started_ms": now_ms,
     }  # fmt: skip
     await store.append_support_item(

@@ -26,9 +26,9 @@ from server.support.help import (
 )
 from server.support.history import HistoryRules, OfferKind, Walkthrough
 from server.support.persona import candidates_from
-from server.support.referral import Channel, choose_channel, should_refer
+from server.support.referral import should_refer
 from server.support.run import Run
-from server.web import frustration, referrals
+from server.web import agents, frustration, referrals
 from server.web.state import AppState
 
 #: A second help request at the same place within this time counts as the ``repeated_help`` signal.
@@ -178,10 +178,14 @@ async def _refer(
     """A person is the offer (asked for, or automation failed here before): refer the session now."""
     referral = should_refer(asked_for_human=asked, offered_person=not asked)
     assert referral is not None
-    channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
+    routed = await agents.refer(
+        state, site, user, decision.session_id,
+        decision.persona.persona if decision.persona else None, now_ms=now_ms,
+    )  # fmt: skip
+    channel = agents.channel_of(routed)
     item = {
         "session": decision.session_id,
-        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel.value},
+        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel},
         "reasons": [asdict(r) for r in referral.reasons],
     }
     await state.store.append_support_item(

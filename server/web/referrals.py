@@ -118,9 +118,11 @@ async def handoff_packet(
     )  # fmt: skip
 
 
-def send_to_channels(state: AppState, site: Site, packet: HandoffPacket) -> None:
-    """The packet to each channel the site configured: its webhook, its email (no agent is online)."""
-    if site.config.channels.email is not None:
+def send_to_channels(
+    state: AppState, site: Site, packet: HandoffPacket, *, channel: str = "email"
+) -> None:
+    """The packet to the site's webhook, and to its email when routing found no agent online (``channel``)."""
+    if site.config.channels.email is not None and channel == "email":
         _send_email(state, site, packet, site.config.channels.email.to)
     hook = site.config.channels.webhook
     if hook is None:
@@ -184,7 +186,9 @@ def hand_off(
 
     async def work() -> None:
         packet = await handoff_packet(state, site, user, tab, session, item, level, now_ms=now_ms)
-        send_to_channels(state, site, packet)
+        send_to_channels(
+            state, site, packet, channel=str(item.get("referral", {}).get("channel", "email"))
+        )
 
     in_background(state, work(), f"handoff of {session}")
 

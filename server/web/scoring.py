@@ -32,9 +32,9 @@ from server.support.effectiveness import (
 )
 from server.support.help import SUPPORT_SESSION
 from server.support.profile import SupportItem
-from server.support.referral import Channel, choose_channel, should_refer
+from server.support.referral import should_refer
 from server.support.run import Run, RunStatus
-from server.web import referrals
+from server.web import agents, referrals
 from server.web.frustration import FRUSTRATION
 from server.web.runs import WALKTHROUGH_RUN
 
@@ -172,10 +172,11 @@ async def _refer(
     referral = should_refer(effectiveness=result, said_no=said_no)
     if referral is None:
         return
-    channel = choose_channel(agents_online=0, agents_free=0, email=True) or Channel.EMAIL
+    routed = await agents.refer(state, site, user, session, opened.get("persona"), now_ms=now_ms)
+    channel = agents.channel_of(routed)
     item = {
         "session": session,
-        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel.value},
+        "referral": {"triggers": [t.value for t in referral.triggers], "channel": channel},
         "reasons": [asdict(r) for r in referral.reasons],
     }
     await state.store.append_support_item(

@@ -110,7 +110,7 @@ async def test_rage_clicks_on_a_dead_button_refer_the_visitor_with_the_clicks_as
 
     trail = (await api(hooked, f"/api/sites/demo/support-sessions/{offered.session}")).json()
     assert trail["offer"]["kind"] == "person"
-    assert trail["referral"] == {"triggers": ["frustration"], "channel": "email"}
+    assert trail["referral"] == {"triggers": ["frustration"], "channel": "queue"}  # no agent, no email
     [why] = [r for r in trail["reasons"] if r["code"] == "frustration"]
     rage = next(s for s in why["detail"]["signals"] if s["kind"] == "rage_click")
     assert (rage["clicks"], rage["target"]) == (3, 'button[data-testid="dead-button"]')
@@ -191,7 +191,7 @@ async def test_asking_for_a_person_refers_at_once_and_asking_again_soon_is_a_sig
         second = await tab.recv_until(HelpAnswer)
     assert (second.req, second.offer) == (2, "person")
     trail = (await api(hooked, f"/api/sites/demo/support-sessions/{second.session}")).json()
-    assert trail["referral"] == {"triggers": ["asked_for_human"], "channel": "email"}
+    assert trail["referral"] == {"triggers": ["asked_for_human"], "channel": "queue"}
     assert [r["code"] for r in trail["reasons"]][-2:] == ["asked_for_human", "asked_for_human"]
     [hook] = await receiver.wait_for(1)
     packet = json.loads(hook.body)

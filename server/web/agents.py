@@ -1,0 +1,162 @@
+"""Referred visitors to live agents: presence, assignments, offers that lapse (``support.routing`` decides).
+
+An agent is online while they said so in the console and their console keeps
+asking for news (it refreshes itself): an agent whose console has been quiet
+for ``SEEN_WITHIN_MS`` counts as offline, so a closed laptop never holds
+visitors. Each referred session gets an assignment in the store — queued,
+offered to an agent, accepted, closed — moved only by compare-and-set, so two
+nodes never offer one session twice. ``dispatch`` routes the site's queue in
+order and re-routes offers not accepted within the offer timeout, skipping the
+agent who let it lapse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from server.knowledge.site import Site
+from server.store.base import AccountRecord, Assignment
+from server.support.routing import (
+    Agent,
+    AgentOffer,
+    Decision,
+    Outcome,
+    Presence,
+    Request,
+    RoutingRules,
+    expired,
+    queue_order,
+    route,
+)
+
+if TYPE_CHECKING:
+    from server.web.state import AppState
+
+#: An agent whose console has not asked for news for this long counts as offline.
+SEEN_WITHIN_MS = 90_000
+AGENT_ROLES = frozenset({"agent", "admin"})
+RULES = RoutingRules()
+
+
+def agents_of(
+    accounts: list[AccountRecord], assignments: list[Assignment], now_ms: int
+) -> list[Agent]:
+    """The site's agents as routing sees them: presence as of now, open sessions (offers included)."""
+    busy: dict[str, int] = {}
+    for a in assignments:
+        if a.state in ("offered", "accepted") and a.agent:
+            busy[a.agent] = busy.get(a.agent, 0) + 1
+    agents = []
+    for account in accounts:
+        if account.role not in AGENT_ROLES:
+            continue
+        quiet = now_ms - account.seen_ms > SEEN_WITHIN_MS
+        presence = Presence.OFFLINE if quiet else Presence(account.presence)
+        agents.append(
+            Agent(
+                account.email,
+                presence,
+                frozenset(account.skills),
+                account.capacity,
+                busy.get(account.email, 0),
+                account.idle_since_ms,
+            )
+        )
+    return agents
+
+
+def channel_of(decision: Decision) -> str:
+    """Where a referral goes: an agent, the chat while agents are busy, email or a call-back when none
+    is online, or ``queue`` when the site has no such channel (the next agent online picks it up)."""
+    return decision.channel.value if decision.channel is not None else "queue"
+
+
+def needs_of(site: Site, persona: str | None) -> frozenset[str]:
+    """What a referred session needs of an agent: its persona's role and skills."""
+    found = next((p for p in site.personae if p.id == persona), None)
+    return frozenset({found.role, *found.skills}) if found else frozenset()
+
+
+async def refer(
+    state: AppState, site: Site, user: str, session: str, persona: str | None, *, now_ms: int
+) -> Decision:
+    """Queue a referred session for the site's agents and route the queue; this session's decision."""
+    await state.store.add_assignment(
+        Assignment(
+            site.key, session, user, "queued", now_ms, needs=tuple(sorted(needs_of(site, persona)))
+        )
+    )
+    decisions = await dispatch(state, site, now_ms=now_ms)
+    return decisions.get(session) or Decision(Outcome.QUEUED, (), None)
+
+
+async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Decision]:
+    """Route every queued session in order, and every offer that lapsed; each one's decision."""
+    store = state.store
+    accounts = await store.list_accounts(site.key)
+    assignments = await store.open_assignments(site.key)
+    waiting = [a for a in assignments if a.state == "queued"]
+    for a in assignments:
+        if a.state == "offered" and expired(
+            AgentOffer(a.session, a.agent, a.offered_ms), now_ms, RULES
+        ):
+            lapsed = replace(a, state="queued", agent="", skipped=(*a.skipped, a.agent))
+            if await store.update_assignment(lapsed, revision=a.revision):
+                waiting.append(replace(lapsed, revision=a.revision + 1))
+    decisions: dict[str, Decision] = {}
+    for request in queue_order(_request(w) for w in waiting):
+        current = await store.open_assignments(site.key)  # what this loop (or another node) changed
+        queued = next(
+            (x for x in current if x.session == request.session_id and x.state == "queued"), None
+        )
+        if queued is None:
+            continue
+        decision = route(
+            request, agents_of(accounts, current, now_ms), now_ms, RULES,
+            queue=[_request(x) for x in current if x.state == "queued"], skip=queued.skipped,
+            email=site.config.channels.email is not None,
+        )  # fmt: skip
+        decisions[request.session_id] = decision
+        if decision.outcome is Outcome.ASSIGNED and decision.agent:
+            offered = replace(queued, state="offered", agent=decision.agent, offered_ms=now_ms)
+            await store.update_assignment(offered, revision=queued.revision)
+    return decisions
+
+
+def _request(assignment: Assignment) -> Request:
+    return Request(assignment.session, assignment.queued_ms, skills=frozenset(assignment.needs))
+
+
+async def accept(state: AppState, site: Site, session: str, agent: str, *, now_ms: int) -> bool:
+    """The agent accepts the session offered to them (in time); whether it is theirs now."""
+    found = next(
+        (a for a in await state.store.open_assignments(site.key) if a.session == session), None
+    )
+    if found is None or found.state != "offered" or found.agent != agent:
+        return False
+    if expired(AgentOffer(found.session, found.agent, found.offered_ms), now_ms, RULES):
+        return False
+    return await state.store.update_assignment(
+        replace(found, state="accepted", accepted_ms=now_ms), revision=found.revision
+    )
+
+
+async def tell_visitor(
+    state: AppState, site: Site, session: str, agent: AccountRecord, *, now_ms: int
+) -> None:
+    """The visitor of an accepted session hears who is with them now (in every tab of theirs here)."""
+    from server.protocol.messages import HelpAnswer
+
+    found = await state.store.support_session(site.key, session)
+    if found is None:
+        return
+    user, _ = found
+    answer = HelpAnswer(
+        req=0, session=session, offer="person",
+        text=f"{agent.name} from the team is with you now.",
+        persona={"id": "agent", "name": agent.name, "avatar": agent.name[:1].upper()},
+    )  # fmt: skip
+    for conn in list(state.connections):
+        if conn.site.key == site.key and conn.user == user:
+            await conn.send(answer)
