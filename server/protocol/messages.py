@@ -301,6 +301,10 @@ class HelpAnswer(Message, tag="help_answer"):
     step: str = ""
     run: str = ""  # resume: the run to continue
     faq: list[dict[str, str]] = msgspec.field(default_factory=list)  # id, question, answer
+    # A person: where the referral went (live_agent, chat, email, callback, queue) and, while the
+    # visitor waits for an agent, their place in line and the estimated wait.
+    channel: str = ""
+    queue: dict[str, int] = msgspec.field(default_factory=dict)  # position, wait_ms
 
 
 ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage | HelpAnswer

@@ -72,6 +72,16 @@ def channel_of(decision: Decision) -> str:
     return decision.channel.value if decision.channel is not None else "queue"
 
 
+def waiting(decision: Decision) -> dict[str, int]:
+    """The visitor's place in line and the estimated wait, when they wait for an agent."""
+    if decision.outcome is not Outcome.QUEUED or decision.position is None:
+        return {}
+    return {
+        "position": decision.position,
+        **({"wait_ms": decision.wait_ms} if decision.wait_ms else {}),
+    }
+
+
 def needs_of(site: Site, persona: str | None) -> frozenset[str]:
     """What a referred session needs of an agent: its persona's role and skills."""
     found = next((p for p in site.personae if p.id == persona), None)

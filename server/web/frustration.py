@@ -203,6 +203,9 @@ async def refer_for_frustration(
         failure=True, failure_reason="frustration_threshold",
     )  # fmt: skip
     found = next((p for p in site.personae if persona and p.id == persona.persona), None)
-    await referrals.offer_person(state, site, user, tab, session, found, traits)
+    await referrals.offer_person(
+        state, site, user, tab, session, found, traits, channel=channel,
+        queue=agents.waiting(routed),
+    )  # fmt: skip
     referrals.hand_off(state, site, user, tab, session, item, level, now_ms=now_ms)
     return session

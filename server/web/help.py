@@ -27,6 +27,7 @@ from server.support.help import (
 from server.support.history import HistoryRules, OfferKind, Walkthrough
 from server.support.persona import candidates_from
 from server.support.referral import should_refer
+from server.support.routing import Decision
 from server.support.run import Run
 from server.web import agents, frustration, referrals
 from server.web.state import AppState
@@ -147,8 +148,11 @@ async def answer_help(
                 state, site, user, location,
                 WalkthroughEvent(now_ms, SignalKind.REPEATED_HELP, earlier[-1].id),
             )  # fmt: skip
-    if decision.offer.kind is OfferKind.PERSON:
+    routed = (
         await _refer(state, site, user, location, decision, asked=person, now_ms=now_ms)
+        if decision.offer.kind is OfferKind.PERSON
+        else None
+    )
     offered = next((p for p in published if p.walkthrough.id == decision.offer.walkthrough), None)
     title = offered.walkthrough.title if offered else ""
     persona, text = _voice(site, decision, dict(profile.traits) if profile else {}, title)
@@ -168,13 +172,15 @@ async def answer_help(
             for e in decision.faq
             if e in entries
         ],
+        channel=agents.channel_of(routed) if routed else "",
+        queue=agents.waiting(routed) if routed else {},
     )
 
 
 async def _refer(
     state: AppState, site: Site, user: str, location: TabState | None, decision: HelpDecision,
     *, asked: bool, now_ms: int,
-) -> None:  # fmt: skip
+) -> Decision:  # fmt: skip
     """A person is the offer (asked for, or automation failed here before): refer the session now."""
     referral = should_refer(asked_for_human=asked, offered_person=not asked)
     assert referral is not None
@@ -197,6 +203,7 @@ async def _refer(
         {**decision.item, "referral": item["referral"], "reasons": [*decision.item["reasons"], *item["reasons"]]},
         None, now_ms=now_ms,
     )  # fmt: skip
+    return routed
 
 
 async def push_to_tab(state: AppState, site: str, user: str, answer: HelpAnswer) -> str | None:

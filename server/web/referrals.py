@@ -48,7 +48,7 @@ HANDOFF = "handoff"
 
 async def offer_person(
     state: AppState, site: Site, user: str, tab: TabState | None, session: str, persona: Any,
-    traits: dict[str, Any],
+    traits: dict[str, Any], *, channel: str = "", queue: dict[str, int] | None = None,
 ) -> None:  # fmt: skip
     from server.knowledge.markup import render_template
     from server.web.help import DEFAULT_LINES
@@ -65,6 +65,7 @@ async def offer_person(
     answer = HelpAnswer(
         req=0, session=session, offer="person", text=text,
         persona={"id": persona.id, "name": persona.name, "avatar": persona.avatar} if persona else {},
+        channel=channel, queue=queue or {},
     )  # fmt: skip
     for conn in list(state.connections):
         if conn.site.key == site.key and conn.user == user and (tab is None or conn.tab == tab.tab):

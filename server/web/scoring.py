@@ -186,7 +186,10 @@ async def _refer(
     profile = await state.store.get_profile(site.key, user)
     traits = dict(profile.traits) if profile else {}
     persona = next((p for p in site.personae if p.id == opened.get("persona")), None)
-    await referrals.offer_person(state, site, user, tab, session, persona, traits)
+    await referrals.offer_person(
+        state, site, user, tab, session, persona, traits, channel=channel,
+        queue=agents.waiting(routed),
+    )  # fmt: skip
     referrals.hand_off(
         state, site, user, tab, session,
         {**opened, "referral": item["referral"], "reasons": [*opened.get("reasons", []), *item["reasons"]]},

@@ -119,6 +119,10 @@ async def test_an_online_agent_is_offered_the_visitor_accepts_and_the_visitor_he
             assert again.status_code == 409
         # Ada is at capacity: the next visitor waits in the queue.
         second = await ask_for_person(server, "u-alan")
+    # What the waiting visitor is told: in line, first, with an estimate; chat meanwhile.
+    assert (second.channel, second.queue["position"]) == ("chat", 1)
+    assert second.queue["wait_ms"] > 0
+    assert answer.channel == "live_agent" and answer.queue == {}
     states = {
         a.session: (a.state, a.agent) for a in await server.state.store.open_assignments("demo")
     }

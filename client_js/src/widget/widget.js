@@ -18,6 +18,24 @@ import { widgetSheet } from "./styles.js";
  */
 
 /**
+ * What happens next, once a person is the answer: where the referral went, and the visitor's place in line.
+ * @param {Record<string, any>} reply a help answer
+ */
+export function personNote(reply) {
+  const queue = reply.queue ?? {};
+  if (typeof queue.position === "number") {
+    const minutes = typeof queue.wait_ms === "number" ? Math.max(1, Math.round(queue.wait_ms / 60_000)) : null;
+    const wait = minutes ? `, about ${minutes} minute${minutes === 1 ? "" : "s"}` : "";
+    return `You are number ${queue.position} in line${wait}. A person from the team will join you here.`;
+  }
+  if (reply.channel === "live_agent") return "A person from the team is joining you here in a moment.";
+  if (reply.channel === "email" || reply.channel === "callback") {
+    return "Nobody is online right now: the team has what you tried and where you are, and will get in touch.";
+  }
+  return "A person from the team now has what you tried and where you are, and will get in touch.";
+}
+
+/**
  * @param {{doc?: Document, win?: Window & typeof globalThis, api: WidgetApi, onError?: (error: unknown) => void}} options
  */
 export function createWidget({ doc = document, win = window, api, onError = () => {} }) {
@@ -138,7 +156,7 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     } else if (reply.offer === "resume" && reply.run) {
       parts.push(goButton("Continue", () => api.resume(reply.run)));
     } else if (reply.offer === "person") {
-      parts.push(make("p", { class: "muted" }, "A person from the team now has what you tried and where you are, and will get in touch."));
+      parts.push(make("p", { class: "muted" }, personNote(reply)));
     }
     answer.replaceChildren(...parts);
     if (parts.length > 1 && reply.faq?.length) /** @type {HTMLDetailsElement} */ (parts[1]).open = true;
