@@ -5,7 +5,7 @@
  * tests build it around a connection of theirs.
  */
 
-import { feedback as feedbackMessage } from "./protocol.js";
+import { feedback as feedbackMessage, rating as ratingMessage } from "./protocol.js";
 import * as requests from "./requests.js";
 
 /** @typedef {import("./connection.js").Connection} Connection */
@@ -66,6 +66,8 @@ import * as requests from "./requests.js";
  *   the page reports a named event (e.g. "report.exported"): a process whose goal is that event was reached
  * @property {(session: string, helped: boolean) => void} feedback
  *   the visitor's answer to "Did this help?" about a support session (the widget asks it)
+ * @property {(session: string, score: number) => void} rate
+ *   the visitor rates, 1 to 5, the help a person gave them in a support session they closed
  */
 
 /**
@@ -109,6 +111,9 @@ export function createApi({ version, config, connection, settle = () => {}, guid
     current: () => guide?.current() ?? null,
     stop: () => guide?.stop("closed"),
     track: (event) => guide?.track(String(event)),
+    rate: (session, score) => {
+      connection.send((cseq) => ratingMessage({ cseq, at: Date.now(), session: String(session), score: Number(score) }));
+    },
     feedback: (session, helped) => {
       connection.send((cseq) => feedbackMessage({ cseq, at: Date.now(), session: String(session), helped: Boolean(helped) }));
     },

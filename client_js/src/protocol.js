@@ -29,6 +29,7 @@ export const SIZE_LIMITS = Object.freeze({
   signal: 1 * KiB,
   goal: 512,
   feedback: 256,
+  rating: 256,
   help: 1 * KiB,
 });
 
@@ -148,11 +149,19 @@ const CHUNK_ID = /^[A-Za-z0-9_-]{1,32}$/;
  * @property {string} session
  * @property {boolean} helped
  */
-/** @typedef {LocationMessage | FocusMessage | StepMessage | SignalMessage | GoalMessage | FeedbackMessage} DataMessage numbered, stored, acknowledged */
+/**
+ * @typedef {object} RatingMessage
+ * @property {"rating"} kind
+ * @property {number} cseq
+ * @property {number} at
+ * @property {string} session
+ * @property {number} score
+ */
+/** @typedef {LocationMessage | FocusMessage | StepMessage | SignalMessage | GoalMessage | FeedbackMessage | RatingMessage} DataMessage numbered, stored, acknowledged */
 /** @typedef {HelloMessage | IdentifyMessage | DataMessage | ChunkMessage} ClientMessage */
 
 /** The kinds of data message: numbered, kept in the outbox (across page loads) until acknowledged. */
-export const DATA_KINDS = new Set(["location", "focus", "step", "signal", "goal", "feedback"]);
+export const DATA_KINDS = new Set(["location", "focus", "step", "signal", "goal", "feedback", "rating"]);
 
 /** A message over its kind's size limit: it is never sent (the server would close with 1009). */
 export class MessageTooLarge extends Error {
@@ -278,6 +287,15 @@ export function goal({ cseq, at, run, process, how, detail = "" }) {
  */
 export function feedback({ cseq, at, session, helped }) {
   return { kind: "feedback", cseq, at, session, helped };
+}
+
+/**
+ * `rating`: the visitor rates the help a person gave them (1 to 5).
+ * @param {{cseq: number, at: number, session: string, score: number}} fields
+ * @returns {RatingMessage}
+ */
+export function rating({ cseq, at, session, score }) {
+  return { kind: "rating", cseq, at, session, score: Math.min(5, Math.max(1, Math.round(score))) };
 }
 
 /**

@@ -59,6 +59,7 @@ const BUILT = {
   "signal-error": () => protocol.signal({ cseq: 18, at: 1_795_000_007_400, signal: "error", message: "TypeError: x is undefined" }),
   "goal-element": () =>
     protocol.goal({ cseq: 19, at: 1_795_000_008_000, run: "run-Zq3xK8mN4pR7sT1v", process: "invite-teammate", how: "element", detail: "[data-testid=invite-sent]" }),
+  rating: () => protocol.rating({ cseq: 21, at: 1_795_000_010_000, session: "sess-Q2x8mN4pR7sT1vW3", score: 4 }),
   feedback: () => protocol.feedback({ cseq: 20, at: 1_795_000_009_000, session: "sess-Q2x8mN4pR7sT1vW3", helped: true }),
   focus: () => protocol.focus({ cseq: 300, at: 1_795_000_001_000, focused: false, visible: true }),
   chunk: () => {

@@ -279,11 +279,44 @@ async def session_page(request: Request) -> Response:
         return _page("refused.html", 404, message="There is no such support session on this site.")
     user, items = trail
     await _audit(request, site, account.email, "session.viewed", session, visitor=user)
+    assignment = next(
+        (a for a in await _state(request).store.open_assignments(site) if a.session == session),
+        None,
+    )
+    mine = (
+        assignment is not None
+        and assignment.state == "accepted"
+        and assignment.agent == account.email
+    )
     return _page(
         "session.html", site=site, account=account, csrf=who.csrf, session=session, user=user,
+        mine=mine, outcomes=agents.OUTCOMES,
         items=[{"kind": i.kind, "at_ms": i.at_ms, "payload": i.payload, "failure": i.failure,
                 "failure_reason": i.failure_reason} for i in items],
     )  # fmt: skip
+
+
+async def close(request: Request) -> Response:
+    """The agent closes the session they took, with its outcome."""
+    site, session = request.path_params["site"], request.path_params["session"]
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    form = await request.form()
+    if not _csrf_ok(who.csrf, form.get("csrf")):
+        return _page(
+            "refused.html", 403, message="The form expired or did not come from this console."
+        )
+    outcome = str(form.get("outcome", ""))
+    state = _state(request)
+    now_ms = time.time_ns() // 1_000_000
+    if not await agents.close(state, state.sites[site], session, account, outcome, now_ms=now_ms):
+        return _page(
+            "refused.html", 409, message="This session is not yours to close, or not open."
+        )
+    await _audit(request, site, account.email, "session.closed", session, outcome=outcome)
+    return RedirectResponse(f"/console/{site}/", status_code=303)
 
 
 async def audit_page(request: Request) -> Response:
@@ -309,6 +342,12 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/{site}/sessions/{session}", session_page, include_in_schema=False),
         Route("/console/{site}/audit", audit_page, include_in_schema=False),
         Route("/console/{site}/presence", presence, methods=["POST"], include_in_schema=False),
+        Route(
+            "/console/{site}/sessions/{session}/close",
+            close,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
         Route(
             "/console/{site}/sessions/{session}/accept",
             accept,

@@ -190,6 +190,15 @@ class Feedback(Message, tag="feedback"):
     helped: bool
 
 
+class Rating(Message, tag="rating"):
+    """The visitor rates the help a person gave them in a support session (CSAT, 1 to 5)."""
+
+    cseq: Cseq
+    at: EpochMs
+    session: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    score: Annotated[int, msgspec.Meta(ge=1, le=5)]
+
+
 class Help(Message, tag="help"):
     """The visitor asks for help (the widget, ``Tandem.help(question)``). Answered by ``help_answer``."""
 
@@ -211,11 +220,11 @@ ClientMessage = (
     | Signal
     | Goal
     | Feedback
+    | Rating
     | Help
 )
-DataMessage = (
-    Location | Focus | Step | Signal | Goal | Feedback
-)  # numbered, durably stored, acknowledged
+#: Numbered, durably stored, acknowledged.
+DataMessage = Location | Focus | Step | Signal | Goal | Feedback | Rating
 
 
 # --- server → client ------------------------------------------------------------
@@ -305,6 +314,7 @@ class HelpAnswer(Message, tag="help_answer"):
     # visitor waits for an agent, their place in line and the estimated wait.
     channel: str = ""
     queue: dict[str, int] = msgspec.field(default_factory=dict)  # position, wait_ms
+    rate: bool = False  # a person closed the session: ask the visitor to rate it (``rating``)
 
 
 ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage | HelpAnswer
@@ -312,7 +322,7 @@ ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage | HelpA
 CLIENT_KINDS: dict[str, type[Message]] = {
     "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
     "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "signal": Signal, "goal": Goal,
-    "feedback": Feedback, "help": Help,
+    "feedback": Feedback, "rating": Rating, "help": Help,
 }  # fmt: skip
 SERVER_KINDS: dict[str, type[Message]] = {
     "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error, "offers": Offers, "run": RunMessage,
@@ -333,6 +343,7 @@ SIZE_LIMITS: dict[str, int] = {
     "signal": 1 * KiB,
     "goal": 512,
     "feedback": 256,
+    "rating": 256,
     "help": 1 * KiB,
 }
 #: Largest message reassembled from chunks.

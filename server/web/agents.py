@@ -152,6 +152,46 @@ async def accept(state: AppState, site: Site, session: str, agent: str, *, now_m
     )
 
 
+OUTCOMES = ("resolved", "not_resolved", "follow_up")
+
+
+async def close(
+    state: AppState, site: Site, session: str, agent: AccountRecord, outcome: str, *, now_ms: int
+) -> bool:
+    """The agent who took the session closes it with its outcome; the visitor is asked to rate it."""
+    from server.protocol.messages import HelpAnswer
+    from server.support.help import SUPPORT_SESSION
+
+    found = next(
+        (a for a in await state.store.open_assignments(site.key) if a.session == session), None
+    )
+    if (
+        found is None
+        or found.state != "accepted"
+        or found.agent != agent.email
+        or outcome not in OUTCOMES
+    ):
+        return False
+    if not await state.store.update_assignment(
+        replace(found, state="closed", closed_ms=now_ms), revision=found.revision
+    ):
+        return False
+    await state.store.append_support_item(
+        site.key, found.user_id, SUPPORT_SESSION, at_ms=now_ms,
+        payload={"session": session, "agent_outcome": {"outcome": outcome, "agent": agent.email, "at_ms": now_ms}},
+        failure=outcome == "not_resolved", failure_reason="not_resolved_by_agent" if outcome == "not_resolved" else None,
+    )  # fmt: skip
+    answer = HelpAnswer(
+        req=0, session=session, offer="person", rate=True,
+        text=f"{agent.name} has closed this conversation. How did we do?",
+        persona={"id": "agent", "name": agent.name, "avatar": agent.name[:1].upper()},
+    )  # fmt: skip
+    for conn in list(state.connections):
+        if conn.site.key == site.key and conn.user == found.user_id:
+            await conn.send(answer)
+    return True
+
+
 async def tell_visitor(
     state: AppState, site: Site, session: str, agent: AccountRecord, *, now_ms: int
 ) -> None:

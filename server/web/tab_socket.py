@@ -48,6 +48,7 @@ from server.protocol.messages import (
     Identify,
     Launcher,
     Location,
+    Rating,
     Resume,
     ServerMessage,
     Signal,
@@ -161,7 +162,7 @@ class TabConnection:
             return
         if isinstance(message, Identify):
             await self.on_identify(message)
-        elif isinstance(message, Location | Focus | Step | Signal | Goal | Feedback):
+        elif isinstance(message, Location | Focus | Step | Signal | Goal | Feedback | Rating):
             await self.on_data(message)
         elif isinstance(message, Help):
             if self.user is None:
@@ -271,7 +272,9 @@ class TabConnection:
         await self.send(Identified(user=message.user))
         await self.touch_live()
 
-    async def on_data(self, message: Location | Focus | Step | Signal | Goal | Feedback) -> None:
+    async def on_data(
+        self, message: Location | Focus | Step | Signal | Goal | Feedback | Rating
+    ) -> None:
         if self.user is None:
             await self.send(
                 Error(
@@ -303,13 +306,15 @@ class TabConnection:
         elif isinstance(message, Step):
             payload = await runs.apply_step(self, message, now_ms=received)
             kind = "step"
-        elif isinstance(message, Signal | Goal | Feedback):
+        elif isinstance(message, Signal | Goal | Feedback | Rating):
             payload = msgspec.to_builtins(message)
             kind = str(payload.pop("kind"))
             for name in ("cseq", "at"):
                 payload.pop(name, None)
             if isinstance(message, Feedback):
                 payload["applied"] = await self.on_feedback(message, now_ms=received)
+            elif isinstance(message, Rating):
+                payload["applied"] = await self.on_rating(message, now_ms=received)
             elif isinstance(message, Goal):
                 await self.on_goal(message)
         else:
@@ -345,6 +350,21 @@ class TabConnection:
         self.state.scoring.schedule(
             self.state, self.site, self.user or "", message.session, delay_s=0, tab=self.live
         )
+        return "yes"
+
+    async def on_rating(self, message: Rating, *, now_ms: int) -> str:
+        """The visitor rates the person who helped them (CSAT), on a session a person closed."""
+        profile = await self.state.store.get_profile(self.site.key, self.user or "")
+        closed = profile is not None and any(
+            i.payload.get("session") == message.session and "agent_outcome" in i.payload
+            for i in profile.items
+        )
+        if not closed:
+            return "not_closed_by_a_person"
+        await self.state.store.append_support_item(
+            self.site.key, self.user or "", SUPPORT_SESSION, at_ms=now_ms,
+            payload={"session": message.session, "csat": {"score": message.score, "at_ms": now_ms}},
+        )  # fmt: skip
         return "yes"
 
     async def on_goal(self, message: Goal) -> None:

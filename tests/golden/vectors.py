@@ -28,6 +28,7 @@ from server.protocol.messages import (
     Message,
     Offer,
     Offers,
+    Rating,
     Resume,
     RunMessage,
     Signal,
@@ -210,6 +211,7 @@ VECTORS: list[tuple[str, Message]] = [
         "feedback",
         Feedback(cseq=20, at=1_795_000_009_000, session="sess-Q2x8mN4pR7sT1vW3", helped=True),
     ),
+    ("rating", Rating(cseq=21, at=1_795_000_010_000, session="sess-Q2x8mN4pR7sT1vW3", score=4)),
     (
         "offers",
         Offers(

@@ -179,3 +179,68 @@ async def test_nobody_online_falls_back_and_offline_agents_are_never_offered(
     referred = [i for i in profile.items if "referral" in i.payload]
     # This site has no email or call-back channel: the referral waits for the next agent online.
     assert referred[-1].payload["referral"]["channel"] == "queue"
+
+
+async def test_the_agent_closes_with_an_outcome_and_the_visitor_rates_it(
+    server: LiveServer,
+) -> None:
+    from server.protocol.messages import Ack, Rating
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(server) as tab:
+            await tab.send(
+                Hello(
+                    v=1,
+                    site="demo",
+                    tab="tab-route-close",
+                    identity=TokenIdentity(user="u-grace", token=demo_token("u-grace")),
+                )
+            )
+            await tab.recv_until(Welcome)
+            await tab.send(
+                Rating(cseq=1, at=1, session="sess-nope", score=5)
+            )  # nothing to rate yet
+            await tab.recv_until(Ack)
+            await tab.send(Help(req=1, question="please, a person", person=True))
+            answer = await tab.recv_until(HelpAnswer)
+            page = await http.get("/console/demo/")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert token
+            await http.post(
+                f"/console/demo/sessions/{answer.session}/accept", data={"csrf": token.group(1)}
+            )
+            await tab.recv_until(HelpAnswer)  # "Ada from the team is with you now."
+            session_page = await http.get(f"/console/demo/sessions/{answer.session}")
+            assert "Close the session" in session_page.text
+            bad = await http.post(
+                f"/console/demo/sessions/{answer.session}/close",
+                data={"csrf": token.group(1), "outcome": "whatever"},
+            )
+            assert bad.status_code == 409
+            closed = await http.post(
+                f"/console/demo/sessions/{answer.session}/close",
+                data={"csrf": token.group(1), "outcome": "resolved"},
+            )
+            assert closed.status_code == 303
+            asked = await tab.recv_until(HelpAnswer)
+            assert (asked.session, asked.rate) == (answer.session, True)
+            await tab.send(Rating(cseq=2, at=2, session=answer.session, score=4))
+            await tab.recv_until(Ack)
+    assert await server.state.store.open_assignments("demo") == []
+    profile = await server.state.store.get_profile("demo", "u-grace")
+    assert profile is not None
+    about = [i.payload for i in profile.items if i.payload.get("session") == answer.session]
+    assert {"outcome": "resolved", "agent": "ada@acme.test"}.items() <= next(
+        p["agent_outcome"] for p in about if "agent_outcome" in p
+    ).items()
+    assert next(p["csat"] for p in about if "csat" in p)["score"] == 4
+    events = [
+        e.payload
+        for e in await server.state.store.read_events("demo", user_id="u-grace", kinds=["rating"])
+    ]
+    assert [e["applied"] for e in events] == ["not_closed_by_a_person", "yes"]
+    audit = [(e.action, e.target) for e in await server.state.store.read_audit("demo")]
+    assert ("session.closed", answer.session) in audit

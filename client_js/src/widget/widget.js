@@ -14,7 +14,7 @@ import { widgetSheet } from "./styles.js";
 
 /**
  * What the widget needs of `window.Tandem`.
- * @typedef {Pick<import("../api.js").TandemApi, "help" | "launcher" | "start" | "resume" | "feedback">} WidgetApi
+ * @typedef {Pick<import("../api.js").TandemApi, "help" | "launcher" | "start" | "resume" | "feedback" | "rate">} WidgetApi
  */
 
 /**
@@ -155,6 +155,8 @@ export function createWidget({ doc = document, win = window, api, onError = () =
       parts.push(goButton(`Show me: ${reply.title || reply.walkthrough}`, () => api.start(reply.walkthrough, { session: reply.session })));
     } else if (reply.offer === "resume" && reply.run) {
       parts.push(goButton("Continue", () => api.resume(reply.run)));
+    } else if (reply.offer === "person" && reply.rate) {
+      parts.push(ratingRow(String(reply.session)));
     } else if (reply.offer === "person") {
       parts.push(make("p", { class: "muted" }, personNote(reply)));
     }
@@ -205,6 +207,23 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     if (reason !== "completed" || !session) return;
     askHelped(String(session));
   });
+
+  /**
+   * Five buttons to rate the help a person gave (CSAT).
+   * @param {string} session
+   */
+  function ratingRow(session) {
+    const row = make("div", { class: "row", role: "group", "aria-label": "Rate the help, from 1 (poor) to 5 (excellent)" });
+    for (let score = 1; score <= 5; score += 1) {
+      const button = make("button", { type: "button", "aria-label": `${score} of 5` }, String(score));
+      button.addEventListener("click", () => {
+        api.rate(session, score);
+        say("Thank you for telling us.");
+      });
+      row.append(button);
+    }
+    return row;
+  }
 
   /** @param {string} session */
   function askHelped(session) {
