@@ -25,6 +25,7 @@ from server.support.routing import (
     Presence,
     Request,
     RoutingRules,
+    WaitEstimator,
     expired,
     queue_order,
     route,
@@ -125,7 +126,7 @@ async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Dec
         decision = route(
             request, agents_of(accounts, current, now_ms), now_ms, RULES,
             queue=[_request(x) for x in current if x.state == "queued"], skip=queued.skipped,
-            email=site.config.channels.email is not None,
+            email=site.config.channels.email is not None, estimator=state.waits.get(site.key),
         )  # fmt: skip
         decisions[request.session_id] = decision
         if decision.outcome is Outcome.ASSIGNED and decision.agent:
@@ -147,9 +148,13 @@ async def accept(state: AppState, site: Site, session: str, agent: str, *, now_m
         return False
     if expired(AgentOffer(found.session, found.agent, found.offered_ms), now_ms, RULES):
         return False
-    return await state.store.update_assignment(
+    taken = await state.store.update_assignment(
         replace(found, state="accepted", accepted_ms=now_ms), revision=found.revision
     )
+    if taken:  # how long this visitor waited teaches the estimate the next ones are told
+        previous = state.waits.get(site.key) or WaitEstimator.for_rules(RULES)
+        state.waits[site.key] = previous.observe(now_ms - found.queued_ms)
+    return taken
 
 
 OUTCOMES = ("resolved", "not_resolved", "follow_up")

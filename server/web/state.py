@@ -13,6 +13,7 @@ from server.knowledge.site import Site
 from server.live import LiveTabs
 from server.settings import Settings
 from server.store import Store
+from server.support.routing import WaitEstimator
 from server.visitors import Visitors
 from server.web.frustration import Watches
 from server.web.scoring import Scoring
@@ -33,6 +34,9 @@ class AppState:
     scoring: Scoring = field(default_factory=Scoring)
     secret: bytes = b""  # signs console sessions (the server's secret)
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    waits: dict[str, WaitEstimator] = field(
+        default_factory=dict
+    )  # per site: how long visitors waited
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
     def process_index(self, site: str) -> ProcessIndex:

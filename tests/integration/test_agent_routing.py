@@ -121,7 +121,10 @@ async def test_an_online_agent_is_offered_the_visitor_accepts_and_the_visitor_he
         second = await ask_for_person(server, "u-alan")
     # What the waiting visitor is told: in line, first, with an estimate; chat meanwhile.
     assert (second.channel, second.queue["position"]) == ("chat", 1)
-    assert second.queue["wait_ms"] > 0
+    # The estimate learns from how long visitors waited: the first one's wait is now its history.
+    learnt = server.state.waits["demo"]
+    assert learnt.observations == 1 and learnt.average_ms is not None
+    assert second.queue.get("wait_ms", 0) == round(learnt.average_ms)
     assert answer.channel == "live_agent" and answer.queue == {}
     states = {
         a.session: (a.state, a.agent) for a in await server.state.store.open_assignments("demo")
