@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +31,7 @@ from server.web import agents
 from server.web.state import AppState
 
 COOKIE = "tandem_console"
+FORM_REFUSED = "The form expired or did not come from this console."
 #: The queue page asks for news this often (a meta refresh): that is the agent's presence heartbeat.
 REFRESH_S = 15
 PRE_COOKIE = "tandem_console_pre"
@@ -112,6 +114,18 @@ async def _account(request: Request, site: str) -> tuple[Signed, AccountRecord] 
     return who, account
 
 
+async def _posted(request: Request, site: str) -> tuple[AccountRecord, FormData] | Response:
+    """A console form posted by an account of ``site`` with its CSRF token: the account and the form."""
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    form = await request.form()
+    if not _csrf_ok(who.csrf, form.get("csrf")):
+        return _page("refused.html", 403, message=FORM_REFUSED)
+    return account, form
+
+
 async def login_form(request: Request) -> Response:
     token = secrets.token_urlsafe(24)
     response = _page(
@@ -131,9 +145,7 @@ async def login(request: Request) -> Response:
     except BadSignature:
         expected = ""
     if not _csrf_ok(str(expected), form.get("csrf")):
-        return _page(
-            "refused.html", 403, message="The form expired or did not come from this console."
-        )
+        return _page("refused.html", 403, message=FORM_REFUSED)
     state = _state(request)
     site, email, password = (str(form.get(k, "")) for k in ("site", "email", "password"))
     address = request.client.host if request.client else "unknown"
@@ -180,9 +192,7 @@ async def logout(request: Request) -> Response:
     who = signed_in(request)
     form = await request.form()
     if who is None or not _csrf_ok(who.csrf, form.get("csrf")):
-        return _page(
-            "refused.html", 403, message="The form expired or did not come from this console."
-        )
+        return _page("refused.html", 403, message=FORM_REFUSED)
     await _audit(request, who.site, who.email, "signed_out")
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/console")
@@ -229,16 +239,13 @@ async def queue(request: Request) -> Response:
 async def presence(request: Request) -> Response:
     """The agent says they are online, away or offline."""
     site = request.path_params["site"]
-    found = await _account(request, site)
-    if isinstance(found, Response):
-        return found
-    who, account = found
-    form = await request.form()
+    posted = await _posted(request, site)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
     wanted = str(form.get("presence", ""))
-    if not _csrf_ok(who.csrf, form.get("csrf")) or wanted not in ("online", "away", "offline"):
-        return _page(
-            "refused.html", 403, message="The form expired or did not come from this console."
-        )
+    if wanted not in ("online", "away", "offline"):
+        return _page("refused.html", 400, message="Online, away or offline: nothing else.")
     state = _state(request)
     now_ms = time.time_ns() // 1_000_000
     await state.store.set_presence(site, account.email, wanted, now_ms=now_ms)
@@ -250,15 +257,10 @@ async def presence(request: Request) -> Response:
 async def accept(request: Request) -> Response:
     """The agent takes the visitor offered to them; the visitor hears a person is with them."""
     site, session = request.path_params["site"], request.path_params["session"]
-    found = await _account(request, site)
-    if isinstance(found, Response):
-        return found
-    who, account = found
-    form = await request.form()
-    if not _csrf_ok(who.csrf, form.get("csrf")):
-        return _page(
-            "refused.html", 403, message="The form expired or did not come from this console."
-        )
+    posted = await _posted(request, site)
+    if isinstance(posted, Response):
+        return posted
+    account, _ = posted
     state = _state(request)
     now_ms = time.time_ns() // 1_000_000
     if not await agents.accept(state, state.sites[site], session, account.email, now_ms=now_ms):
@@ -299,15 +301,10 @@ async def session_page(request: Request) -> Response:
 async def close(request: Request) -> Response:
     """The agent closes the session they took, with its outcome."""
     site, session = request.path_params["site"], request.path_params["session"]
-    found = await _account(request, site)
-    if isinstance(found, Response):
-        return found
-    who, account = found
-    form = await request.form()
-    if not _csrf_ok(who.csrf, form.get("csrf")):
-        return _page(
-            "refused.html", 403, message="The form expired or did not come from this console."
-        )
+    posted = await _posted(request, site)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
     outcome = str(form.get("outcome", ""))
     state = _state(request)
     now_ms = time.time_ns() // 1_000_000
