@@ -306,6 +306,8 @@ async def help_request(request: Request) -> Response:
         or (tab is not None and not isinstance(tab, str))
     ):
         return problem(400, "question is a string of at most 500 characters; tab is a string")
+    if any("\x00" in value for value in (body["user_id"], question, tab or "")):
+        return problem(400, "user_id, question and tab may not contain NUL characters")
     site = state.sites[request.path_params["site"]]
     answer = await answer_help(
         state,

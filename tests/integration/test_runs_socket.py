@@ -217,6 +217,10 @@ async def test_help_from_the_sites_backend_reaches_the_visitors_tab(server: Live
             assert (
                 await client.post("/api/sites/demo/help", json={"question": "x"})
             ).status_code == 400
+            nul = await client.post(
+                "/api/sites/demo/help", json={"user_id": "u-ada", "question": "a\x00b"}
+            )
+            assert nul.status_code == 400 and "NUL" in nul.json()["error"]
         body = response.json()
         assert response.status_code == 200
         assert (body["offer"], body["walkthrough"], body["delivered_to"]) == (
