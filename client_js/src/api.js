@@ -5,7 +5,7 @@
  * tests build it around a connection of theirs.
  */
 
-import { feedback as feedbackMessage, rating as ratingMessage } from "./protocol.js";
+import { chat as chatMessage, feedback as feedbackMessage, rating as ratingMessage, typing as typingMessage } from "./protocol.js";
 import * as requests from "./requests.js";
 
 /** @typedef {import("./connection.js").Connection} Connection */
@@ -66,6 +66,10 @@ import * as requests from "./requests.js";
  *   the page reports a named event (e.g. "report.exported"): a process whose goal is that event was reached
  * @property {(session: string, helped: boolean) => void} feedback
  *   the visitor's answer to "Did this help?" about a support session (the widget asks it)
+ * @property {(session: string, text: string) => void} chat
+ *   the visitor writes to the person who took their support session (kept until the server has it)
+ * @property {(session: string) => void} typing
+ *   the visitor is typing a chat message (news of the moment: dropped when not connected)
  * @property {(session: string, score: number) => void} rate
  *   the visitor rates, 1 to 5, the help a person gave them in a support session they closed
  */
@@ -111,6 +115,12 @@ export function createApi({ version, config, connection, settle = () => {}, guid
     current: () => guide?.current() ?? null,
     stop: () => guide?.stop("closed"),
     track: (event) => guide?.track(String(event)),
+    chat: (session, text) => {
+      connection.send((cseq) => chatMessage({ cseq, at: Date.now(), session: String(session), text: String(text) }));
+    },
+    typing: (session) => {
+      connection.notify(typingMessage({ session: String(session) }));
+    },
     rate: (session, score) => {
       connection.send((cseq) => ratingMessage({ cseq, at: Date.now(), session: String(session), score: Number(score) }));
     },

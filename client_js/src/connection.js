@@ -336,6 +336,10 @@ export class Connection {
       case "error":
         if (message.req) this.requests.fail(message.req, requestError(message.code, `Tandem: ${message.message}`));
         return this.onError(message);
+      case "chat_line":
+        return this.emit("tandem:chat", { session: message.session, sender: message.sender, name: message.name, text: message.text, at: message.at });
+      case "typed":
+        return this.emit("tandem:typing", { session: message.session, name: message.name });
       case "answer":
         // An answer nobody asked for on this page: help the server offers by itself (frustration seen,
         // or the site's backend asked on the visitor's behalf).
@@ -359,6 +363,16 @@ export class Connection {
     const { req, answer } = this.requests.open();
     this.socket.send(encodeChecked(/** @type {any} */ (build(req))));
     return answer;
+  }
+
+  /**
+   * Send a message that is a moment's news (not numbered, not kept): dropped when not connected.
+   * @param {Record<string, unknown> & {kind: string}} message
+   */
+  notify(message) {
+    if (this.state !== "ready" || !this.socket) return false;
+    this.socket.send(encodeChecked(/** @type {any} */ (message)));
+    return true;
   }
 
   /** @param {WelcomeMessage} welcome */

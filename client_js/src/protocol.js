@@ -30,6 +30,8 @@ export const SIZE_LIMITS = Object.freeze({
   goal: 512,
   feedback: 256,
   rating: 256,
+  chat: 9 * KiB,
+  typing: 128,
   help: 1 * KiB,
 });
 
@@ -157,11 +159,19 @@ const CHUNK_ID = /^[A-Za-z0-9_-]{1,32}$/;
  * @property {string} session
  * @property {number} score
  */
-/** @typedef {LocationMessage | FocusMessage | StepMessage | SignalMessage | GoalMessage | FeedbackMessage | RatingMessage} DataMessage numbered, stored, acknowledged */
+/**
+ * @typedef {object} ChatMessage
+ * @property {"chat"} kind
+ * @property {number} cseq
+ * @property {number} at
+ * @property {string} session
+ * @property {string} text
+ */
+/** @typedef {LocationMessage | FocusMessage | StepMessage | SignalMessage | GoalMessage | FeedbackMessage | RatingMessage | ChatMessage} DataMessage numbered, stored, acknowledged */
 /** @typedef {HelloMessage | IdentifyMessage | DataMessage | ChunkMessage} ClientMessage */
 
 /** The kinds of data message: numbered, kept in the outbox (across page loads) until acknowledged. */
-export const DATA_KINDS = new Set(["location", "focus", "step", "signal", "goal", "feedback", "rating"]);
+export const DATA_KINDS = new Set(["location", "focus", "step", "signal", "goal", "feedback", "rating", "chat"]);
 
 /** A message over its kind's size limit: it is never sent (the server would close with 1009). */
 export class MessageTooLarge extends Error {
@@ -296,6 +306,23 @@ export function feedback({ cseq, at, session, helped }) {
  */
 export function rating({ cseq, at, session, score }) {
   return { kind: "rating", cseq, at, session, score: Math.min(5, Math.max(1, Math.round(score))) };
+}
+
+/**
+ * `chat`: the visitor writes to the person who took their support session.
+ * @param {{cseq: number, at: number, session: string, text: string}} fields
+ * @returns {ChatMessage}
+ */
+export function chat({ cseq, at, session, text }) {
+  return { kind: "chat", cseq, at, session, text: truncate(text, 2000) };
+}
+
+/**
+ * `typing`: the visitor is typing a chat message (not numbered, not stored).
+ * @param {{session: string}} fields
+ */
+export function typing({ session }) {
+  return { kind: "typing", session };
 }
 
 /**

@@ -16,7 +16,9 @@ import { ANON_ID, decode } from "./protocol.js";
  * @typedef {{kind: "error", code: string, message: string, field: string, cseq: number, req: number}} ErrorMessage
  * @typedef {{kind: "answer", req: number, message: Record<string, unknown>}} AnswerMessage
  *   an answer to a request (`offers`, `run`, `help_answer`), passed on as the server sent it
- * @typedef {WelcomeMessage | AckMessage | IdentifiedMessage | ErrorMessage | AnswerMessage} ServerMessage
+ * @typedef {{kind: "chat_line", session: string, sender: string, name: string, text: string, at: number}} ChatLineMessage
+ * @typedef {{kind: "typed", session: string, name: string}} TypedMessage
+ * @typedef {WelcomeMessage | AckMessage | IdentifiedMessage | ErrorMessage | AnswerMessage | ChatLineMessage | TypedMessage} ServerMessage
  */
 
 /**
@@ -45,6 +47,13 @@ export function readServerMessage(data) {
         kind: "error", code: str(message.code), message: str(message.message), field: str(message.field),
         cseq: int(message.cseq), req: int(message.req),
       };
+    case "chat_line":
+      return {
+        kind: "chat_line", session: str(message.session), sender: str(message.sender), name: str(message.name),
+        text: str(message.text), at: int(message.at),
+      };
+    case "typed":
+      return { kind: "typed", session: str(message.session), name: str(message.name) };
     case "offers":
     case "run":
     case "help_answer":

@@ -22,12 +22,18 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import BaseRoute, Route
 
 from server.console.passwords import hash_password, verify_password
 from server.store.base import AccountRecord
-from server.web import agents
+from server.web import agents, chat
 from server.web.state import AppState
 
 COOKIE = "tandem_console"
@@ -316,6 +322,53 @@ async def close(request: Request) -> Response:
     return RedirectResponse(f"/console/{site}/", status_code=303)
 
 
+async def chat_json(request: Request) -> Response:
+    """The chat so far and whether the visitor is typing (the console's chat polls it)."""
+    site, session = request.path_params["site"], request.path_params["session"]
+    found = await _account(request, site)
+    if isinstance(found, Response):
+        return found
+    state = _state(request)
+    return JSONResponse(
+        await chat.transcript(state, site, session, now_ms=time.time_ns() // 1_000_000)
+    )
+
+
+async def chat_post(request: Request) -> Response:
+    """The agent who holds the session writes to the visitor."""
+    site, session = request.path_params["site"], request.path_params["session"]
+    posted = await _posted(request, site)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    state = _state(request)
+    now_ms = time.time_ns() // 1_000_000
+    text = str(form.get("text", ""))
+    if not await chat.agent_line(state, state.sites[site], session, account, text, now_ms=now_ms):
+        return _page("refused.html", 409, message="The chat of this session is not open to you.")
+    await _audit(request, site, account.email, "chat.sent", session)
+    return Response(status_code=204)
+
+
+async def typing_post(request: Request) -> Response:
+    site, session = request.path_params["site"], request.path_params["session"]
+    posted = await _posted(request, site)
+    if isinstance(posted, Response):
+        return posted
+    account, _ = posted
+    state = _state(request)
+    if not await chat.agent_typing(state, state.sites[site], session, account):
+        return Response(status_code=409)
+    return Response(status_code=204)
+
+
+async def console_script(request: Request) -> Response:
+    return FileResponse(
+        Path(__file__).with_name("static") / "console.js",
+        media_type="text/javascript", headers={"Cache-Control": "no-cache"},
+    )  # fmt: skip
+
+
 async def audit_page(request: Request) -> Response:
     site = request.path_params["site"]
     found = await _account(request, site)
@@ -338,6 +391,20 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/{site}/", queue, include_in_schema=False),
         Route("/console/{site}/sessions/{session}", session_page, include_in_schema=False),
         Route("/console/{site}/audit", audit_page, include_in_schema=False),
+        Route("/console/static/console.js", console_script, include_in_schema=False),
+        Route("/console/{site}/sessions/{session}/chat.json", chat_json, include_in_schema=False),
+        Route(
+            "/console/{site}/sessions/{session}/chat",
+            chat_post,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/sessions/{session}/typing",
+            typing_post,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
         Route("/console/{site}/presence", presence, methods=["POST"], include_in_schema=False),
         Route(
             "/console/{site}/sessions/{session}/close",

@@ -199,6 +199,24 @@ class Rating(Message, tag="rating"):
     score: Annotated[int, msgspec.Meta(ge=1, le=5)]
 
 
+SessionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class Chat(Message, tag="chat"):
+    """The visitor writes to the person helping them in a support session; kept as its transcript."""
+
+    cseq: Cseq
+    at: EpochMs
+    session: SessionId
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class Typing(Message, tag="typing"):
+    """The visitor is typing a chat message (not stored: a moment's news)."""
+
+    session: SessionId
+
+
 class Help(Message, tag="help"):
     """The visitor asks for help (the widget, ``Tandem.help(question)``). Answered by ``help_answer``."""
 
@@ -221,10 +239,12 @@ ClientMessage = (
     | Goal
     | Feedback
     | Rating
+    | Chat
+    | Typing
     | Help
 )
 #: Numbered, durably stored, acknowledged.
-DataMessage = Location | Focus | Step | Signal | Goal | Feedback | Rating
+DataMessage = Location | Focus | Step | Signal | Goal | Feedback | Rating | Chat
 
 
 # --- server → client ------------------------------------------------------------
@@ -315,18 +335,38 @@ class HelpAnswer(Message, tag="help_answer"):
     channel: str = ""
     queue: dict[str, int] = msgspec.field(default_factory=dict)  # position, wait_ms
     rate: bool = False  # a person closed the session: ask the visitor to rate it (``rating``)
+    chat: bool = False  # a person took the session: the chat with them is open
 
 
-ServerMessage = Welcome | Ack | Identified | Error | Offers | RunMessage | HelpAnswer
+class ChatLine(Message, tag="chat_line"):
+    """A line of a support session's chat, from the agent or echoed from the visitor's other tabs."""
+
+    session: str
+    sender: Literal["agent", "visitor"]
+    text: str
+    at: int
+    name: str = ""
+
+
+class Typed(Message, tag="typed"):
+    """The agent is typing in the support session's chat."""
+
+    session: str
+    name: str = ""
+
+
+ServerMessage = (
+    Welcome | Ack | Identified | Error | Offers | RunMessage | HelpAnswer | ChatLine | Typed
+)
 
 CLIENT_KINDS: dict[str, type[Message]] = {
     "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
     "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "signal": Signal, "goal": Goal,
-    "feedback": Feedback, "rating": Rating, "help": Help,
+    "feedback": Feedback, "rating": Rating, "chat": Chat, "typing": Typing, "help": Help,
 }  # fmt: skip
 SERVER_KINDS: dict[str, type[Message]] = {
     "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error, "offers": Offers, "run": RunMessage,
-    "help_answer": HelpAnswer,
+    "help_answer": HelpAnswer, "chat_line": ChatLine, "typed": Typed,
 }  # fmt: skip
 
 #: Largest encoded size of each kind, in bytes. A larger frame closes the connection with 1009.
@@ -344,6 +384,8 @@ SIZE_LIMITS: dict[str, int] = {
     "goal": 512,
     "feedback": 256,
     "rating": 256,
+    "chat": 9 * KiB,
+    "typing": 128,
     "help": 1 * KiB,
 }
 #: Largest message reassembled from chunks.

@@ -209,7 +209,7 @@ async def tell_visitor(
     user, _ = found
     answer = HelpAnswer(
         req=0, session=session, offer="person",
-        text=f"{agent.name} from the team is with you now.",
+        text=f"{agent.name} from the team is with you now.", channel="live_agent", chat=True,
         persona={"id": "agent", "name": agent.name, "avatar": agent.name[:1].upper()},
     )  # fmt: skip
     for conn in list(state.connections):

@@ -34,9 +34,10 @@ class AppState:
     scoring: Scoring = field(default_factory=Scoring)
     secret: bytes = b""  # signs console sessions (the server's secret)
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
-    waits: dict[str, WaitEstimator] = field(
-        default_factory=dict
-    )  # per site: how long visitors waited
+    # Per site: how long visitors waited for an agent (the estimate the next ones are told).
+    waits: dict[str, WaitEstimator] = field(default_factory=dict)
+    # (site, session, who) → when they last typed in the chat.
+    typing: dict[tuple[str, str, str], int] = field(default_factory=dict)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
     def process_index(self, site: str) -> ProcessIndex:

@@ -36,6 +36,7 @@ from server.protocol.messages import (
     MAX_FRAME,
     Ack,
     AnonymousIdentity,
+    Chat,
     Chunk,
     ClientMessage,
     Error,
@@ -54,12 +55,13 @@ from server.protocol.messages import (
     Signal,
     Start,
     Step,
+    Typing,
     Welcome,
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
 from server.support.help import SUPPORT_SESSION
-from server.web import frustration, runs
+from server.web import chat, frustration, runs
 from server.web.help import answer_help
 from server.web.scoring import FEEDBACK_KEY
 from server.web.state import AppState
@@ -162,8 +164,15 @@ class TabConnection:
             return
         if isinstance(message, Identify):
             await self.on_identify(message)
-        elif isinstance(message, Location | Focus | Step | Signal | Goal | Feedback | Rating):
+        elif isinstance(
+            message, Location | Focus | Step | Signal | Goal | Feedback | Rating | Chat
+        ):
             await self.on_data(message)
+        elif isinstance(message, Typing):
+            if self.user is not None:
+                await chat.visitor_typing(
+                    self.state, self.site.key, self.user, message.session, now_ms=now_ms()
+                )
         elif isinstance(message, Help):
             if self.user is None:
                 await self.send(_identity_required(message.req))
@@ -273,7 +282,7 @@ class TabConnection:
         await self.touch_live()
 
     async def on_data(
-        self, message: Location | Focus | Step | Signal | Goal | Feedback | Rating
+        self, message: Location | Focus | Step | Signal | Goal | Feedback | Rating | Chat
     ) -> None:
         if self.user is None:
             await self.send(
@@ -306,7 +315,7 @@ class TabConnection:
         elif isinstance(message, Step):
             payload = await runs.apply_step(self, message, now_ms=received)
             kind = "step"
-        elif isinstance(message, Signal | Goal | Feedback | Rating):
+        elif isinstance(message, Signal | Goal | Feedback | Rating | Chat):
             payload = msgspec.to_builtins(message)
             kind = str(payload.pop("kind"))
             for name in ("cseq", "at"):
@@ -315,6 +324,11 @@ class TabConnection:
                 payload["applied"] = await self.on_feedback(message, now_ms=received)
             elif isinstance(message, Rating):
                 payload["applied"] = await self.on_rating(message, now_ms=received)
+            elif isinstance(message, Chat):
+                payload["applied"] = await chat.visitor_line(
+                    self.state, self.site, self.user, message.session, message.text,
+                    now_ms=received, tab=self.tab,
+                )  # fmt: skip
             elif isinstance(message, Goal):
                 await self.on_goal(message)
         else:

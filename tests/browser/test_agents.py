@@ -64,6 +64,21 @@ async def test_an_agent_takes_the_visitor_who_asked_closes_and_the_visitor_rates
     )
     await expect(panel.locator(".who")).to_have_text("A Ada Agent")
 
+    # They chat: the agent from the console, the visitor from the widget; typing shows.
+    await expect(panel.get_by_role("heading", name="Chat")).to_be_visible()
+    await console.get_by_label("Message").fill("Hello Grace, let me look at your card.")
+    await expect(panel.get_by_role("status").filter(has_text="is typing")).to_be_visible()
+    await console.get_by_role("button", name="Send").click()
+    await expect(panel.locator(".chat-log")).to_contain_text(
+        "Ada Agent: Hello Grace, let me look at your card."
+    )
+    await page.get_by_label("Your message").fill("Thanks! It says expired.")
+    await expect(console.get_by_text("The visitor is typing…")).to_be_visible()
+    await page.get_by_label("Your message").press("Enter")
+    await expect(console.locator("[data-chat-log]")).to_contain_text(
+        "Visitor: Thanks! It says expired."
+    )
+
     await console.get_by_label("Outcome").select_option("resolved")
     await console.get_by_role("button", name="Close the session").click()
     await expect(panel.locator(".answer")).to_contain_text("How did we do?")

@@ -13,6 +13,8 @@ from server.protocol import encode
 from server.protocol.messages import (
     Ack,
     AnonymousIdentity,
+    Chat,
+    ChatLine,
     Chunk,
     Error,
     Feedback,
@@ -35,6 +37,8 @@ from server.protocol.messages import (
     Start,
     Step,
     TokenIdentity,
+    Typed,
+    Typing,
     Welcome,
     kind_of,
 )
@@ -211,6 +215,27 @@ VECTORS: list[tuple[str, Message]] = [
         "feedback",
         Feedback(cseq=20, at=1_795_000_009_000, session="sess-Q2x8mN4pR7sT1vW3", helped=True),
     ),
+    (
+        "chat",
+        Chat(
+            cseq=22,
+            at=1_795_000_011_000,
+            session="sess-Q2x8mN4pR7sT1vW3",
+            text="It says my card expired — ça marche pas",
+        ),
+    ),
+    ("typing", Typing(session="sess-Q2x8mN4pR7sT1vW3")),
+    (
+        "chat-line",
+        ChatLine(
+            session="sess-Q2x8mN4pR7sT1vW3",
+            sender="agent",
+            name="Ada Agent",
+            text="Let me look.",
+            at=1_795_000_012_000,
+        ),
+    ),
+    ("typed", Typed(session="sess-Q2x8mN4pR7sT1vW3", name="Ada Agent")),
     ("rating", Rating(cseq=21, at=1_795_000_010_000, session="sess-Q2x8mN4pR7sT1vW3", score=4)),
     (
         "offers",

@@ -247,3 +247,87 @@ async def test_the_agent_closes_with_an_outcome_and_the_visitor_rates_it(
     assert [e["applied"] for e in events] == ["not_closed_by_a_person", "yes"]
     audit = [(e.action, e.target) for e in await server.state.store.read_audit("demo")]
     assert ("session.closed", answer.session) in audit
+
+
+async def test_the_visitor_and_the_agent_chat_and_the_transcript_is_kept(
+    server: LiveServer,
+) -> None:
+    from server.protocol.messages import Ack, Chat, ChatLine, Typed, Typing
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(server) as tab:
+            await tab.send(
+                Hello(
+                    v=1,
+                    site="demo",
+                    tab="tab-route-chat",
+                    identity=TokenIdentity(user="u-grace", token=demo_token("u-grace")),
+                )
+            )
+            await tab.recv_until(Welcome)
+            await tab.send(Help(req=1, question="please, a person", person=True))
+            answer = await tab.recv_until(HelpAnswer)
+            await tab.send(
+                Chat(cseq=1, at=1, session=answer.session, text="too early")
+            )  # nobody took it yet
+            await tab.recv_until(Ack)
+            page = await http.get("/console/demo/")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert token
+            csrf = token.group(1)
+            await http.post(f"/console/demo/sessions/{answer.session}/accept", data={"csrf": csrf})
+            opened = await tab.recv_until(HelpAnswer)
+            assert opened.chat is True
+            await tab.send(Typing(session=answer.session))
+            await tab.send(
+                Chat(cseq=2, at=2, session=answer.session, text="It says my card expired")
+            )
+            await tab.recv_until(Ack)
+            seen = (await http.get(f"/console/demo/sessions/{answer.session}/chat.json")).json()
+            assert [(line["sender"], line["text"]) for line in seen["lines"]] == [
+                ("visitor", "It says my card expired")
+            ]
+            assert seen["visitor_typing"] is False  # the line it was typing has arrived
+            assert (
+                await http.post(
+                    f"/console/demo/sessions/{answer.session}/typing", data={"csrf": csrf}
+                )
+            ).status_code == 204
+            assert (await tab.recv_until(Typed)).name == "Ada"
+            sent = await http.post(
+                f"/console/demo/sessions/{answer.session}/chat",
+                data={"csrf": csrf, "text": "Let me look."},
+            )
+            assert sent.status_code == 204
+            line = await tab.recv_until(ChatLine)
+            assert (line.sender, line.name, line.text) == ("agent", "Ada", "Let me look.")
+            assert (
+                await http.post(
+                    f"/console/demo/sessions/{answer.session}/chat", data={"text": "no token"}
+                )
+            ).status_code == 403
+    async with client(server) as other:
+        await agent(server, "bob@acme.test")
+        await sign_in(other, "demo", "bob@acme.test")
+        page = await other.get("/console/demo/")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token
+        refused = await other.post(
+            f"/console/demo/sessions/{answer.session}/chat",
+            data={"csrf": token.group(1), "text": "hi"},
+        )
+        assert refused.status_code == 409  # only the agent who took it
+    trail = await server.state.store.support_session("demo", answer.session)
+    assert trail is not None
+    assert [(i.payload["sender"], i.payload["text"]) for i in trail[1] if i.kind == "chat"] == [
+        ("visitor", "It says my card expired"),
+        ("agent", "Let me look."),
+    ]
+    events = [
+        e.payload["applied"]
+        for e in await server.state.store.read_events("demo", user_id="u-grace", kinds=["chat"])
+    ]
+    assert events == ["no_open_chat", "yes"]

@@ -33,6 +33,8 @@ h3 { margin: 14px 0 6px; font-size: 13px; color: #4b5563; }
 .faq { margin: 0 0 8px; padding: 6px 8px; background: #f3f4f6; border-radius: 6px; }
 .faq summary { cursor: pointer; font-weight: 600; }
 .row { display: flex; gap: 6px; }
+.chat-log { list-style: none; margin: 0 0 6px; padding: 0; max-height: 200px; overflow: auto; display: grid; gap: 4px; }
+.chat-log .visitor { text-align: right; }
 .guides { list-style: none; margin: 0; padding: 0; display: grid; gap: 6px; }
 .go { width: 100%; text-align: left; }
 .muted { color: #4b5563; }

@@ -14,7 +14,7 @@ import { widgetSheet } from "./styles.js";
 
 /**
  * What the widget needs of `window.Tandem`.
- * @typedef {Pick<import("../api.js").TandemApi, "help" | "launcher" | "start" | "resume" | "feedback" | "rate">} WidgetApi
+ * @typedef {Pick<import("../api.js").TandemApi, "help" | "launcher" | "start" | "resume" | "feedback" | "rate" | "chat" | "typing">} WidgetApi
  */
 
 /**
@@ -63,9 +63,25 @@ export function createWidget({ doc = document, win = window, api, onError = () =
   form.append(label, input, ask);
   const answer = make("div", { class: "answer", "aria-live": "polite" });
   const person = make("button", { type: "button", class: "person" }, "Talk to a person");
+  // The chat with the person who took the session: shown once they have.
+  const talk = make("section", { class: "chat", "aria-labelledby": "tandem-chat-title" });
+  talk.hidden = true;
+  const talkTitle = make("h3", { id: "tandem-chat-title" }, "Chat");
+  const talkLog = make("ol", { class: "chat-log", "aria-live": "polite" });
+  const talkStatus = make("p", { class: "muted", role: "status" });
+  const talkForm = make("form", { class: "ask" });
+  const talkLabel = make("label", { for: "tandem-chat-input" }, "Your message");
+  const talkInput = /** @type {HTMLInputElement} */ (make("input", { id: "tandem-chat-input", type: "text", maxlength: "2000", autocomplete: "off" }));
+  const talkSend = make("button", { type: "submit", class: "primary" }, "Send");
+  talkForm.append(talkLabel, talkInput, talkSend);
+  talk.append(talkTitle, talkLog, talkStatus, talkForm);
+  let chatSession = "";
+  let typedAt = 0;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let typingTimer;
   const guidesTitle = make("h3", { id: "tandem-guides-title" }, "Guides for this page");
   const guides = make("ul", { class: "guides", "aria-labelledby": "tandem-guides-title" });
-  panel.append(close, title, who, form, answer, person, guidesTitle, guides);
+  panel.append(close, title, who, form, answer, talk, person, guidesTitle, guides);
   shadow.append(launch, panel);
 
   const busy = (/** @type {boolean} */ on) => {
@@ -156,7 +172,11 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     } else if (reply.offer === "resume" && reply.run) {
       parts.push(goButton("Continue", () => api.resume(reply.run)));
     } else if (reply.offer === "person" && reply.rate) {
+      talk.hidden = true;
+      chatSession = "";
       parts.push(ratingRow(String(reply.session)));
+    } else if (reply.offer === "person" && reply.chat) {
+      openChat(String(reply.session));
     } else if (reply.offer === "person") {
       parts.push(make("p", { class: "muted" }, personNote(reply)));
     }
@@ -191,6 +211,53 @@ export function createWidget({ doc = document, win = window, api, onError = () =
     if (/** @type {KeyboardEvent} */ (event).key !== "Escape") return;
     event.stopPropagation();
     closePanel();
+  });
+
+  /**
+   * @param {"agent" | "visitor"} sender
+   * @param {string} name
+   * @param {string} text
+   */
+  function addLine(sender, name, text) {
+    const line = make("li", { class: sender });
+    line.append(make("strong", {}, sender === "agent" ? `${name || "Agent"}: ` : "You: "), doc.createTextNode(text));
+    talkLog.append(line);
+  }
+
+  /** @param {string} session */
+  function openChat(session) {
+    chatSession = session;
+    talk.hidden = false;
+  }
+
+  talkForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = talkInput.value.trim();
+    if (!text || !chatSession) return;
+    api.chat(chatSession, text);
+    addLine("visitor", "", text);
+    talkInput.value = "";
+  });
+  talkInput.addEventListener("input", () => {
+    const now = Date.now();
+    if (!chatSession || now - typedAt < 2000) return;
+    typedAt = now;
+    api.typing(chatSession);
+  });
+  doc.addEventListener("tandem:chat", (event) => {
+    const line = /** @type {CustomEvent} */ (event).detail ?? {};
+    if (!line.session) return;
+    openChat(String(line.session));
+    openPanel(false);
+    talkStatus.textContent = "";
+    addLine(line.sender === "agent" ? "agent" : "visitor", String(line.name ?? ""), String(line.text ?? ""));
+  });
+  doc.addEventListener("tandem:typing", (event) => {
+    const detail = /** @type {CustomEvent} */ (event).detail ?? {};
+    if (!detail.session || detail.session !== chatSession) return;
+    talkStatus.textContent = `${detail.name || "The agent"} is typing…`;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => (talkStatus.textContent = ""), 4000);
   });
 
   // Help the visitor did not ask for on this page (Tandem saw them struggle, or the site asked).

@@ -1,0 +1,103 @@
+"""Chat between a visitor and the agent who took their support session, kept as its transcript.
+
+A chat is open while the session's assignment is accepted. Each line is a
+``chat`` support data item of the session (the transcript, with who said it
+and when); the visitor's lines come as durable ``chat`` messages over their
+tab's socket, the agent's from the console. Typing is a moment's news, kept
+in memory for a few seconds and never stored.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from server.knowledge.site import Site
+from server.protocol.messages import ChatLine, Typed
+from server.store.base import AccountRecord, Assignment
+
+if TYPE_CHECKING:
+    from server.web.state import AppState
+
+#: The support data item of one chat line.
+CHAT = "chat"
+#: "Is typing" is shown this long after the last keystroke reported.
+TYPING_FRESH_MS = 4000
+MAX_TEXT = 2000
+
+
+async def open_chat(state: AppState, site: str, session: str) -> Assignment | None:
+    """The session's assignment when an agent has taken it (the chat is open), else None."""
+    found = next(
+        (a for a in await state.store.open_assignments(site) if a.session == session), None
+    )
+    return found if found is not None and found.state == "accepted" else None
+
+
+async def visitor_line(
+    state: AppState, site: Site, user: str, session: str, text: str, *, now_ms: int, tab: str
+) -> str:
+    """A line from the visitor: kept in the transcript and shown in their other tabs; what became of it."""
+    chat = await open_chat(state, site.key, session)
+    if chat is None or chat.user_id != user:
+        return "no_open_chat"
+    await state.store.append_support_item(
+        site.key, user, CHAT, at_ms=now_ms,
+        payload={"session": session, "sender": "visitor", "name": "", "text": text, "at_ms": now_ms},
+    )  # fmt: skip
+    state.typing.pop((site.key, session, "visitor"), None)
+    echo = ChatLine(session=session, sender="visitor", text=text, at=now_ms)
+    await _to_visitor(state, site.key, user, echo, skip_tab=tab)
+    return "yes"
+
+
+async def visitor_typing(
+    state: AppState, site: str, user: str, session: str, *, now_ms: int
+) -> None:
+    """The visitor is typing in their own open chat (the client says so at most every 2 s)."""
+    chat = await open_chat(state, site, session)
+    if chat is None or chat.user_id != user:
+        return
+    if len(state.typing) > 10_000:
+        state.typing.clear()  # stale entries only cost a moment's "typing…"
+    state.typing[(site, session, "visitor")] = now_ms
+
+
+async def agent_line(
+    state: AppState, site: Site, session: str, agent: AccountRecord, text: str, *, now_ms: int
+) -> bool:
+    """A line from the agent who holds the session: kept, and sent to the visitor's tabs."""
+    chat = await open_chat(state, site.key, session)
+    text = text.strip()[:MAX_TEXT]
+    if chat is None or chat.agent != agent.email or not text or "\x00" in text:
+        return False
+    await state.store.append_support_item(
+        site.key, chat.user_id, CHAT, at_ms=now_ms,
+        payload={"session": session, "sender": "agent", "name": agent.name, "text": text, "at_ms": now_ms},
+    )  # fmt: skip
+    line = ChatLine(session=session, sender="agent", name=agent.name, text=text, at=now_ms)
+    await _to_visitor(state, site.key, chat.user_id, line)
+    return True
+
+
+async def agent_typing(state: AppState, site: Site, session: str, agent: AccountRecord) -> bool:
+    chat = await open_chat(state, site.key, session)
+    if chat is None or chat.agent != agent.email:
+        return False
+    await _to_visitor(state, site.key, chat.user_id, Typed(session=session, name=agent.name))
+    return True
+
+
+async def transcript(state: AppState, site: str, session: str, *, now_ms: int) -> dict[str, Any]:
+    """The chat so far, and whether the visitor is typing, for the agent's console."""
+    found = await state.store.support_session(site, session)
+    lines = [i.payload for i in found[1] if i.kind == CHAT] if found else []
+    typed = state.typing.get((site, session, "visitor"), 0)
+    return {"lines": lines, "visitor_typing": now_ms - typed < TYPING_FRESH_MS}
+
+
+async def _to_visitor(
+    state: AppState, site: str, user: str, message: ChatLine | Typed, *, skip_tab: str = ""
+) -> None:
+    for conn in list(state.connections):
+        if conn.site.key == site and conn.user == user and conn.tab != skip_tab:
+            await conn.send(message)
