@@ -29,16 +29,21 @@ class SmtpServer:
     sender: str = "tandem@localhost"
 
 
+def _header(value: str) -> str:
+    """A header value from data a visitor may have shaped: every kind of line break becomes a space."""
+    return " ".join(value.split())[:200]
+
+
 def referral_email(packet: HandoffPacket, to: list[str], sender: str) -> EmailMessage:
     """The email a referral becomes (pure)."""
     message = EmailMessage()
     where = packet.location
-    message["Subject"] = (
+    message["Subject"] = _header(
         f"[Tandem] {packet.visitor.user} needs a person ({', '.join(packet.triggers)})"
     )
     message["From"] = sender
     message["To"] = ", ".join(to)
-    message["X-Tandem-Session"] = packet.session
+    message["X-Tandem-Session"] = _header(packet.session)
     lines = [
         f"Visitor: {packet.visitor.user}",
         f"Site: {packet.site}",

@@ -37,6 +37,12 @@ class LoginLimiter:
     def succeeded(self, key: str) -> None:
         self.failures.pop(key, None)
 
+    def forgive(self, key: str, at_ms: int) -> None:
+        """Take back one failure counted at ``at_ms`` (an attempt counted up front that succeeded)."""
+        recent = self.failures.get(key)
+        if recent and at_ms in recent:
+            recent.remove(at_ms)
+
     def _recent(self, key: str, now_ms: int) -> deque[int]:
         recent = self.failures.setdefault(key, deque())
         while recent and recent[0] + self.window_ms <= now_ms:

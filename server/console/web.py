@@ -57,6 +57,7 @@ class Signed:
     site: str
     email: str
     csrf: str
+    version: int = 0  # the account's session version when it signed in
 
 
 def _state(request: Request) -> AppState:
@@ -89,7 +90,11 @@ def signed_in(request: Request) -> Signed | None:
         return None
     if not isinstance(data, dict):
         return None
-    return Signed(str(data.get("site", "")), str(data.get("email", "")), str(data.get("csrf", "")))
+    version = data.get("v", 0)
+    return Signed(
+        str(data.get("site", "")), str(data.get("email", "")), str(data.get("csrf", "")),
+        version if isinstance(version, int) else -1,
+    )  # fmt: skip
 
 
 async def _audit(
@@ -114,9 +119,12 @@ async def _account(request: Request, site: str) -> tuple[Signed, AccountRecord] 
         return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
     if who.site != site:
         return _page("refused.html", 403, message="This account is not one of this site's.")
-    account = await _state(request).store.get_account(site, who.email)
-    if account is None:
+    state = _state(request)
+    account = await state.store.get_account(site, who.email)
+    if account is None or account.session_version != who.version:  # signed out since
         return RedirectResponse("/console/login", status_code=303)
+    if account.role in agents.AGENT_ROLES:  # any console page open counts as presence
+        await state.store.seen(site, account.email, now_ms=time.time_ns() // 1_000_000)
     return who, account
 
 
@@ -162,13 +170,15 @@ async def login(request: Request) -> Response:
         response = _page("refused.html", 429, message="Too many failed sign-ins. Try again later.")
         response.headers["Retry-After"] = str(wait_ms // 1000 + 1)
         return response
+    # Counted as failed before the (slow) check, so attempts sent together cannot all slip
+    # under the limit; a success takes its count back.
+    state.login_limiter.failed(keys, now_ms)
     account = await state.store.get_account(site, email) if site in state.sites else None
     # argon2 is slow on purpose: off the event loop, so other visitors are not kept waiting.
     ok, rehash = await asyncio.to_thread(
         verify_password, account.password_hash if account else None, password
     )
     if not ok or account is None:
-        state.login_limiter.failed(keys, now_ms)
         if site in state.sites:
             await _audit(request, site, email.lower(), "sign_in_failed")
         token = secrets.token_urlsafe(24)
@@ -179,6 +189,7 @@ async def login(request: Request) -> Response:
         _set_cookie(request, response, PRE_COOKIE, _serializer(request, "pre").dumps(token), 3600)
         return response
     state.login_limiter.succeeded(keys[0])
+    state.login_limiter.forgive(keys[1], now_ms)
     await _audit(request, site, account.email, "signed_in")
     if rehash:
         await state.store.set_password(site, account.email, hash_password(password))
@@ -186,7 +197,10 @@ async def login(request: Request) -> Response:
     if not target.startswith(f"/console/{site}/"):
         target = f"/console/{site}/"
     redirect = RedirectResponse(target, status_code=303)
-    session = {"site": site, "email": account.email, "csrf": secrets.token_urlsafe(24)}
+    session = {
+        "site": site, "email": account.email, "csrf": secrets.token_urlsafe(24),
+        "v": account.session_version,
+    }  # fmt: skip
     _set_cookie(
         request, redirect, COOKIE, _serializer(request, "session").dumps(session), SESSION_MAX_AGE_S
     )
@@ -199,6 +213,7 @@ async def logout(request: Request) -> Response:
     form = await request.form()
     if who is None or not _csrf_ok(who.csrf, form.get("csrf")):
         return _page("refused.html", 403, message=FORM_REFUSED)
+    await _state(request).store.end_sessions(who.site, who.email)  # this cookie, and any copy of it
     await _audit(request, who.site, who.email, "signed_out")
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/console")
@@ -223,7 +238,6 @@ async def queue(request: Request) -> Response:
     )  # lapsed offers, agents come online
     assignments = {a.session: a for a in await state.store.open_assignments(site)}
     referrals = await state.store.recent_referrals(site, limit=50)
-    await _audit(request, site, account.email, "queue.viewed")
     rows = [
         {
             "session": item.payload.get("session", ""), "user": user, "at_ms": item.at_ms,

@@ -99,6 +99,7 @@ class AccountRecord:
     presence: str = "offline"  # online | away | offline, as the agent set it
     seen_ms: int = 0  # when the agent's console last asked for news
     idle_since_ms: int = 0  # when their last session ended or they came online
+    session_version: int = 0  # raised by signing out or a new password: older sessions end
 
 
 @dataclass(frozen=True)
@@ -426,6 +427,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_password(self, site: str, email: str, password_hash: str) -> bool:
         """Replace an account's password hash (a rehash with newer parameters); whether it exists."""
+
+    @abc.abstractmethod
+    async def end_sessions(self, site: str, email: str) -> None:
+        """End every console session of the account (sign-out, a new password)."""
 
     @abc.abstractmethod
     async def list_accounts(self, site: str) -> list[AccountRecord]:

@@ -12,6 +12,7 @@ agent who let it lapse.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -103,7 +104,18 @@ async def refer(
 
 
 async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Decision]:
-    """Route every queued session in order, and every offer that lapsed; each one's decision."""
+    """Route every queued session in order, and every offer that lapsed; each one's decision.
+
+    One dispatch of a site at a time in this process, so an agent's load is never counted
+    twice by two dispatches at once (another process's offer loses its compare-and-set and
+    the session waits for the next dispatch).
+    """
+    lock = state.dispatching.setdefault(site.key, asyncio.Lock())
+    async with lock:
+        return await _dispatch(state, site, now_ms=now_ms)
+
+
+async def _dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Decision]:
     store = state.store
     accounts = await store.list_accounts(site.key)
     assignments = await store.open_assignments(site.key)
@@ -112,7 +124,8 @@ async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Dec
         if a.state == "offered" and expired(
             AgentOffer(a.session, a.agent, a.offered_ms), now_ms, RULES
         ):
-            lapsed = replace(a, state="queued", agent="", skipped=(*a.skipped, a.agent))
+            skipped = a.skipped if a.agent in a.skipped else (*a.skipped, a.agent)
+            lapsed = replace(a, state="queued", agent="", skipped=skipped)
             if await store.update_assignment(lapsed, revision=a.revision):
                 waiting.append(replace(lapsed, revision=a.revision + 1))
     decisions: dict[str, Decision] = {}
@@ -128,10 +141,11 @@ async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Dec
             queue=[_request(x) for x in current if x.state == "queued"], skip=queued.skipped,
             email=site.config.channels.email is not None, estimator=state.waits.get(site.key),
         )  # fmt: skip
-        decisions[request.session_id] = decision
         if decision.outcome is Outcome.ASSIGNED and decision.agent:
             offered = replace(queued, state="offered", agent=decision.agent, offered_ms=now_ms)
-            await store.update_assignment(offered, revision=queued.revision)
+            if not await store.update_assignment(offered, revision=queued.revision):
+                decision = replace(decision, outcome=Outcome.QUEUED, agent=None)  # moved elsewhere
+        decisions[request.session_id] = decision
     return decisions
 
 

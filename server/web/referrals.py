@@ -17,8 +17,6 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-import aiosmtplib
-
 from server.channels import email, webhook
 from server.knowledge.site import Site
 from server.live import TabState
@@ -167,7 +165,7 @@ def _send_email(state: AppState, site: Site, packet: HandoffPacket, to: list[str
         error = ""
         try:
             await email.send(server, email.referral_email(packet, to, settings.smtp_from))
-        except (aiosmtplib.SMTPException, OSError) as exc:
+        except Exception as exc:  # SMTP, network, or a message that cannot be built: recorded
             error = str(exc) or type(exc).__name__
             log.error("emailing the handoff of %s failed: %s", packet.session, error)
         await state.store.append_support_item(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,9 @@ class AppState:
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
     # Per site: how long visitors waited for an agent (the estimate the next ones are told).
     waits: dict[str, WaitEstimator] = field(default_factory=dict)
+    dispatching: dict[str, asyncio.Lock] = field(
+        default_factory=dict
+    )  # per site: one dispatch at a time
     # (site, session, who) → when they last typed in the chat.
     typing: dict[tuple[str, str, str], int] = field(default_factory=dict)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)

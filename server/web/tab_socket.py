@@ -369,15 +369,22 @@ class TabConnection:
     async def on_rating(self, message: Rating, *, now_ms: int) -> str:
         """The visitor rates the person who helped them (CSAT), on a session a person closed."""
         profile = await self.state.store.get_profile(self.site.key, self.user or "")
-        closed = profile is not None and any(
-            i.payload.get("session") == message.session and "agent_outcome" in i.payload
-            for i in profile.items
+        about = (
+            [i.payload for i in profile.items if i.payload.get("session") == message.session]
+            if profile
+            else []
         )
-        if not closed:
+        if not any("agent_outcome" in p for p in about):
             return "not_closed_by_a_person"
+        if any("csat" in p for p in about):
+            return "already_rated"  # one rating a session
         await self.state.store.append_support_item(
             self.site.key, self.user or "", SUPPORT_SESSION, at_ms=now_ms,
             payload={"session": message.session, "csat": {"score": message.score, "at_ms": now_ms}},
+        )  # fmt: skip
+        await self.state.store.append_audit(
+            self.site.key, at_ms=now_ms, actor=self.user or "", action="session.rated",
+            target=message.session, detail={"score": message.score},
         )  # fmt: skip
         return "yes"
 

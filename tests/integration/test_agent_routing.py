@@ -232,6 +232,8 @@ async def test_the_agent_closes_with_an_outcome_and_the_visitor_rates_it(
             assert (asked.session, asked.rate) == (answer.session, True)
             await tab.send(Rating(cseq=2, at=2, session=answer.session, score=4))
             await tab.recv_until(Ack)
+            await tab.send(Rating(cseq=3, at=3, session=answer.session, score=1))  # once is enough
+            await tab.recv_until(Ack)
     assert await server.state.store.open_assignments("demo") == []
     profile = await server.state.store.get_profile("demo", "u-grace")
     assert profile is not None
@@ -244,9 +246,10 @@ async def test_the_agent_closes_with_an_outcome_and_the_visitor_rates_it(
         e.payload
         for e in await server.state.store.read_events("demo", user_id="u-grace", kinds=["rating"])
     ]
-    assert [e["applied"] for e in events] == ["not_closed_by_a_person", "yes"]
+    assert [e["applied"] for e in events] == ["not_closed_by_a_person", "yes", "already_rated"]
     audit = [(e.action, e.target) for e in await server.state.store.read_audit("demo")]
     assert ("session.closed", answer.session) in audit
+    assert ("session.rated", answer.session) in audit
 
 
 async def test_the_visitor_and_the_agent_chat_and_the_transcript_is_kept(

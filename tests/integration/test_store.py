@@ -199,7 +199,10 @@ async def test_the_audit_log_is_append_only(store: Store) -> None:
     ]
     assert entries[1].detail == {"address": "10.0.0.1"}
     # Not through the store's API, nor behind its back: the database itself refuses.
-    for statement in ("UPDATE audit_log SET actor = 'eve'", "DELETE FROM audit_log"):
+    statements = ["UPDATE audit_log SET actor = 'eve'", "DELETE FROM audit_log"]
+    if getattr(store, "db", None) is None:
+        statements.append("TRUNCATE audit_log")  # PostgreSQL: row triggers alone would not see it
+    for statement in statements:
         with pytest.raises(Exception, match="append-only"):
             await _raw(store, statement)
     assert len(await store.read_audit("demo")) == 2

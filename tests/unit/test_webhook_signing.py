@@ -95,3 +95,20 @@ async def test_a_redirect_is_the_final_answer_and_never_followed() -> None:
         )
         assert (result.delivered, result.attempts, result.status) == (False, 1, 302)
         assert elsewhere.requests == []
+
+
+def test_a_visitor_id_with_line_breaks_cannot_add_email_headers() -> None:
+    from server.channels.email import referral_email
+    from server.support.handoff import HandoffPacket, Visitor
+
+    packet = HandoffPacket(
+        site="demo",
+        session="sess-1\r\nBcc: eve@evil.test",
+        created_ms=1,
+        triggers=["asked_for_human"],
+        visitor=Visitor(user="bob\u2028Bcc: eve@evil.test\nX-Evil: 1"),
+    )
+    message = referral_email(packet, ["support@acme.test"], "tandem@acme.test")
+    rendered = message.as_string()
+    assert "\nBcc:" not in rendered and "\nX-Evil:" not in rendered
+    assert message["Subject"].startswith("[Tandem] bob Bcc: eve@evil.test X-Evil: 1 needs a person")

@@ -11,7 +11,7 @@ from server.store.postgres.connection import PostgresConnection
 
 _COLUMNS = (
     "site, email, name, role, password_hash, skills, capacity, created_ms, presence, seen_ms,"
-    " idle_since_ms"
+    " idle_since_ms, session_version"
 )
 _ASSIGNMENT = (
     "site, session, user_id, state, queued_ms, agent, needs, skipped, offered_ms, accepted_ms,"
@@ -22,7 +22,7 @@ _ASSIGNMENT = (
 def _account(row: Any) -> AccountRecord:
     return AccountRecord(
         row[0], row[1], row[2], row[3], row[4], tuple(row[5]), row[6], row[7], row[8], row[9],
-        row[10],
+        row[10], row[11],
     )  # fmt: skip
 
 
@@ -39,10 +39,10 @@ class PostgresAccounts(PostgresConnection):
     async def add_account(self, account: AccountRecord) -> None:
         try:
             await self.pool.execute(
-                f"INSERT INTO accounts ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                f"INSERT INTO accounts ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 account.site, account.email.lower(), account.name, account.role,
                 account.password_hash, list(account.skills), account.capacity, account.created_ms,
-                account.presence, account.seen_ms, account.idle_since_ms,
+                account.presence, account.seen_ms, account.idle_since_ms, account.session_version,
             )  # fmt: skip
         except asyncpg.UniqueViolationError as exc:
             raise AccountExists(f"{account.site} already has an account {account.email!r}") from exc
@@ -58,6 +58,12 @@ class PostgresAccounts(PostgresConnection):
             f"SELECT {_COLUMNS} FROM accounts WHERE site = $1 ORDER BY email", site
         )
         return [_account(r) for r in rows]
+
+    async def end_sessions(self, site: str, email: str) -> None:
+        await self.pool.execute(
+            "UPDATE accounts SET session_version = session_version + 1 WHERE site = $1 AND email = $2",
+            site, email.lower(),
+        )  # fmt: skip
 
     async def set_password(self, site: str, email: str, password_hash: str) -> bool:
         changed = await self.pool.fetchval(

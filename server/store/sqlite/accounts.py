@@ -11,7 +11,7 @@ from server.store.sqlite.connection import SqliteConnection
 
 _COLUMNS = (
     "site, email, name, role, password_hash, skills, capacity, created_ms, presence, seen_ms,"
-    " idle_since_ms"
+    " idle_since_ms, session_version"
 )
 _ASSIGNMENT = (
     "site, session, user_id, state, queued_ms, agent, needs, skipped, offered_ms, accepted_ms,"
@@ -22,7 +22,7 @@ _ASSIGNMENT = (
 def _account(row: Any) -> AccountRecord:
     return AccountRecord(
         row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6], row[7], row[8],
-        row[9], row[10],
+        row[9], row[10], row[11],
     )  # fmt: skip
 
 
@@ -39,11 +39,12 @@ class SqliteAccounts(SqliteConnection):
     async def add_account(self, account: AccountRecord) -> None:
         try:
             await self._write(
-                f"INSERT INTO accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     account.site, account.email.lower(), account.name, account.role,
                     account.password_hash, json.dumps(list(account.skills)), account.capacity,
                     account.created_ms, account.presence, account.seen_ms, account.idle_since_ms,
+                    account.session_version,
                 ),
             )  # fmt: skip
         except sqlite3.IntegrityError as exc:
@@ -61,6 +62,12 @@ class SqliteAccounts(SqliteConnection):
             f"SELECT {_COLUMNS} FROM accounts WHERE site = ? ORDER BY email", (site,)
         ) as cur:
             return [_account(r) for r in await cur.fetchall()]
+
+    async def end_sessions(self, site: str, email: str) -> None:
+        await self._update(
+            "UPDATE accounts SET session_version = session_version + 1 WHERE site = ? AND email = ?",
+            (site, email.lower()),
+        )
 
     async def set_password(self, site: str, email: str, password_hash: str) -> bool:
         return await self._update(
