@@ -441,6 +441,10 @@ class Store(abc.ABC):
         """An agent says they are online, away or offline (coming online starts their idle time)."""
 
     @abc.abstractmethod
+    async def finished_session(self, site: str, email: str, *, now_ms: int) -> None:
+        """The agent closed a session: their idle time starts again (routing's longest-idle rule)."""
+
+    @abc.abstractmethod
     async def seen(self, site: str, email: str, *, now_ms: int) -> None:
         """The agent's console asked for news: they are still there."""
 

@@ -195,6 +195,7 @@ async def close(
         replace(found, state="closed", closed_ms=now_ms), revision=found.revision
     ):
         return False
+    await state.store.finished_session(site.key, agent.email, now_ms=now_ms)
     await state.store.append_support_item(
         site.key, found.user_id, SUPPORT_SESSION, at_ms=now_ms,
         payload={"session": session, "agent_outcome": {"outcome": outcome, "agent": agent.email, "at_ms": now_ms}},

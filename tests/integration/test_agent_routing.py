@@ -218,6 +218,8 @@ async def test_the_agent_closes_with_an_outcome_and_the_visitor_rates_it(
             await tab.recv_until(HelpAnswer)  # "Ada from the team is with you now."
             session_page = await http.get(f"/console/demo/sessions/{answer.session}")
             assert "Close the session" in session_page.text
+            before = await server.state.store.get_account("demo", "ada@acme.test")
+            assert before is not None
             bad = await http.post(
                 f"/console/demo/sessions/{answer.session}/close",
                 data={"csrf": token.group(1), "outcome": "whatever"},
@@ -235,6 +237,8 @@ async def test_the_agent_closes_with_an_outcome_and_the_visitor_rates_it(
             await tab.send(Rating(cseq=3, at=3, session=answer.session, score=1))  # once is enough
             await tab.recv_until(Ack)
     assert await server.state.store.open_assignments("demo") == []
+    ada = await server.state.store.get_account("demo", "ada@acme.test")
+    assert ada is not None and ada.idle_since_ms > before.idle_since_ms  # idle since the close
     profile = await server.state.store.get_profile("demo", "u-grace")
     assert profile is not None
     about = [i.payload for i in profile.items if i.payload.get("session") == answer.session]

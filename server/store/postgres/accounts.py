@@ -79,6 +79,12 @@ class PostgresAccounts(PostgresConnection):
             presence, now_ms, site, email.lower(),
         )  # fmt: skip
 
+    async def finished_session(self, site: str, email: str, *, now_ms: int) -> None:
+        await self.pool.execute(
+            "UPDATE accounts SET idle_since_ms = $1 WHERE site = $2 AND email = $3",
+            now_ms, site, email.lower(),
+        )  # fmt: skip
+
     async def seen(self, site: str, email: str, *, now_ms: int) -> None:
         await self.pool.execute(
             "UPDATE accounts SET seen_ms = $1 WHERE site = $2 AND email = $3",

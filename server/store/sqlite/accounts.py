@@ -82,6 +82,12 @@ class SqliteAccounts(SqliteConnection):
             (presence, now_ms, presence, now_ms, site, email.lower()),
         )
 
+    async def finished_session(self, site: str, email: str, *, now_ms: int) -> None:
+        await self._update(
+            "UPDATE accounts SET idle_since_ms = ? WHERE site = ? AND email = ?",
+            (now_ms, site, email.lower()),
+        )
+
     async def seen(self, site: str, email: str, *, now_ms: int) -> None:
         await self._update(
             "UPDATE accounts SET seen_ms = ? WHERE site = ? AND email = ?",
