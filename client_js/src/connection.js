@@ -44,6 +44,7 @@ import { Visitor } from "./visitor.js";
  * @property {() => number} [random]
  * @property {import("./backoff.js").Schedule} [schedule] run fn after ms; returns a cancel function
  * @property {(first: boolean) => void} [onWelcome] after each welcome, once the outbox is resent
+ * @property {(run: Record<string, unknown>) => void} [onRun] a run the agent helping the visitor started
  */
 
 const CLOSE_CODES = /** @type {Record<number, string>} */ ({ 1002: "unsupported_version", 1008: "policy" });
@@ -65,6 +66,7 @@ export class Connection {
     this.emit = options.emit ?? dispatch;
     this.reconnect = new ReconnectTimer(options.random, options.schedule);
     this.onWelcome = options.onWelcome ?? (() => {});
+    this.onRun = options.onRun ?? (() => {});
     this.identities = new IdentifyRequests(options.session);
     this.requests = new Requests();
     this.delivery = new Delivery(options.outbox);
@@ -343,12 +345,10 @@ export class Connection {
       case "answer":
         // An answer nobody asked for on this page: help the server offers by itself (frustration seen,
         // or the site's backend asked on the visitor's behalf).
-        if (
-          !this.requests.settle(message.req, message.message) &&
-          !this.requests.wasAsked(message.req) &&
-          message.message.kind === "help_answer"
-        ) {
-          this.emit("tandem:help", message.message);
+        if (!this.requests.settle(message.req, message.message) && !this.requests.wasAsked(message.req)) {
+          if (message.message.kind === "help_answer") this.emit("tandem:help", message.message);
+          // A run nobody on this page asked for: the agent who helps the visitor started it.
+          if (message.message.kind === "run") this.onRun(message.message);
         }
     }
   }

@@ -44,6 +44,7 @@ function start() {
     outbox,
     session,
     local,
+    onRun: (run) => guide.play(/** @type {any} */ (run)),
     onWelcome: (first) => {
       if (!first) tracker?.resync();
       // A walkthrough was playing when the page loaded (a link, a reload): go on with it.

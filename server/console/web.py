@@ -313,6 +313,9 @@ async def session_page(request: Request) -> Response:
     return _page(
         "session.html", site=site, account=account, csrf=who.csrf, session=session, user=user,
         mine=mine, outcomes=agents.OUTCOMES,
+        walkthroughs=[(p.walkthrough.id, p.walkthrough.title) for p in (
+            _state(request).catalogs[site].published if site in _state(request).catalogs else ()
+        )],
         items=[{"kind": i.kind, "at_ms": i.at_ms, "payload": i.payload, "failure": i.failure,
                 "failure_reason": i.failure_reason} for i in items],
     )  # fmt: skip
@@ -376,6 +379,35 @@ async def typing_post(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def push(request: Request) -> Response:
+    """The agent starts a walkthrough in the visitor's tab."""
+    site, session = request.path_params["site"], request.path_params["session"]
+    posted = await _posted(request, site)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    state = _state(request)
+    walkthrough = str(form.get("walkthrough", ""))
+    now_ms = time.time_ns() // 1_000_000
+    run = await agents.push_walkthrough(
+        state, state.sites[site], session, account, walkthrough, now_ms=now_ms
+    )
+    if run is None:
+        return _page(
+            "refused.html", 409, message="That walkthrough cannot start for this visitor now."
+        )
+    await _audit(
+        request,
+        site,
+        account.email,
+        "walkthrough.pushed",
+        session,
+        walkthrough=walkthrough,
+        run=run,
+    )
+    return RedirectResponse(f"/console/{site}/sessions/{session}", status_code=303)
+
+
 async def console_script(request: Request) -> Response:
     return FileResponse(
         Path(__file__).with_name("static") / "console.js",
@@ -420,6 +452,12 @@ def console_routes() -> list[BaseRoute]:
             include_in_schema=False,
         ),
         Route("/console/{site}/presence", presence, methods=["POST"], include_in_schema=False),
+        Route(
+            "/console/{site}/sessions/{session}/push",
+            push,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
         Route(
             "/console/{site}/sessions/{session}/close",
             close,

@@ -16,6 +16,8 @@ import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from server.knowledge.site import Site
 from server.store.base import AccountRecord, Assignment
 from server.support.routing import (
@@ -210,6 +212,43 @@ async def close(
         if conn.site.key == site.key and conn.user == found.user_id:
             await conn.send(answer)
     return True
+
+
+async def push_walkthrough(
+    state: AppState,
+    site: Site,
+    session: str,
+    agent: AccountRecord,
+    walkthrough: str,
+    *,
+    now_ms: int,
+) -> str | None:
+    """The agent who holds the session starts a walkthrough in the visitor's tab (their focused one,
+    else the most recent); the run's id, or None when there is no such walkthrough or tab."""
+    from server.protocol.messages import RunMessage, Start
+    from server.web import runs
+    from server.web.help import where_is
+
+    found = next(
+        (a for a in await state.store.open_assignments(site.key) if a.session == session), None
+    )
+    if found is None or found.state != "accepted" or found.agent != agent.email:
+        return None
+    place = await where_is(state, site.key, found.user_id, None)
+    conn = next(
+        (c for c in list(state.connections)
+         if place and c.site.key == site.key and c.user == found.user_id and c.tab == place.tab),
+        None,
+    )  # fmt: skip
+    if conn is None:
+        return None
+    answer = await runs.start(
+        conn, Start(req=1, walkthrough=walkthrough, session=session), now_ms=now_ms
+    )
+    if not isinstance(answer, RunMessage):
+        return None
+    await conn.send(msgspec.structs.replace(answer, req=0))  # not the page's request: the agent's
+    return answer.run
 
 
 async def tell_visitor(

@@ -79,6 +79,16 @@ async def test_an_agent_takes_the_visitor_who_asked_closes_and_the_visitor_rates
         "Visitor: Thanks! It says expired."
     )
 
+    # The agent shows the visitor a walkthrough: it plays on the visitor's page.
+    await console.get_by_label("Walkthrough").select_option("invite-teammate")
+    await console.get_by_role("button", name="Show it to the visitor").click()
+    await wait_in_page(page, "(Tandem.current() || {}).step === 'open-form'")
+    # Its first step is on the Team page: it shows there, and the run goes with the visitor.
+    await page.get_by_test_id("nav-team").click()
+    await expect(page.locator("tandem-player [role=dialog]")).to_contain_text("Invite a teammate")
+    await page.evaluate("Tandem.stop()")
+    await page.get_by_role("button", name="Help", exact=True).click()
+
     await console.get_by_label("Outcome").select_option("resolved")
     await console.get_by_role("button", name="Close the session").click()
     await expect(panel.locator(".answer")).to_contain_text("How did we do?")

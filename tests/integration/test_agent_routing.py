@@ -338,3 +338,62 @@ async def test_the_visitor_and_the_agent_chat_and_the_transcript_is_kept(
         for e in await server.state.store.read_events("demo", user_id="u-grace", kinds=["chat"])
     ]
     assert events == ["no_open_chat", "yes"]
+
+
+async def test_the_agent_shows_the_visitor_a_walkthrough(server: LiveServer) -> None:
+    from server.protocol.messages import Location, RunMessage
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(server) as tab:
+            await tab.send(
+                Hello(
+                    v=1,
+                    site="demo",
+                    tab="tab-route-push",
+                    identity=TokenIdentity(user="u-grace", token=demo_token("u-grace")),
+                )
+            )
+            await tab.recv_until(Welcome)
+            await tab.send(Location(cseq=1, at=1, url="http://127.0.0.1:8001/team"))
+            await tab.send(Help(req=1, question="please, a person", person=True))
+            answer = await tab.recv_until(HelpAnswer)
+            page = await http.get("/console/demo/")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert token
+            csrf = token.group(1)
+            early = await http.post(
+                f"/console/demo/sessions/{answer.session}/push",
+                data={"csrf": csrf, "walkthrough": "invite-teammate"},
+            )
+            assert early.status_code == 409  # not theirs until they accept
+            await http.post(f"/console/demo/sessions/{answer.session}/accept", data={"csrf": csrf})
+            session_page = await http.get(f"/console/demo/sessions/{answer.session}")
+            assert (
+                "Show it to the visitor" in session_page.text
+                and "Invite a teammate" in session_page.text
+            )
+            unknown = await http.post(
+                f"/console/demo/sessions/{answer.session}/push",
+                data={"csrf": csrf, "walkthrough": "nope"},
+            )
+            assert unknown.status_code == 409
+            pushed = await http.post(
+                f"/console/demo/sessions/{answer.session}/push",
+                data={"csrf": csrf, "walkthrough": "invite-teammate"},
+            )
+            assert pushed.status_code == 303
+            run = await tab.recv_until(RunMessage)
+    assert (run.req, run.walkthrough, run.session, run.step) == (
+        0,
+        "invite-teammate",
+        answer.session,
+        "open-form",
+    )
+    audit = [
+        (e.action, e.target, e.detail.get("run"))
+        for e in await server.state.store.read_audit("demo")
+    ]
+    assert ("walkthrough.pushed", answer.session, run.run) in audit
