@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 #: An agent whose console has not asked for news for this long counts as offline.
 SEEN_WITHIN_MS = 90_000
+#: A visitor still waiting after this long has gone (or been emailed): no agent is offered them.
+QUEUED_FOR_AT_MOST_MS = 2 * 3600 * 1000
+#: A session an agent took and never closed is closed after this long.
+ACCEPTED_FOR_AT_MOST_MS = 12 * 3600 * 1000
 AGENT_ROLES = frozenset({"agent", "admin"})
 RULES = RoutingRules()
 
@@ -120,7 +124,20 @@ async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Dec
 async def _dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Decision]:
     store = state.store
     accounts = await store.list_accounts(site.key)
-    assignments = await store.open_assignments(site.key)
+    assignments = []
+    for a in await store.open_assignments(site.key):
+        stale = (a.state == "queued" and now_ms - a.queued_ms > QUEUED_FOR_AT_MOST_MS) or (
+            a.state == "accepted" and now_ms - a.accepted_ms > ACCEPTED_FOR_AT_MOST_MS
+        )
+        if not stale:
+            assignments.append(a)
+        elif await store.update_assignment(
+            replace(a, state="closed", closed_ms=now_ms), revision=a.revision
+        ):
+            await store.append_audit(
+                site.key, at_ms=now_ms, actor="system", action="assignment.expired", target=a.session,
+                detail={"state": a.state, "agent": a.agent},
+            )  # fmt: skip
     waiting = [a for a in assignments if a.state == "queued"]
     for a in assignments:
         if a.state == "offered" and expired(

@@ -397,3 +397,18 @@ async def test_the_agent_shows_the_visitor_a_walkthrough(server: LiveServer) -> 
         for e in await server.state.store.read_audit("demo")
     ]
     assert ("walkthrough.pushed", answer.session, run.run) in audit
+
+
+async def test_a_visitor_waiting_for_hours_is_no_longer_offered(server: LiveServer) -> None:
+    import time
+
+    from server.web import agents as routing
+
+    answer = await ask_for_person(server, "u-grace")  # nobody online: queued
+    [queued] = await server.state.store.open_assignments("demo")
+    assert queued.state == "queued"
+    three_hours_later = int(time.time() * 1000) + 3 * 3600 * 1000
+    await routing.dispatch(server.state, server.state.sites["demo"], now_ms=three_hours_later)
+    assert await server.state.store.open_assignments("demo") == []
+    audit = [(e.actor, e.action, e.target) for e in await server.state.store.read_audit("demo")]
+    assert ("system", "assignment.expired", answer.session) in audit
