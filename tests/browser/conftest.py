@@ -227,3 +227,28 @@ async def wait_in_page(page: Page, expression: str, *, within: float = 30.0) -> 
                 return last
         await page.wait_for_timeout(100)
     raise AssertionError(f"{expression} still not true after {within} s (last: {last!r})")
+
+
+PLAYER_BUNDLE = REPO / "client_js" / "dist" / "player.js"
+
+
+@pytest.fixture
+async def player_page(browser: Browser) -> AsyncIterator[Page]:
+    """A page for tests that inject the player bundle; no page error may happen on it.
+
+    Its context bypasses Content-Security-Policy only because Playwright's
+    ``add_script_tag(path=...)`` inlines the bundle, which the demo's policy (scripts
+    from 'self' only) would block; the player itself uses no inline script or style.
+    """
+    if not PLAYER_BUNDLE.exists():
+        pytest.fail(
+            f"{PLAYER_BUNDLE.relative_to(REPO)} is missing: run `node build.mjs` in client_js"
+        )
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    await context.close()
+    assert errors == [], errors
