@@ -60,10 +60,8 @@ from server.protocol.messages import (
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
-from server.support.help import SUPPORT_SESSION
-from server.web import chat, frustration, runs
+from server.web import chat, frustration, runs, session_news
 from server.web.help import answer_help
-from server.web.scoring import FEEDBACK_KEY
 from server.web.state import AppState
 
 log = logging.getLogger("tandem.socket")
@@ -321,16 +319,16 @@ class TabConnection:
             for name in ("cseq", "at"):
                 payload.pop(name, None)
             if isinstance(message, Feedback):
-                payload["applied"] = await self.on_feedback(message, now_ms=received)
+                payload["applied"] = await session_news.feedback(self, message, now_ms=received)
             elif isinstance(message, Rating):
-                payload["applied"] = await self.on_rating(message, now_ms=received)
+                payload["applied"] = await session_news.rating(self, message, now_ms=received)
             elif isinstance(message, Chat):
                 payload["applied"] = await chat.visitor_line(
                     self.state, self.site, self.user, message.session, message.text,
                     now_ms=received, tab=self.tab,
                 )  # fmt: skip
             elif isinstance(message, Goal):
-                await self.on_goal(message)
+                await session_news.goal_seen(self, message)
         else:
             payload = {"focused": message.focused, "visible": message.visible}
             gained = message.focused and not (self.live and self.live.focused)
@@ -348,53 +346,6 @@ class TabConnection:
         observation = frustration.observation_of(kind, message.at, payload)
         if observation is not None:
             await frustration.observe(self.state, self.site, self.user, self.live, observation)
-
-    async def on_feedback(self, message: Feedback, *, now_ms: int) -> str:
-        """Record "Did this help?" on the visitor's own session and score it again."""
-        profile = await self.state.store.get_profile(self.site.key, self.user or "")
-        if profile is None or not any(
-            i.payload.get("session") == message.session for i in profile.items
-        ):
-            return "unknown_session"
-        await self.state.store.append_support_item(
-            self.site.key, self.user or "", SUPPORT_SESSION, at_ms=now_ms,
-            payload={"session": message.session, FEEDBACK_KEY: {"helped": message.helped, "at_ms": now_ms}},
-            failure=not message.helped, failure_reason=None if message.helped else "user_said_no",
-        )  # fmt: skip
-        self.state.scoring.schedule(
-            self.state, self.site, self.user or "", message.session, delay_s=0, tab=self.live
-        )
-        return "yes"
-
-    async def on_rating(self, message: Rating, *, now_ms: int) -> str:
-        """The visitor rates the person who helped them (CSAT), on a session a person closed."""
-        profile = await self.state.store.get_profile(self.site.key, self.user or "")
-        about = (
-            [i.payload for i in profile.items if i.payload.get("session") == message.session]
-            if profile
-            else []
-        )
-        if not any("agent_outcome" in p for p in about):
-            return "not_closed_by_a_person"
-        if any("csat" in p for p in about):
-            return "already_rated"  # one rating a session
-        await self.state.store.append_support_item(
-            self.site.key, self.user or "", SUPPORT_SESSION, at_ms=now_ms,
-            payload={"session": message.session, "csat": {"score": message.score, "at_ms": now_ms}},
-        )  # fmt: skip
-        await self.state.store.append_audit(
-            self.site.key, at_ms=now_ms, actor=self.user or "", action="session.rated",
-            target=message.session, detail={"score": message.score},
-        )  # fmt: skip
-        return "yes"
-
-    async def on_goal(self, message: Goal) -> None:
-        """The goal showed: score the session of the run again once the event is stored."""
-        stored = await self.state.store.get_run(self.site.key, message.run)
-        if stored is not None and stored.user_id == self.user and stored.run.session:
-            self.state.scoring.schedule(
-                self.state, self.site, self.user, stored.run.session, delay_s=1.0, tab=self.live
-            )
 
     def _live_state(self, **changes: object) -> TabState:
         base = self.live or TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())
