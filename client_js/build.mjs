@@ -30,6 +30,19 @@ const builds = [
     target: ["es2020"],
   },
   {
+    // The co-browse recorder (rrweb, masked), loaded by tandem.js only once an agent may see the page.
+    entryPoints: { "tandem-mirror": "src/cobrowse/recorder.js" },
+    format: "iife",
+    target: ["es2020"],
+  },
+  {
+    // The console's live view of a visitor's page: rrweb's replayer in a sandboxed iframe.
+    entryPoints: { "console-live": "src/console/live.js" },
+    format: "iife",
+    target: ["es2020"],
+    loader: { ".css": "text" },
+  },
+  {
     // Acme Billing, the demo site: its own app code (router, Preact form, dialogs).
     entryPoints: { "demo-app": "demo/app.js" },
     format: "esm",

@@ -14,7 +14,7 @@ import { Delivery } from "./delivery.js";
 import { dispatch, reportError } from "./events.js";
 import { IdentifyRequests } from "./identify-requests.js";
 import { parseIdentity } from "./identity.js";
-import { SLUG, encodeChecked, hello, identify as identifyMessage } from "./protocol.js";
+import { SIZE_LIMITS, SLUG, encode, encodeChecked, hello, identify as identifyMessage, splitIntoChunks } from "./protocol.js";
 import { Requests, requestError } from "./requests.js";
 import { errorDetail, readServerMessage } from "./server-messages.js";
 import { detach, openSocket } from "./socket.js";
@@ -45,6 +45,7 @@ import { Visitor } from "./visitor.js";
  * @property {import("./backoff.js").Schedule} [schedule] run fn after ms; returns a cancel function
  * @property {(first: boolean) => void} [onWelcome] after each welcome, once the outbox is resent
  * @property {(run: Record<string, unknown>) => void} [onRun] a run the agent helping the visitor started
+ * @property {(message: Record<string, unknown>) => void} [onCobrowse] a co-browse message (`cobrowse`, `remote`)
  */
 
 const CLOSE_CODES = /** @type {Record<number, string>} */ ({ 1002: "unsupported_version", 1008: "policy" });
@@ -67,6 +68,9 @@ export class Connection {
     this.reconnect = new ReconnectTimer(options.random, options.schedule);
     this.onWelcome = options.onWelcome ?? (() => {});
     this.onRun = options.onRun ?? (() => {});
+    this.onCobrowse = options.onCobrowse ?? (() => {});
+    /** @type {number | undefined} */
+    this.chunkId = undefined;
     this.identities = new IdentifyRequests(options.session);
     this.requests = new Requests();
     this.delivery = new Delivery(options.outbox);
@@ -342,6 +346,8 @@ export class Connection {
         return this.emit("tandem:chat", { session: message.session, sender: message.sender, name: message.name, text: message.text, at: message.at });
       case "typed":
         return this.emit("tandem:typing", { session: message.session, name: message.name });
+      case "cobrowse":
+        return this.onCobrowse(message.message);
       case "answer":
         // An answer nobody asked for on this page: help the server offers by itself (frustration seen,
         // or the site's backend asked on the visitor's behalf).
@@ -372,6 +378,24 @@ export class Connection {
   notify(message) {
     if (this.state !== "ready" || !this.socket) return false;
     this.socket.send(encodeChecked(/** @type {any} */ (message)));
+    return true;
+  }
+
+  /**
+   * Send a moment's news that may be large (the mirror): in chunks when it does not fit a frame.
+   * False when not connected (nothing is kept: the caller starts over after a reconnect).
+   * @param {Record<string, unknown> & {kind: string}} message
+   */
+  stream(message) {
+    const socket = this.socket;
+    if (this.state !== "ready" || !socket) return false;
+    const bytes = encode(message);
+    if (bytes.length <= SIZE_LIMITS[/** @type {keyof typeof SIZE_LIMITS} */ (message.kind)]) {
+      socket.send(bytes);
+      return true;
+    }
+    const id = `m${(this.chunkId = (this.chunkId ?? 0) + 1)}`;
+    for (const part of splitIntoChunks(bytes, id)) socket.send(encode(part));
     return true;
   }
 

@@ -33,6 +33,9 @@ export const SIZE_LIMITS = Object.freeze({
   chat: 9 * KiB,
   typing: 128,
   help: 1 * KiB,
+  mirror: 64 * KiB,
+  consent: 256,
+  remote_done: 256,
 });
 
 /** Field limits of the server's schemas (in characters / entries). */
@@ -323,6 +326,37 @@ export function chat({ cseq, at, session, text }) {
  */
 export function typing({ session }) {
   return { kind: "typing", session };
+}
+
+/**
+ * `mirror`: the page's rrweb events while an agent may see it (docs/cobrowse.md); a `full`
+ * one (Meta + FullSnapshot) starts the recorder's next `page` run. Large ones go in chunks.
+ * @param {{session: string, page: number, full: boolean, events: unknown[]}} fields
+ */
+export function mirror({ session, page, full, events }) {
+  /** @type {Record<string, unknown>} */
+  const message = { kind: "mirror", session, page, events };
+  if (full) message.full = true;
+  return message;
+}
+
+/**
+ * `consent`: the visitor's answer about the agents seeing the page (`view`) or acting on it (`control`).
+ * @param {{session: string, what: "view" | "control", granted: boolean}} fields
+ */
+export function consent({ session, what, granted }) {
+  return { kind: "consent", session, what, granted };
+}
+
+/**
+ * `remote_done`: what became of an agent's action.
+ * @param {{session: string, id: number, ok: boolean, reason?: string}} fields
+ */
+export function remoteDone({ session, id, ok, reason = "" }) {
+  /** @type {Record<string, unknown>} */
+  const message = { kind: "remote_done", session, id, ok };
+  if (reason) message.reason = truncate(reason, 64);
+  return message;
 }
 
 /**

@@ -18,7 +18,9 @@ import { ANON_ID, decode } from "./protocol.js";
  *   an answer to a request (`offers`, `run`, `help_answer`), passed on as the server sent it
  * @typedef {{kind: "chat_line", session: string, sender: string, name: string, text: string, at: number}} ChatLineMessage
  * @typedef {{kind: "typed", session: string, name: string}} TypedMessage
- * @typedef {WelcomeMessage | AckMessage | IdentifiedMessage | ErrorMessage | AnswerMessage | ChatLineMessage | TypedMessage} ServerMessage
+ * @typedef {{kind: "cobrowse", message: Record<string, unknown>}} CobrowseMessage
+ *   `cobrowse` and `remote` (docs/cobrowse.md), passed on as the server sent them
+ * @typedef {WelcomeMessage | AckMessage | IdentifiedMessage | ErrorMessage | AnswerMessage | ChatLineMessage | TypedMessage | CobrowseMessage} ServerMessage
  */
 
 /**
@@ -54,6 +56,9 @@ export function readServerMessage(data) {
       };
     case "typed":
       return { kind: "typed", session: str(message.session), name: str(message.name) };
+    case "cobrowse":
+    case "remote":
+      return { kind: "cobrowse", message };
     case "offers":
     case "run":
     case "help_answer":

@@ -9,6 +9,7 @@
  * `tandem:error` event.
  */
 import { createApi } from "./api.js";
+import { CobrowseClient } from "./cobrowse/cobrowse.js";
 import { findScriptTag, readConfig } from "./config.js";
 import { Connection } from "./connection.js";
 import { dispatch, reportError } from "./events.js";
@@ -37,6 +38,8 @@ function start() {
   let tracker = null;
   /** @type {TandemApi | null} */
   let api = null;
+  /** @type {CobrowseClient | null} */
+  let cobrowse = null;
   const connection = new Connection({
     site: config.site,
     socketUrl: config.socketUrl,
@@ -45,6 +48,7 @@ function start() {
     session,
     local,
     onRun: (run) => guide.play(/** @type {any} */ (run)),
+    onCobrowse: (message) => cobrowse?.onMessage(message),
     onWelcome: (first) => {
       if (!first) tracker?.resync();
       // A walkthrough was playing when the page loaded (a link, a reload): go on with it.
@@ -54,6 +58,7 @@ function start() {
   });
   tracker = new LocationTracker({ win: w, send: (build) => connection.send(build), onError: (error) => reportError(error) });
   const guide = new Guide({ connection, session });
+  cobrowse = new CobrowseClient({ connection, server: config.server, onError: (error) => reportError(error) });
 
   api = createApi({ version: VERSION, config, connection, settle: () => tracker?.flush(), guide });
   Object.defineProperty(w, "Tandem", { value: api, writable: false, configurable: false });

@@ -61,6 +61,13 @@ const BUILT = {
     protocol.goal({ cseq: 19, at: 1_795_000_008_000, run: "run-Zq3xK8mN4pR7sT1v", process: "invite-teammate", how: "element", detail: "[data-testid=invite-sent]" }),
   chat: () => protocol.chat({ cseq: 22, at: 1_795_000_011_000, session: "sess-Q2x8mN4pR7sT1vW3", text: "It says my card expired — ça marche pas" }),
   typing: () => protocol.typing({ session: "sess-Q2x8mN4pR7sT1vW3" }),
+  "mirror-full": () =>
+    protocol.mirror({
+      session: "sess-Q2x8mN4pR7sT1vW3", page: 1, full: true,
+      events: [{ type: 4, data: { href: "https://acme.test/team/invite", width: 1280, height: 720 }, timestamp: 1_795_000_013_000.5 }],
+    }),
+  "consent-view": () => protocol.consent({ session: "sess-Q2x8mN4pR7sT1vW3", what: "view", granted: true }),
+  "remote-done": () => protocol.remoteDone({ session: "sess-Q2x8mN4pR7sT1vW3", id: 3, ok: false, reason: "private" }),
   rating: () => protocol.rating({ cseq: 21, at: 1_795_000_010_000, session: "sess-Q2x8mN4pR7sT1vW3", score: 4 }),
   feedback: () => protocol.feedback({ cseq: 20, at: 1_795_000_009_000, session: "sess-Q2x8mN4pR7sT1vW3", helped: true }),
   focus: () => protocol.focus({ cseq: 300, at: 1_795_000_001_000, focused: false, visible: true }),

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from server.console.passwords import hash_password, verify_password
@@ -55,12 +55,12 @@ class Signed:
     version: int = 0  # the account's session version when it signed in
 
 
-def state_of(request: Request) -> AppState:
+def state_of(request: HTTPConnection) -> AppState:
     state: AppState = request.app.state.tandem
     return state
 
 
-def serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
+def serializer(request: HTTPConnection, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(state_of(request).secret, salt=salt)
 
 
@@ -75,7 +75,7 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
     )  # fmt: skip
 
 
-def signed_in(request: Request) -> Signed | None:
+def signed_in(request: HTTPConnection) -> Signed | None:
     raw = request.cookies.get(COOKIE)
     if not raw:
         return None

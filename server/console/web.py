@@ -13,8 +13,9 @@ from pathlib import Path
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from server.console.live import live_socket
 from server.console.signin import (
     REFRESH_S,
     ROLES_FOR_QUEUE,
@@ -107,9 +108,14 @@ async def session_page(request: Request) -> Response:
         and assignment.state == "accepted"
         and assignment.agent == account.email
     )
+    live = (
+        assignment is not None
+        and assignment.state == "accepted"
+        and account.role in agents.AGENT_ROLES
+    )
     return page(
         "session.html", site=site, account=account, csrf=who.csrf, session=session, user=user,
-        mine=mine, outcomes=agents.OUTCOMES,
+        mine=mine, live=live, outcomes=agents.OUTCOMES,
         walkthroughs=[(p.walkthrough.id, p.walkthrough.title) for p in (
             state_of(request).catalogs[site].published if site in state_of(request).catalogs else ()
         )],
@@ -229,6 +235,14 @@ async def console_script(request: Request) -> Response:
     )  # fmt: skip
 
 
+async def live_script(request: Request) -> Response:
+    """The session page's live view (the rrweb replayer, built with the client)."""
+    bundle = state_of(request).settings.client_bundle.with_name("console-live.js")
+    if not bundle.is_file():
+        return Response("the console's live view is not built: run `make client`", status_code=404)
+    return FileResponse(bundle, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
 async def audit_page(request: Request) -> Response:
     site = request.path_params["site"]
     found = await account_for(request, site)
@@ -252,6 +266,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/{site}/sessions/{session}", session_page, include_in_schema=False),
         Route("/console/{site}/audit", audit_page, include_in_schema=False),
         Route("/console/static/console.js", console_script, include_in_schema=False),
+        Route("/console/static/live.js", live_script, include_in_schema=False),
+        WebSocketRoute("/console/{site}/sessions/{session}/live", live_socket),
         Route("/console/{site}/sessions/{session}/chat.json", chat_json, include_in_schema=False),
         Route(
             "/console/{site}/sessions/{session}/chat",

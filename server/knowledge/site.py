@@ -163,6 +163,23 @@ class Channels(Strict):
     email: EmailChannel | None = None
 
 
+class CobrowseSettings(Strict):
+    """Live agents on the visitor's page: consent before they see it, how long questions wait."""
+
+    ask_before_viewing: bool = Field(
+        default=True,
+        description="ask the visitor before an agent sees their page (a banner shows either way)",
+    )
+    answer_within_ms: int = Field(
+        default=30_000, ge=5_000, le=300_000,
+        description="a consent question not answered within this time counts as declined",
+    )  # fmt: skip
+    control_for_ms: int = Field(
+        default=15 * 60_000, ge=60_000, le=4 * 3600_000,
+        description="control granted to an agent lapses after this long without an action",
+    )  # fmt: skip
+
+
 class SiteConfig(Strict):
     """``site.yaml``: one customer web site."""
 
@@ -181,6 +198,7 @@ class SiteConfig(Strict):
     history: HistorySettings = Field(default_factory=HistorySettings)
     effectiveness: EffectivenessSettings = Field(default_factory=EffectivenessSettings)
     channels: Channels = Field(default_factory=Channels)
+    cobrowse: CobrowseSettings = Field(default_factory=CobrowseSettings)
 
     @field_validator("allowed_origins")
     @classmethod

@@ -225,6 +225,47 @@ class Help(Message, tag="help"):
     person: bool = False  # the visitor asks for a person: referred at once
 
 
+class MirrorEvent(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """One rrweb event as the page recorded it (masked in the page; re-checked by the server)."""
+
+    type: Annotated[int, msgspec.Meta(ge=0, le=6)]
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    timestamp: Annotated[float, msgspec.Meta(ge=0)] = 0
+
+
+class Mirror(Message, tag="mirror"):
+    """The live mirror of the page, sent only while an agent may see it (docs/cobrowse.md).
+
+    ``page`` numbers the recorder's runs in this tab: a new page load or a fresh
+    snapshot starts a new run, whose first message is ``full`` (rrweb's Meta +
+    FullSnapshot, as one unit; large ones arrive in chunks).
+    """
+
+    session: SessionId
+    page: Annotated[int, msgspec.Meta(ge=1, le=2**31)]
+    events: Annotated[list[MirrorEvent], msgspec.Meta(max_length=10_000)]
+    full: bool = False
+
+
+class Consent(Message, tag="consent"):
+    """The visitor's answer: may agents see the page (``view``), may one click and type (``control``).
+
+    ``granted=false`` also withdraws what was granted (Stop sharing, Esc)."""
+
+    session: SessionId
+    what: Literal["view", "control"]
+    granted: bool
+
+
+class RemoteDone(Message, tag="remote_done"):
+    """What became of an agent's action on the page."""
+
+    session: SessionId
+    id: Annotated[int, msgspec.Meta(ge=1, le=2**31)]
+    ok: bool
+    reason: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
 ClientMessage = (
     Hello
     | Identify
@@ -242,6 +283,9 @@ ClientMessage = (
     | Chat
     | Typing
     | Help
+    | Mirror
+    | Consent
+    | RemoteDone
 )
 #: Numbered, durably stored, acknowledged.
 DataMessage = Location | Focus | Step | Signal | Goal | Feedback | Rating | Chat
@@ -355,18 +399,58 @@ class Typed(Message, tag="typed"):
     name: str = ""
 
 
+class Cobrowse(Message, tag="cobrowse"):
+    """Where the co-browse session stands, for the visitor's page: who is there, what is asked of it."""
+
+    session: str
+    agents: list[str] = msgspec.field(default_factory=list)  # the names of the agents watching now
+    ask: Literal["", "view", "control"] = ""  # a question for the visitor (a dialog)
+    asker: str = ""  # who asks
+    answer_within_ms: int = 0  # unanswered by then counts as declined
+    record: bool = False  # send the mirror (the visitor agreed, or the site does not ask first)
+    snapshot: bool = False  # send a fresh full snapshot (a gap the server cannot fill)
+    control: str = ""  # the name of the agent who may click and type now, if any
+    ended: bool = False  # the co-browse session is over: stop, hide the banner
+
+
+class Remote(Message, tag="remote"):
+    """An agent's action for the page to perform: on a node of the mirror, at a point inside it."""
+
+    session: str
+    id: int
+    action: Literal["click", "fill", "highlight"]
+    node: int
+    page: int  # the recorder run the node id belongs to
+    x: float = 0.5  # where in the element, as fractions of its width and height
+    y: float = 0.5
+    value: str = ""
+    name: str = ""  # the agent's name
+
+
 ServerMessage = (
-    Welcome | Ack | Identified | Error | Offers | RunMessage | HelpAnswer | ChatLine | Typed
+    Welcome
+    | Ack
+    | Identified
+    | Error
+    | Offers
+    | RunMessage
+    | HelpAnswer
+    | ChatLine
+    | Typed
+    | Cobrowse
+    | Remote
 )
 
 CLIENT_KINDS: dict[str, type[Message]] = {
     "hello": Hello, "identify": Identify, "location": Location, "focus": Focus, "chunk": Chunk,
     "launcher": Launcher, "start": Start, "resume": Resume, "step": Step, "signal": Signal, "goal": Goal,
     "feedback": Feedback, "rating": Rating, "chat": Chat, "typing": Typing, "help": Help,
+    "mirror": Mirror, "consent": Consent, "remote_done": RemoteDone,
 }  # fmt: skip
 SERVER_KINDS: dict[str, type[Message]] = {
     "welcome": Welcome, "ack": Ack, "identified": Identified, "error": Error, "offers": Offers, "run": RunMessage,
-    "help_answer": HelpAnswer, "chat_line": ChatLine, "typed": Typed,
+    "help_answer": HelpAnswer, "chat_line": ChatLine, "typed": Typed, "cobrowse": Cobrowse,
+    "remote": Remote,
 }  # fmt: skip
 
 #: Largest encoded size of each kind, in bytes. A larger frame closes the connection with 1009.
@@ -387,6 +471,9 @@ SIZE_LIMITS: dict[str, int] = {
     "chat": 9 * KiB,
     "typing": 128,
     "help": 1 * KiB,
+    "mirror": 64 * KiB,  # larger (a full snapshot) arrives in chunks
+    "consent": 256,
+    "remote_done": 256,
 }
 #: Largest message reassembled from chunks.
 MAX_ASSEMBLED = 8 * 1024 * KiB

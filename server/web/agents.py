@@ -215,6 +215,9 @@ async def close(
     ):
         return False
     await state.store.finished_session(site.key, agent.email, now_ms=now_ms)
+    from server.web import cobrowse
+
+    await cobrowse.end(state, site, session)
     await state.store.append_support_item(
         site.key, found.user_id, SUPPORT_SESSION, at_ms=now_ms,
         payload={"session": session, "agent_outcome": {"outcome": outcome, "agent": agent.email, "at_ms": now_ms}},

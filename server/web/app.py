@@ -69,6 +69,24 @@ async def client_script(request: Request) -> Response:
     )
 
 
+async def mirror_script(request: Request) -> Response:
+    """
+    summary: The co-browse recorder, loaded by tandem.js only once an agent may see the page
+    responses:
+      200: {description: "JavaScript"}
+    """
+    bundle = api.state_of(request).settings.client_bundle.with_name("tandem-mirror.js")
+    return FileResponse(
+        bundle,
+        media_type="text/javascript; charset=utf-8",
+        headers={
+            "Cache-Control": "public, max-age=300",
+            "Access-Control-Allow-Origin": "*",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 schemas = SchemaGenerator({"openapi": "3.0.3", "info": {"title": "Tandem", "version": __version__}})
 
 
@@ -85,6 +103,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", api.healthz),
         Route("/tandem.js", client_script),
+        Route("/tandem-mirror.js", mirror_script),
         Route("/openapi.json", openapi, include_in_schema=True),
         Route("/api/users/{site}/{user_id}/location", api.user_location),
         Route("/api/users/{site}/{user_id}/profile", api.user_profile),

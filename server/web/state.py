@@ -42,6 +42,8 @@ class AppState:
     )  # per site: one dispatch at a time
     # (site, session, who) → when they last typed in the chat.
     typing: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (site, session) → when its page was last asked for a fresh mirror snapshot.
+    snapshot_asked: dict[tuple[str, str], int] = field(default_factory=dict)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
     def process_index(self, site: str) -> ProcessIndex:

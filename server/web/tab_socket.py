@@ -39,6 +39,7 @@ from server.protocol.messages import (
     Chat,
     Chunk,
     ClientMessage,
+    Consent,
     Error,
     Feedback,
     Focus,
@@ -49,7 +50,9 @@ from server.protocol.messages import (
     Identify,
     Launcher,
     Location,
+    Mirror,
     Rating,
+    RemoteDone,
     Resume,
     ServerMessage,
     Signal,
@@ -60,7 +63,7 @@ from server.protocol.messages import (
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
-from server.web import chat, frustration, runs, session_news
+from server.web import chat, cobrowse, frustration, runs, session_news
 from server.web.help import answer_help
 from server.web.state import AppState
 
@@ -109,6 +112,8 @@ class TabConnection:
     unwritten: list[EventRecord] = field(default_factory=list)
     unwritten_ready: asyncio.Event = field(default_factory=asyncio.Event)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    mirroring: cobrowse.Mirroring | None = None  # this tab's page is mirrored to agents
+    step_info: dict[str, str] = field(default_factory=dict)  # the walkthrough step reached
 
     # --- sending --------------------------------------------------------------
 
@@ -166,6 +171,15 @@ class TabConnection:
             message, Location | Focus | Step | Signal | Goal | Feedback | Rating | Chat
         ):
             await self.on_data(message)
+        elif isinstance(message, Mirror | Consent | RemoteDone):
+            if self.user is None:
+                return
+            if isinstance(message, Mirror):
+                await cobrowse.on_mirror(self, message)
+            elif isinstance(message, Consent):
+                await cobrowse.on_consent(self, message)
+            else:
+                await cobrowse.on_remote_done(self, message)
         elif isinstance(message, Typing):
             if self.user is not None:
                 await chat.visitor_typing(
@@ -243,6 +257,7 @@ class TabConnection:
             )
         )
         await self.touch_live()
+        await cobrowse.on_hello(self)
 
     def take_tab(self) -> None:
         """Be the one connection of this tab on this node: the older one closes (1008 ``tab_taken``).
@@ -313,6 +328,10 @@ class TabConnection:
         elif isinstance(message, Step):
             payload = await runs.apply_step(self, message, now_ms=received)
             kind = "step"
+            if payload.get("applied") == "yes":
+                await cobrowse.step_seen(
+                    self, str(payload.get("walkthrough", "")), message.step, message.event
+                )
         elif isinstance(message, Signal | Goal | Feedback | Rating | Chat):
             payload = msgspec.to_builtins(message)
             kind = str(payload.pop("kind"))

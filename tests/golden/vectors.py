@@ -16,6 +16,8 @@ from server.protocol.messages import (
     Chat,
     ChatLine,
     Chunk,
+    Cobrowse,
+    Consent,
     Error,
     Feedback,
     Focus,
@@ -28,9 +30,13 @@ from server.protocol.messages import (
     Launcher,
     Location,
     Message,
+    Mirror,
+    MirrorEvent,
     Offer,
     Offers,
     Rating,
+    Remote,
+    RemoteDone,
     Resume,
     RunMessage,
     Signal,
@@ -236,6 +242,49 @@ VECTORS: list[tuple[str, Message]] = [
         ),
     ),
     ("typed", Typed(session="sess-Q2x8mN4pR7sT1vW3", name="Ada Agent")),
+    (
+        "mirror-full",
+        Mirror(
+            session="sess-Q2x8mN4pR7sT1vW3",
+            page=1,
+            full=True,
+            events=[
+                MirrorEvent(
+                    type=4,
+                    data={"href": "https://acme.test/team/invite", "width": 1280, "height": 720},
+                    timestamp=1_795_000_013_000.5,
+                )
+            ],
+        ),
+    ),
+    ("consent-view", Consent(session="sess-Q2x8mN4pR7sT1vW3", what="view", granted=True)),
+    (
+        "remote-done",
+        RemoteDone(session="sess-Q2x8mN4pR7sT1vW3", id=3, ok=False, reason="private"),
+    ),
+    (
+        "cobrowse-ask-control",
+        Cobrowse(
+            session="sess-Q2x8mN4pR7sT1vW3",
+            agents=["Ada Agent"],
+            ask="control",
+            asker="Ada Agent",
+            answer_within_ms=30_000,
+            record=True,
+        ),
+    ),
+    (
+        "remote-fill",
+        Remote(
+            session="sess-Q2x8mN4pR7sT1vW3",
+            id=4,
+            action="fill",
+            node=61,
+            page=1,
+            value="Linus",
+            name="Ada Agent",
+        ),
+    ),
     ("rating", Rating(cseq=21, at=1_795_000_010_000, session="sess-Q2x8mN4pR7sT1vW3", score=4)),
     (
         "offers",

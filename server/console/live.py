@@ -1,0 +1,411 @@
+"""The agent's live socket for one support session: the mirror, who is there, control, actions.
+
+Only a signed-in agent or admin of the session's site, from the console's own
+origin, while the session is taken by an agent. The agent joins with the
+stream position it has; from then on this socket streams the mirror in order
+(never a message twice, never a gap: a gap is filled from the broker's
+history, else from the latest snapshot, else the page is asked for one) and
+the session's news. An agent slower than the page gets coalesced pointer and
+scroll updates; one that falls too far behind starts over from the snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from typing import Any
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from server.broker import StreamMessage, Subscription, SubscriptionLagged
+from server.cobrowse import control
+from server.cobrowse.relay import begins_with_snapshot, coalesce
+from server.console.signin import signed_in, state_of
+from server.knowledge.site import Site
+from server.protocol.agent import (
+    Act,
+    AgentFrameError,
+    AgentServerMessage,
+    AskView,
+    ControlRequest,
+    Events,
+    Join,
+    Refused,
+    Replay,
+    decode_agent,
+    encode_agent,
+)
+from server.protocol.messages import Remote
+from server.store.base import AccountRecord
+from server.web import agents, cobrowse
+from server.web.state import AppState
+
+log = logging.getLogger("tandem.console.live")
+
+#: Stream messages waiting for a slow agent before it is started over from the snapshot.
+MAX_PENDING = 1000
+HEARTBEAT_S = 10
+JOIN_WITHIN_S = 10
+MAX_STRIKES = 20
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    """Only the console's own pages open this socket (cookies alone would let any site try)."""
+    scheme = "https" if ws.url.scheme == "wss" else "http"
+    return ws.headers.get("origin", "") == f"{scheme}://{ws.headers.get('host', '')}"
+
+
+async def live_socket(ws: WebSocket) -> None:
+    state = state_of(ws)
+    site_key, session = ws.path_params["site"], ws.path_params["session"]
+    site = state.sites.get(site_key)
+    who = signed_in(ws)
+    account = await state.store.get_account(site_key, who.email) if who and site else None
+    if (
+        site is None
+        or who is None
+        or who.site != site_key
+        or account is None
+        or account.session_version != who.version
+        or account.role not in agents.AGENT_ROLES
+        or not _same_origin(ws)
+    ):
+        await ws.close(code=1008)  # before accepting: the handshake is refused (403)
+        return
+    assignment = next(
+        (a for a in await state.store.open_assignments(site_key) if a.session == session), None
+    )
+    if assignment is None or assignment.state != "accepted":
+        await ws.close(code=1008)
+        return
+    await ws.accept()
+    watcher = Watcher(ws, state, site, session, account, assignment.user_id)
+    try:
+        await watcher.run()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await watcher.leave()
+
+
+class Watcher:
+    """One agent's live view of one co-browse session."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        state: AppState,
+        site: Site,
+        session: str,
+        account: AccountRecord,
+        user: str,
+    ) -> None:
+        self.ws, self.state, self.site, self.session = ws, state, site, session
+        self.account, self.user = account, user
+        self.conn_id = secrets.token_urlsafe(9)
+        self.stream = cobrowse.stream_of(site.key, session)
+        self.sent: tuple[int, int] = (0, 0)  # the last mirror message delivered
+        self.pending: list[StreamMessage] = []
+        self.wake = asyncio.Event()
+        self.resync = False
+        self.send_lock = asyncio.Lock()
+        self.strikes = 0
+        self.joined = False
+        self.subscriptions: list[Subscription] = []
+
+    @property
+    def address(self) -> str:
+        return self.ws.client.host if self.ws.client else ""
+
+    async def send(self, message: AgentServerMessage | bytes) -> None:
+        data = message if isinstance(message, bytes) else encode_agent(message)
+        async with self.send_lock:
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                await self.ws.send_bytes(data)
+
+    async def audit(self, action: str, **detail: Any) -> None:
+        await cobrowse.audit(
+            self.state, self.site.key, self.account.email, action, self.session,
+            address=self.address, **detail,
+        )  # fmt: skip
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            first = await asyncio.wait_for(self.ws.receive_bytes(), JOIN_WITHIN_S)
+            join = decode_agent(first)
+        except (TimeoutError, AgentFrameError, KeyError):
+            await self.ws.close(code=1008, reason="join first")
+            return
+        if not isinstance(join, Join):
+            await self.ws.close(code=1008, reason="join first")
+            return
+        broker = self.state.broker
+        await broker.presence_touch(
+            cobrowse.watchers_of(self.site.key, self.session), self.account.email,
+            self.account.name.encode(), cobrowse.WATCHING_TTL_MS, owner=self.conn_id,
+        )  # fmt: skip
+        self.joined = True
+        await self.audit("session.watched", resumed=join.epoch > 0)
+        self.subscriptions = [await broker.subscribe(self.stream)]
+        news = await broker.subscribe(cobrowse.news_of(self.site.key, self.session))
+        self.subscriptions.append(news)
+        await cobrowse.agent_joins(
+            self.state, self.site, self.session, self.user, self.account.name
+        )
+        await self.catch_up(join.epoch, join.offset)
+        tasks = [
+            asyncio.create_task(self.receive()),
+            asyncio.create_task(self.read_mirror()),
+            asyncio.create_task(self.read_news(news)),
+            asyncio.create_task(self.deliver()),
+            asyncio.create_task(self.heartbeat()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if error is not None and not isinstance(error, WebSocketDisconnect):
+                    log.error("live view of %s failed: %r", self.session, error)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def leave(self) -> None:
+        for subscription in self.subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.close()
+        if not self.joined:
+            return
+        with contextlib.suppress(Exception):
+            await self.state.broker.presence_leave(
+                cobrowse.watchers_of(self.site.key, self.session), self.account.email,
+                owner=self.conn_id,
+            )  # fmt: skip
+            await self.audit("session.unwatched")
+            await cobrowse.tell_all(self.state, self.site, self.session)
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.state.broker.presence_touch(
+                cobrowse.watchers_of(self.site.key, self.session), self.account.email,
+                self.account.name.encode(), cobrowse.WATCHING_TTL_MS, owner=self.conn_id,
+            )  # fmt: skip
+
+    # --- the mirror --------------------------------------------------------------------------
+
+    async def catch_up(self, epoch: int, offset: int) -> None:
+        """Deliver what the agent lacks after (epoch, offset): the gap, else snapshot + tail, else
+        ask the page for a snapshot (its first message then starts the mirror)."""
+        broker = self.state.broker
+        current, _ = await broker.position(self.stream)
+        if epoch and epoch == current:
+            missing = await broker.history(self.stream, epoch=epoch, after_offset=offset)
+            if missing is not None:
+                self.sent = (epoch, offset)
+                await self.send_events(missing)
+                return
+        snapshot = await broker.snapshot(self.stream)
+        if snapshot is not None and snapshot.epoch == current:
+            tail = await broker.history(self.stream, epoch=current, after_offset=snapshot.offset)
+            if tail is not None:
+                events = _events(snapshot.payload)
+                for message in tail:
+                    events.extend(_events(message.payload))
+                last = tail[-1].offset if tail else snapshot.offset
+                self.sent = (current, last)
+                await self.send(Replay(epoch=current, offset=last, events=events))
+                return
+        self.sent = (current, 1 << 62)  # nothing of this epoch can be shown: wait for the next one
+        view, _ = await cobrowse.view_of(self.state, self.site.key, self.session)
+        if view is not None and view.state == "granted":
+            await cobrowse.ask_for_snapshot(self.state, self.site, self.session)
+
+    async def send_events(self, messages: list[StreamMessage]) -> None:
+        events: list[dict[str, Any]] = []
+        for message in messages:
+            events.extend(_events(message.payload))
+            self.sent = (message.epoch, message.offset)
+        if events:
+            await self.send(
+                Events(epoch=self.sent[0], offset=self.sent[1], events=coalesce(events))
+            )
+
+    async def read_mirror(self) -> None:
+        while True:
+            try:
+                async for message in self.subscriptions[0]:
+                    self.pending.append(message)
+                    if len(self.pending) > MAX_PENDING:  # this agent is too slow: start over
+                        self.pending.clear()
+                        self.resync = True
+                    self.wake.set()
+                return
+            except SubscriptionLagged:
+                self.subscriptions[0] = await self.state.broker.subscribe(self.stream)
+                self.resync = True
+                self.wake.set()
+
+    async def deliver(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batch, self.pending = self.pending, []
+            if self.resync:
+                self.resync = False
+                await self.catch_up(*self.sent)
+                continue
+            run: list[StreamMessage] = []
+            for message in batch:
+                epoch, offset = self.sent
+                if (message.epoch, message.offset) <= (epoch, offset):
+                    continue  # delivered already (by the catch-up)
+                if message.epoch == epoch and message.offset == offset + 1:
+                    run.append(message)
+                    self.sent = (message.epoch, message.offset)
+                    continue
+                await self.send_events(run)
+                run = []
+                events = _events(message.payload)
+                if message.offset == 1 and begins_with_snapshot(events):
+                    self.sent = (message.epoch, message.offset)
+                    await self.send(
+                        Replay(epoch=message.epoch, offset=message.offset, events=events)
+                    )
+                else:  # a gap: fill it from history (this batch's rest is in there too)
+                    await self.catch_up(*self.sent)
+                    break
+            if run:
+                self.sent = (run[0].epoch, run[0].offset - 1)
+                await self.send_events(run)
+
+    async def read_news(self, news: Subscription) -> None:
+        async for message in news:
+            await self.send(message.payload)
+
+    # --- what the agent asks ---------------------------------------------------------------------
+
+    async def receive(self) -> None:
+        while True:
+            frame = await self.ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
+            data = frame.get("bytes")
+            try:
+                if data is None:
+                    raise AgentFrameError("frames must be binary (msgpack)")
+                message = decode_agent(data)
+            except AgentFrameError as exc:
+                await self.send(Refused(code="invalid", message=str(exc)[:300]))
+                self.strikes += 1
+                if self.strikes > MAX_STRIKES:
+                    await self.ws.close(code=1008, reason="too many invalid messages")
+                    return
+                continue
+            if isinstance(message, Join):
+                self.resync = False
+                await self.catch_up(message.epoch, message.offset)
+            elif isinstance(message, AskView):
+                await self.audit("view.asked_again")
+                await cobrowse.agent_joins(
+                    self.state, self.site, self.session, self.user, self.account.name, again=True
+                )
+            elif isinstance(message, ControlRequest):
+                await self.on_control(message.want)
+            elif isinstance(message, Act):
+                await self.on_act(message)
+
+    async def on_control(self, want: bool) -> None:
+        state, site, session = self.state, self.site, self.session
+        token, version = await cobrowse.control_of(state, site.key, session)
+        if want:
+            view, _ = await cobrowse.view_of(state, site.key, session)
+            if view is None or view.state != "granted":
+                await self.send(
+                    Refused(code="not_sharing", message="the visitor is not sharing the page")
+                )
+                return
+            asked = control.request(token, self.account.email, self.account.name, now_ms())
+            if isinstance(asked, control.Refusal):
+                await self.send(Refused(code=asked.code, message=asked.message))
+                return
+            if asked == token:
+                return
+            if not await cobrowse.set_control(state, site, session, asked, version=version):
+                await self.send(Refused(code="control_taken", message="someone else asked first"))
+                return
+            await self.audit("control.requested")
+        else:
+            released = control.release(token, self.account.email)
+            if isinstance(released, control.Refusal):
+                await self.send(Refused(code=released.code, message=released.message))
+                return
+            if not await cobrowse.set_control(state, site, session, None, version=version):
+                return
+            await self.audit("control.released")
+        await cobrowse.tell_all(state, site, session)
+
+    async def on_act(self, act: Act) -> None:
+        state, site, session = self.state, self.site, self.session
+        token, version = await cobrowse.control_of(state, site.key, session)
+        refusal = control.may_act(token, self.account.email, act.action)
+        if refusal is not None:
+            await self.send(Refused(code=refusal.code, message=refusal.message, id=act.id))
+            return
+        current, _ = await state.broker.position(self.stream)
+        if act.epoch != current:
+            await self.send(
+                Refused(code="stale", message="the page has changed since; try again", id=act.id)
+            )
+            return
+        view, _ = await cobrowse.view_of(state, site.key, session)
+        conn = cobrowse.page_of(state, site.key, view)
+        mirroring = conn.mirroring if conn is not None else None
+        if conn is None or mirroring is None or mirroring.session != session:
+            await self.send(
+                Refused(code="page_gone", message="the visitor's page is not connected", id=act.id)
+            )
+            return
+        node = mirroring.scrubber.node(act.node)
+        if node is None or node.private:
+            why = "private fields are never controlled" if node else "no such element on the page"
+            await self.send(
+                Refused(code="private" if node else "unknown_node", message=why, id=act.id)
+            )
+            await self.audit(
+                f"remote.{act.action}.refused", node=act.node, epoch=act.epoch, why=why
+            )
+            return
+        if act.action == "fill" and not node.field:
+            await self.send(
+                Refused(code="not_a_field", message="only a field can be typed into", id=act.id)
+            )
+            return
+        await self.audit(
+            f"remote.{act.action}", node=act.node, tag=node.tag, epoch=act.epoch,
+            **({"length": len(act.value)} if act.action == "fill" else {}),
+        )  # fmt: skip
+        if token is not None and act.action in control.NEEDS_CONTROL:  # in use: the grant goes on
+            await cobrowse.set_control(state, site, session, token, version=version)
+        await conn.send(
+            Remote(
+                session=session, id=act.id, action=act.action, node=act.node, page=mirroring.page,
+                x=act.x, y=act.y, value=act.value, name=self.account.name,
+            )
+        )  # fmt: skip
+
+
+def _events(payload: bytes) -> list[dict[str, Any]]:
+    body = msgspec.msgpack.decode(payload)
+    events = body.get("events") if isinstance(body, dict) else None
+    return list(events) if isinstance(events, list) else []

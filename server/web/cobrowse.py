@@ -1,0 +1,407 @@
+"""The co-browse session's shell (docs/cobrowse.md): the visitor's consent, the mirror's stream,
+the control token, and the agents' actions on the page.
+
+What lives where: the mirror's events go through the broker's stream for the
+session (each full snapshot starts a new epoch and is kept in its snapshot
+slot, so an agent who joins or comes back gets snapshot + tail without the
+page recording anew); what agents need to know (who watches, control, the
+walkthrough step, results of actions) goes through a second stream, the
+session's news; the visitor's consent and the control token are broker state
+changed by compare-and-set. The page is reached through its tab's connection.
+The pure parts are ``server.cobrowse`` (re-check, control, relay).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from server.cobrowse import control
+from server.cobrowse.relay import begins_with_snapshot, restamp
+from server.cobrowse.scrub import MirrorScrubber
+from server.knowledge.site import Site
+from server.protocol.agent import AgentServerMessage, Result, Status, encode_agent
+from server.protocol.messages import Cobrowse, Consent, Error, Mirror, RemoteDone
+
+if TYPE_CHECKING:
+    from server.web.state import AppState
+    from server.web.tab_socket import TabConnection
+
+log = logging.getLogger("tandem.cobrowse")
+
+#: How long an agent counts as watching after their console's socket last said so.
+WATCHING_TTL_MS = 30_000
+#: A page asked for a fresh snapshot is not asked again for this long (several agents joining).
+SNAPSHOT_ASKED_WITHIN_MS = 5_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def stream_of(site: str, session: str) -> str:
+    return f"cb:{site}:{session}"
+
+
+def news_of(site: str, session: str) -> str:
+    return f"cbnews:{site}:{session}"
+
+
+def _view_key(site: str, session: str) -> str:
+    return f"cbview:{site}:{session}"
+
+
+def _control_key(site: str, session: str) -> str:
+    return f"cbctl:{site}:{session}"
+
+
+def _active_key(site: str, user: str) -> str:
+    return f"cbactive:{site}:{user}"
+
+
+def watchers_of(site: str, session: str) -> str:
+    return f"cbwatch:{site}:{session}"
+
+
+class View(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether the visitor lets agents see the page, and which tab is shown."""
+
+    state: Literal["asked", "granted", "declined"]
+    user: str
+    tab: str
+    asked_ms: int = 0
+
+
+class Mirroring(msgspec.Struct, kw_only=True):
+    """What a tab's connection knows of its own mirror: the recorder run and the re-check's nodes."""
+
+    session: str = ""
+    page: int = 0
+    floor_ms: float = 0
+    scrubber: MirrorScrubber = msgspec.field(default_factory=MirrorScrubber)
+
+
+# --- broker state ------------------------------------------------------------------------
+
+
+async def view_of(state: AppState, site: str, session: str) -> tuple[View | None, int]:
+    found = await state.broker.get(_view_key(site, session))
+    if found is None:
+        return None, 0
+    return msgspec.msgpack.decode(found.value, type=View), found.version
+
+
+async def set_view(
+    state: AppState, site: str, session: str, view: View | None, *, version: int
+) -> bool:
+    key = _view_key(site, session)
+    if view is None:
+        return await state.broker.delete(key, expected_version=version) if version else True
+    written = await state.broker.compare_and_set(
+        key, msgspec.msgpack.encode(view), expected_version=version
+    )
+    if written is None:
+        return False
+    active = _active_key(site, view.user)
+    if view.state == "declined":
+        await state.broker.delete(active)
+    else:
+        current = await state.broker.get(active)
+        await state.broker.compare_and_set(
+            active, session.encode(), expected_version=current.version if current else 0
+        )
+    return True
+
+
+async def control_of(state: AppState, site: str, session: str) -> tuple[control.Token | None, int]:
+    found = await state.broker.get(_control_key(site, session))
+    if found is None:
+        return None, 0
+    return control.from_bytes(found.value), found.version
+
+
+async def set_control(
+    state: AppState, site: Site, session: str, token: control.Token | None, *, version: int
+) -> bool:
+    key = _control_key(site.key, session)
+    if token is None:
+        return await state.broker.delete(key, expected_version=version) if version else True
+    ttl = control.ttl_ms(
+        token,
+        answer_within_ms=site.config.cobrowse.answer_within_ms,
+        control_for_ms=site.config.cobrowse.control_for_ms,
+    )
+    written = await state.broker.compare_and_set(
+        key, control.to_bytes(token), expected_version=version, ttl_ms=ttl
+    )
+    return written is not None
+
+
+async def watching(state: AppState, site: str, session: str) -> dict[str, str]:
+    """The agents watching now: email → name."""
+    members = await state.broker.presence(watchers_of(site, session))
+    return {email: data.decode() for email, data in members.items()}
+
+
+def page_of(state: AppState, site: str, view: View | None) -> TabConnection | None:
+    """The connection of the tab the agents see (on this node)."""
+    if view is None:
+        return None
+    conn: TabConnection | None = state.tabs.get((site, view.tab))
+    return conn if conn is not None and conn.user == view.user else None
+
+
+async def audit(
+    state: AppState, site: str, actor: str, action: str, session: str, **detail: Any
+) -> None:
+    await state.store.append_audit(
+        site, at_ms=now_ms(), actor=actor, action=action, target=session, detail=detail
+    )
+
+
+# --- telling everyone where things stand --------------------------------------------------------
+
+
+async def status_of(state: AppState, site: str, session: str) -> Status:
+    view, _ = await view_of(state, site, session)
+    token, _ = await control_of(state, site, session)
+    names = await watching(state, site, session)
+    conn = page_of(state, site, view)
+    snapshot = await state.broker.snapshot(stream_of(site, session))
+    return Status(
+        view=view.state if view else "",
+        watching=sorted(names.values()),
+        control=token.phase.value if token else "",
+        controller=token.agent if token else "",
+        controller_name=token.name if token else "",
+        step=dict(conn.step_info) if conn is not None else {},
+        waiting_for_page=view is not None and view.state == "granted" and snapshot is None,
+    )
+
+
+async def publish_news(
+    state: AppState, site: str, session: str, message: AgentServerMessage
+) -> None:
+    await state.broker.publish(news_of(site, session), encode_agent(message))
+
+
+async def tell_all(state: AppState, site: Site, session: str, *, snapshot: bool = False) -> None:
+    """Everyone hears the session's state: the agents (news) and the page (``cobrowse``)."""
+    await publish_news(state, site.key, session, await status_of(state, site.key, session))
+    await tell_page(state, site, session, snapshot=snapshot)
+
+
+async def tell_page(state: AppState, site: Site, session: str, *, snapshot: bool = False) -> None:
+    view, _ = await view_of(state, site.key, session)
+    conn = page_of(state, site.key, view)
+    if view is None or conn is None:
+        return
+    await conn.send(await page_message(state, site, session, view, snapshot=snapshot))
+
+
+async def page_message(
+    state: AppState, site: Site, session: str, view: View, *, snapshot: bool = False
+) -> Cobrowse:
+    token, _ = await control_of(state, site.key, session)
+    names = sorted((await watching(state, site.key, session)).values())
+    asking_control = token is not None and token.phase is control.Phase.REQUESTED
+    ask: Literal["", "view", "control"] = (
+        "view"
+        if view.state == "asked"
+        else "control"
+        if asking_control and view.state == "granted"
+        else ""
+    )
+    return Cobrowse(
+        session=session,
+        agents=names,
+        ask=ask,
+        asker=(token.name if token and ask == "control" else names[0] if names else ""),
+        answer_within_ms=site.config.cobrowse.answer_within_ms if ask else 0,
+        record=view.state == "granted",
+        snapshot=snapshot and view.state == "granted",
+        control=token.name if token and token.phase is control.Phase.GRANTED else "",
+    )
+
+
+# --- the agents' side ------------------------------------------------------------------------------
+
+
+async def agent_joins(
+    state: AppState, site: Site, session: str, user: str, name: str, *, again: bool = False
+) -> None:
+    """An agent opens the session's live view: the visitor is asked (or told) first.
+
+    A visitor who said no is not asked again on every join, only when an agent
+    asks again (``again``)."""
+    view, version = await view_of(state, site.key, session)
+    if view is None or (again and view.state == "declined"):
+        from server.web.help import where_is
+
+        place = await where_is(state, site.key, user, None)
+        if place is None:
+            await tell_all(state, site, session)
+            return  # no open tab: asked when one says hello
+        fresh = View(
+            state="asked" if site.config.cobrowse.ask_before_viewing else "granted",
+            user=user, tab=place.tab, asked_ms=now_ms(),
+        )  # fmt: skip
+        if await set_view(state, site.key, session, fresh, version=version):
+            await audit(
+                state, site.key, "system", "view.asked" if fresh.state == "asked" else "view.started",
+                session, agent=name, tab=place.tab,
+            )  # fmt: skip
+    await tell_all(state, site, session)
+
+
+async def ask_for_snapshot(state: AppState, site: Site, session: str) -> None:
+    """The page sends a fresh full snapshot (a new epoch): once, however many agents ask at once."""
+    key = (site.key, session)
+    if now_ms() - state.snapshot_asked.get(key, 0) < SNAPSHOT_ASKED_WITHIN_MS:
+        return
+    state.snapshot_asked[key] = now_ms()
+    await tell_page(state, site, session, snapshot=True)
+
+
+async def end(state: AppState, site: Site, session: str) -> None:
+    """The co-browse session is over (the agent closed it): the page stops, the banner goes."""
+    view, _ = await view_of(state, site.key, session)
+    conn = page_of(state, site.key, view)
+    token, token_version = await control_of(state, site.key, session)
+    if token is not None:
+        await set_control(state, site, session, None, version=token_version)
+    if view is not None:
+        await state.broker.delete(_view_key(site.key, session))
+        await state.broker.delete(_active_key(site.key, view.user))
+    if conn is not None:
+        await conn.send(Cobrowse(session=session, ended=True))
+        conn.mirroring = None
+    await publish_news(state, site.key, session, Status(ended=True))
+
+
+# --- the visitor's side ----------------------------------------------------------------------------
+
+
+async def on_hello(conn: TabConnection) -> None:
+    """A tab says hello (a new page, a reconnect): it goes on with the co-browse it was in."""
+    if conn.user is None:
+        return
+    found = await conn.state.broker.get(_active_key(conn.site.key, conn.user))
+    if found is None:
+        return
+    session = found.value.decode()
+    view, _ = await view_of(conn.state, conn.site.key, session)
+    if view is None or view.tab != conn.tab or view.user != conn.user:
+        return
+    await conn.send(await page_message(conn.state, conn.site, session, view))
+
+
+async def on_consent(conn: TabConnection, message: Consent) -> None:
+    state, site, session = conn.state, conn.site, message.session
+    view, version = await view_of(state, site.key, session)
+    if view is None or view.user != conn.user:
+        await conn.send(
+            Error(code="no_cobrowse", message="no agent is with this visitor in that session")
+        )
+        return
+    actor = f"visitor:{conn.user}"
+    if message.what == "view":
+        if message.granted and view.state != "granted":
+            granted = View(state="granted", user=view.user, tab=conn.tab, asked_ms=view.asked_ms)
+            if await set_view(state, site.key, session, granted, version=version):
+                await audit(state, site.key, actor, "view.granted", session, tab=conn.tab)
+        elif not message.granted and view.state != "declined":
+            declined = View(state="declined", user=view.user, tab=view.tab, asked_ms=view.asked_ms)
+            if await set_view(state, site.key, session, declined, version=version):
+                what = "view.stopped" if view.state == "granted" else "view.declined"
+                await audit(state, site.key, actor, what, session, tab=conn.tab)
+                token, token_version = await control_of(state, site.key, session)
+                if token is not None:
+                    await set_control(state, site, session, None, version=token_version)
+                conn.mirroring = None
+        await tell_all(state, site, session)
+        return
+    token, token_version = await control_of(state, site.key, session)
+    if not message.granted:
+        if token is not None and await set_control(
+            state, site, session, None, version=token_version
+        ):
+            what = "control.revoked" if token.phase is control.Phase.GRANTED else "control.declined"
+            await audit(state, site.key, actor, what, session, agent=token.agent)
+    else:
+        answered = control.answer(token, True, now_ms())
+        if isinstance(answered, control.Refusal) or answered is None:
+            await conn.send(
+                Error(
+                    code=answered.code if answered else "not_asked",
+                    message="no agent asked for control",
+                )
+            )
+        elif await set_control(state, site, session, answered, version=token_version):
+            await audit(state, site.key, actor, "control.granted", session, agent=answered.agent)
+    await tell_all(state, site, session)
+
+
+async def on_mirror(conn: TabConnection, message: Mirror) -> None:
+    """Re-check the page's mirror events, put them on the server's clock, and stream them."""
+    state, site = conn.state, conn.site
+    view, _ = await view_of(state, site.key, message.session)
+    if view is None or view.state != "granted" or view.tab != conn.tab or view.user != conn.user:
+        conn.mirroring = None
+        await conn.send(Cobrowse(session=message.session, ended=view is None))
+        return
+    events = [msgspec.to_builtins(e) for e in message.events]
+    mirroring = conn.mirroring
+    if message.full:
+        if not begins_with_snapshot(events):
+            await conn.refuse(
+                Error(
+                    code="invalid",
+                    message="a full mirror begins with Meta and FullSnapshot",
+                    field="events",
+                )
+            )
+            return
+        mirroring = conn.mirroring = Mirroring(session=message.session, page=message.page)
+        state.snapshot_asked.pop((site.key, message.session), None)
+    elif (
+        mirroring is None or mirroring.page != message.page or mirroring.session != message.session
+    ):
+        return  # the tail of a recorder run the server no longer relays: a snapshot starts the next
+    safe, stripped = mirroring.scrubber.scrub(events)
+    if stripped:
+        log.warning(
+            "mirror of tab %s: %d values or attributes removed by the re-check", conn.tab, stripped
+        )
+    safe, mirroring.floor_ms = restamp(safe, now_ms=now_ms(), floor_ms=mirroring.floor_ms)
+    payload = msgspec.msgpack.encode({"page": message.page, "events": safe})
+    stream = stream_of(site.key, message.session)
+    await state.broker.publish(stream, payload, new_epoch=message.full)
+    if message.full:
+        await state.broker.set_snapshot(stream, payload)
+        await publish_news(
+            state, site.key, message.session, await status_of(state, site.key, message.session)
+        )
+
+
+async def on_remote_done(conn: TabConnection, message: RemoteDone) -> None:
+    await publish_news(
+        conn.state, conn.site.key, message.session,
+        Result(id=message.id, ok=message.ok, reason=message.reason),
+    )  # fmt: skip
+
+
+async def step_seen(conn: TabConnection, walkthrough: str, step: str, event: str) -> None:
+    """The visitor's walkthrough moved: agents watching see the step reached."""
+    conn.step_info = {"walkthrough": walkthrough, "step": step, "event": event}
+    if conn.user is None:
+        return
+    found = await conn.state.broker.get(_active_key(conn.site.key, conn.user))
+    if found is not None:
+        session = found.value.decode()
+        await publish_news(
+            conn.state, conn.site.key, session, await status_of(conn.state, conn.site.key, session)
+        )

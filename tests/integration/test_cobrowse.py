@@ -1,0 +1,320 @@
+"""The co-browse session over real sockets, on both stores: the visitor's consent, the mirror
+re-checked and streamed (snapshot + tail to a joining agent, only the gap to one coming back),
+control asked, granted, used and revoked, the agents' socket refused to strangers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import msgspec
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
+
+from server.protocol.agent import (
+    Act,
+    AgentServerMessage,
+    ControlRequest,
+    Events,
+    Join,
+    Refused,
+    Replay,
+    Result,
+    Status,
+)
+from server.protocol.messages import (
+    Cobrowse,
+    Consent,
+    Help,
+    HelpAnswer,
+    Mirror,
+    MirrorEvent,
+    Remote,
+    RemoteDone,
+)
+from tests.integration.live_server import LiveServer, TabClient, tab_client
+from tests.integration.test_agent_routing import agent, go_online
+from tests.integration.test_agent_sessions import console_csrf, greet
+from tests.integration.test_console import add, client, sign_in
+
+pytestmark = pytest.mark.anyio
+
+CANARIES = ("CANARY-VALUE", "CANARY-PLACEHOLDER", "CANARY-TITLE", "CANARY-HIDDEN", "CANARY-PRIVATE",
+            "CANARY-MASKED", "CANARY-FORGED", "CANARY-ARIA")  # fmt: skip
+
+
+def as_events(*raw: dict[str, Any]) -> list[MirrorEvent]:
+    return [msgspec.convert(e, MirrorEvent) for e in raw]
+
+
+def page_snapshot() -> list[MirrorEvent]:
+    """What rrweb sends first (Meta + FullSnapshot) for a small page — as a modified client could
+    send it, without the page's masking: every canary in it must be gone before an agent sees it."""
+
+    def el(id_: int, tag: str, attrs: dict[str, Any], *children: dict[str, Any]) -> dict[str, Any]:
+        return {"type": 2, "id": id_, "tagName": tag, "attributes": attrs, "childNodes": list(children)}  # fmt: skip
+
+    def text(id_: int, value: str) -> dict[str, Any]:
+        return {"type": 3, "id": id_, "textContent": value}
+
+    body = el(
+        4, "body", {},
+        el(5, "h1", {"onclick": "steal()"}, text(6, "Invite a teammate")),
+        el(7, "input", {"value": "CANARY-VALUE", "placeholder": "CANARY-PLACEHOLDER", "title": "CANARY-TITLE",
+                        "aria-label": "CANARY-ARIA"}),
+        el(8, "input", {"type": "hidden", "value": "CANARY-HIDDEN"}),
+        el(9, "input", {"type": "password", "value": "CANARY-PRIVATE"}),
+        el(10, "textarea", {}, text(11, "CANARY-MASKED")),
+        el(12, "button", {}, text(13, "Send invite")),
+        el(14, "a", {"href": "javascript:steal()"}, text(15, "link")),
+        el(16, "script", {"src": "https://evil.test/x.js"}, text(17, "steal()")),
+    )  # fmt: skip
+    document = {"type": 0, "id": 1, "childNodes": [el(2, "html", {}, el(3, "head", {}), body)]}
+    return as_events(
+        {"type": 4, "data": {"href": "https://acme.test/team/invite?token=CANARY-VALUE", "width": 800, "height": 600}, "timestamp": 1000},
+        {"type": 2, "data": {"node": document, "initialOffset": {"left": 0, "top": 0}}, "timestamp": 1001},
+    )  # fmt: skip
+
+
+def input_event(node: int, text: str, at: int = 2000) -> MirrorEvent:
+    return msgspec.convert({"type": 3, "data": {"source": 5, "id": node, "text": text, "isChecked": False}, "timestamp": at}, MirrorEvent)  # fmt: skip
+
+
+class AgentClient:
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.received: list[bytes] = []
+
+    async def send(self, message: msgspec.Struct) -> None:
+        await self.ws.send(msgspec.msgpack.encode(message))
+
+    async def recv_until(self, kind: Any, within: float = 10) -> Any:
+        import asyncio
+
+        while True:
+            frame = await asyncio.wait_for(self.ws.recv(), within)
+            assert isinstance(frame, bytes)
+            self.received.append(frame)
+            message = msgspec.msgpack.decode(frame, type=AgentServerMessage)
+            if isinstance(message, kind):
+                return message
+
+
+@contextlib.asynccontextmanager
+async def live_view(
+    server: LiveServer, http: httpx2.AsyncClient, session: str, *, origin: str | None = None
+) -> AsyncIterator[AgentClient]:
+    cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    url = server.url.replace("http://", "ws://") + f"/console/demo/sessions/{session}/live"
+    async with connect(
+        url,
+        origin=Origin(origin or server.url),
+        additional_headers={"Cookie": cookie},
+        max_size=None,
+    ) as ws:
+        yield AgentClient(ws)
+
+
+async def referred_and_taken(server: LiveServer, http: httpx2.AsyncClient, tab: TabClient) -> str:
+    await greet(tab, "u-grace", "tab-cobrowse")
+    await tab.send(Help(req=1, question="a person please", person=True))
+    answer = await tab.recv_until(HelpAnswer)
+    csrf = await console_csrf(http)
+    accepted = await http.post(
+        f"/console/demo/sessions/{answer.session}/accept", data={"csrf": csrf}
+    )
+    assert accepted.status_code == 303
+    await tab.recv_until(HelpAnswer)  # a person is with them
+    return str(answer.session)
+
+
+async def test_the_visitor_agrees_and_agents_see_a_rechecked_mirror_that_survives_joins_and_drops(
+    server: LiveServer,
+) -> None:
+    await agent(server, "ada@acme.test")
+    await add(server, "demo", "bob@acme.test", "admin")
+    async with client(server) as http, client(server) as http_bob, tab_client(server) as tab:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        session = await referred_and_taken(server, http, tab)
+
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join())
+            status = await ada.recv_until(Status)
+            asked = await tab.recv_until(Cobrowse)
+            assert (status.view, asked.ask, asked.asker, asked.record) == (
+                "asked",
+                "view",
+                "Ada",
+                False,
+            )
+
+            await tab.send(Consent(session=session, what="view", granted=True))
+            told = await tab.recv_until(Cobrowse)
+            assert told.record and told.agents == ["Ada"]
+            await tab.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
+            replay = await ada.recv_until(Replay)
+            shown = msgspec.json.encode(replay.events).decode()
+            assert "Invite a teammate" in shown and "Send invite" in shown
+            for canary in CANARIES:
+                assert canary not in shown
+            assert "steal()" not in shown and "evil.test" not in shown and "onclick" not in shown
+
+            # A modified client types in the clear: the value is masked; a private field's is dropped.
+            await tab.send(
+                Mirror(
+                    session=session,
+                    page=1,
+                    events=[input_event(10, "CANARY-FORGED"), input_event(9, "CANARY-PRIVATE")],
+                )
+            )
+            events = await ada.recv_until(Events)
+            assert [e["data"].get("text") for e in events.events] == ["********"]
+            position = (events.epoch, events.offset)
+
+            # A second agent joins: snapshot + tail from the broker; the page is not asked again.
+            await sign_in(http_bob, "demo", "bob@acme.test")
+            async with live_view(server, http_bob, session) as bob:
+                await bob.send(Join())
+                late = await bob.recv_until(Replay)
+                assert (late.epoch, late.offset) == position
+                assert [e["type"] for e in late.events] == [4, 2, 3]
+                assert late.events[2]["data"]["text"] == "********"
+                status = await ada.recv_until(Status)
+                assert status.watching == ["Ada", "Bob"]
+
+        # Ada's connection drops; she comes back with what she has: only the gap, no replay.
+        await tab.send(Mirror(session=session, page=1, events=[input_event(10, "x", 3000)]))
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join(epoch=position[0], offset=position[1]))
+            gap = await ada.recv_until(Events | Replay)
+            assert isinstance(gap, Events) and gap.offset == position[1] + 1
+        snapshots_asked = [m for m in await drain(tab) if isinstance(m, Cobrowse) and m.snapshot]
+        assert snapshots_asked == []
+
+    rows = msgspec.json.encode(await server.state.store.read_audit("demo", limit=100)).decode()
+    for canary in CANARIES:
+        assert canary not in rows
+    actions = [e.action for e in await server.state.store.read_audit("demo", limit=100)]
+    assert {"view.asked", "view.granted", "session.watched"} <= set(actions)
+
+
+async def drain(tab: TabClient) -> list[Any]:
+    import asyncio
+
+    got = []
+    with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+        while True:
+            got.append(await tab.recv(within=0.3))
+    return got
+
+
+async def test_control_is_asked_granted_used_and_taken_back_with_every_step_audited(
+    server: LiveServer,
+) -> None:
+    await agent(server, "ada@acme.test")
+    async with client(server) as http, tab_client(server) as tab:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        session = await referred_and_taken(server, http, tab)
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join())
+            await tab.recv_until(Cobrowse)
+            # No control before the visitor shares the page.
+            await ada.send(ControlRequest(want=True))
+            assert (await ada.recv_until(Refused)).code == "not_sharing"
+            await tab.send(Consent(session=session, what="view", granted=True))
+            await tab.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
+            replay = await ada.recv_until(Replay)
+
+            # Clicking needs control; pointing does not.
+            await ada.send(Act(id=1, action="click", node=12, epoch=replay.epoch))
+            assert (await ada.recv_until(Refused)).code == "no_control"
+            await ada.send(Act(id=2, action="highlight", node=12, epoch=replay.epoch))
+            pointed = await tab.recv_until(Remote)
+            assert (pointed.action, pointed.node, pointed.page, pointed.name) == (
+                "highlight",
+                12,
+                1,
+                "Ada",
+            )
+
+            await ada.send(ControlRequest(want=True))
+            question = await tab.recv_until(Cobrowse)
+            while question.ask != "control":
+                question = await tab.recv_until(Cobrowse)
+            assert question.asker == "Ada" and question.answer_within_ms == 30_000
+            await tab.send(Consent(session=session, what="control", granted=True))
+            granted = await tab.recv_until(Cobrowse)
+            assert granted.control == "Ada"
+
+            await ada.send(Act(id=3, action="click", node=12, epoch=replay.epoch, x=0.2, y=0.7))
+            click = await tab.recv_until(Remote)
+            assert (click.id, click.action, click.node, click.x, click.y) == (
+                3,
+                "click",
+                12,
+                0.2,
+                0.7,
+            )
+            await tab.send(RemoteDone(session=session, id=3, ok=True))
+            assert (await ada.recv_until(Result)).ok
+            await ada.send(Act(id=4, action="fill", node=10, epoch=replay.epoch, value="Hello"))
+            assert (await tab.recv_until(Remote)).value == "Hello"
+            # Never a private field; never an action on an old page.
+            await ada.send(Act(id=5, action="fill", node=9, epoch=replay.epoch, value="x"))
+            assert (await ada.recv_until(Refused)).code == "private"
+            await ada.send(Act(id=6, action="click", node=12, epoch=replay.epoch + 5))
+            assert (await ada.recv_until(Refused)).code == "stale"
+
+            # Esc: control is taken back and clicks are refused from then on.
+            await tab.send(Consent(session=session, what="control", granted=False))
+            status = await ada.recv_until(Status)
+            while status.control:
+                status = await ada.recv_until(Status)
+            await ada.send(Act(id=7, action="click", node=12, epoch=replay.epoch))
+            assert (await ada.recv_until(Refused)).code == "no_control"
+
+        csrf = await console_csrf(http)
+        await http.post(
+            f"/console/demo/sessions/{session}/close", data={"csrf": csrf, "outcome": "resolved"}
+        )
+        ended = await tab.recv_until(Cobrowse)
+        while not ended.ended:
+            ended = await tab.recv_until(Cobrowse)
+
+    audit = await server.state.store.read_audit("demo", limit=200)
+    trail = [e.action for e in reversed(audit) if e.action.startswith(("control.", "remote."))]
+    assert trail == [
+        "remote.highlight", "control.requested", "control.granted", "remote.click", "remote.fill",
+        "remote.fill.refused", "control.revoked",
+    ]  # fmt: skip
+    fill = next(e for e in audit if e.action == "remote.fill")
+    assert fill.detail["length"] == 5 and "Hello" not in msgspec.json.encode(fill.detail).decode()
+
+
+async def test_the_live_socket_refuses_strangers(server: LiveServer) -> None:
+    await agent(server, "ada@acme.test")
+    await add(server, "shop", "sam@shop.test", "admin")
+    async with client(server) as http, client(server) as anonymous, client(server) as sam:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(server) as tab:
+            session = await referred_and_taken(server, http, tab)
+        for who, origin in ((anonymous, None), (http, "https://evil.test")):
+            with pytest.raises(InvalidStatus) as refused:
+                async with live_view(server, who, session, origin=origin):
+                    pass
+            assert refused.value.response.status_code == 403
+        await sign_in(sam, "shop", "sam@shop.test")
+        with pytest.raises(InvalidStatus):
+            async with live_view(server, sam, session):
+                pass
+        # A session nobody took has no live view either.
+        with pytest.raises(InvalidStatus):
+            async with live_view(server, http, "sess-unknown"):
+                pass
