@@ -228,3 +228,56 @@ async def test_an_agent_takes_over_with_consent_and_nothing_private_leaves_the_p
             assert canary.encode() not in haystack, f"the {name} canary left the page"
     await ada.context.close()
     await bob.context.close()
+
+
+async def test_the_visitor_can_say_no_be_asked_again_and_stop_sharing(
+    browser: Browser, cobrowse_stack: Stack
+) -> None:
+    from tests.browser.test_widget import AXE, AXE_RUN
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    page = await context.new_page()  # axe-core is injected: this page bypasses the demo's CSP
+    server = cobrowse_stack.server.url
+    ada, _ = await console_for(browser, server, "ada.agent@acme.test")
+    if await ada.get_by_role(
+        "button", name="Go online"
+    ).count():  # not yet, if this test runs alone
+        await ada.get_by_role("button", name="Go online").click()
+    base = cobrowse_stack.demo()
+    await sign_in(page, base, email="alan@acme.test")
+    await page.goto(f"{base}/billing")
+    await wait_in_page(page, "window.Tandem && Tandem.status().connected")
+    await page.get_by_role("button", name="Help", exact=True).click()
+    await (
+        page.get_by_role("dialog", name="Need a hand?")
+        .get_by_role("button", name="Talk to a person")
+        .click()
+    )
+    await ada.reload()
+    await ada.get_by_role("button", name="Accept").click()
+    live = ada.locator("#live")
+
+    question = page.get_by_role("alertdialog", name="Share this page with support?")
+    await expect(question).to_be_visible()
+    await page.add_script_tag(path=str(AXE))
+    assert await page.evaluate(AXE_RUN, "tandem-cobrowse") == []
+    await question.get_by_role("button", name="Not now").click()
+    await expect(live.locator("[data-live-status]")).to_contain_text("did not share their page")
+    await expect(question).to_be_hidden()
+
+    await ada.get_by_role("button", name="Ask again to see the page").click()
+    await question.get_by_role("button", name="Share this page").click()
+    banner = page.get_by_role("status").filter(has_text="from support can see this page")
+    await expect(banner).to_be_visible()
+    assert await page.evaluate(AXE_RUN, "tandem-cobrowse") == []
+    await expect(
+        ada.frame_locator("[data-live-stage] iframe").get_by_role(
+            "heading", name="Billing", exact=True
+        )
+    ).to_be_visible()
+
+    await banner.get_by_role("button", name="Stop sharing").click()
+    await expect(banner).to_be_hidden()
+    await expect(live.locator("[data-live-status]")).to_contain_text("did not share their page")
+    await ada.context.close()
+    await context.close()

@@ -3,11 +3,12 @@
  * What the visitor sees of a co-browse session: a banner whenever an agent can see the
  * page (who, and a button to stop sharing), and a question before anything starts
  * (may they see the page? may they click and type?). In a shadow root, on top of the
- * page (top layer), marked private so the mirror never shows it; keyboard-complete.
+ * page (the highest z-index), marked private so the mirror never shows it; keyboard-complete.
  */
 
 const CSS = `
 :host { all: initial; }
+.banner, .ask { pointer-events: auto; }
 .banner { position: fixed; top: 0; left: 50%; transform: translateX(-50%); z-index: 2147483647;
   display: flex; gap: 12px; align-items: center; padding: 8px 14px; border-radius: 0 0 10px 10px;
   background: #0b7285; color: #fff; font: 14px/1.4 system-ui, sans-serif; box-shadow: 0 2px 10px rgba(0,0,0,.25); }
@@ -37,12 +38,17 @@ button:focus-visible { outline: 3px solid #ffd43b; outline-offset: 2px; }
 export function createCobrowseUi({ doc, win }) {
   const host = doc.createElement("tandem-cobrowse");
   host.setAttribute("data-tandem-private", "");
-  host.setAttribute("popover", "manual");
-  Object.assign(host.style, { all: "initial", position: "fixed", inset: "auto", margin: "0", padding: "0", border: "0", background: "transparent", overflow: "visible" });
+  // The host covers the viewport but takes no clicks: only the banner and the question do.
+  Object.assign(host.style, {
+    position: "fixed", inset: "0", width: "100vw", height: "100vh", maxWidth: "none", maxHeight: "none", margin: "0",
+    padding: "0", border: "0", background: "transparent", overflow: "visible", pointerEvents: "none",
+    zIndex: "2147483647",
+  }); // prettier-ignore
   const shadow = host.attachShadow({ mode: "open" });
-  const style = doc.createElement("style");
-  style.textContent = CSS;
-  shadow.append(style);
+  // A constructed stylesheet: pages whose CSP forbids inline <style> still apply it.
+  const sheet = new (/** @type {Window & typeof globalThis} */ (win).CSSStyleSheet)();
+  sheet.replaceSync(CSS);
+  shadow.adoptedStyleSheets = [sheet];
   const banner = doc.createElement("div");
   banner.className = "banner";
   banner.setAttribute("role", "status");
@@ -55,10 +61,6 @@ export function createCobrowseUi({ doc, win }) {
 
   function mount() {
     if (!host.isConnected) doc.body.append(host);
-    if (typeof host.showPopover === "function") {
-      if (host.matches(":popover-open")) host.hidePopover();
-      host.showPopover();
-    }
   }
 
   function unmountIfIdle() {
