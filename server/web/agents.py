@@ -105,11 +105,13 @@ async def refer(
             site.key, session, user, "queued", now_ms, needs=tuple(sorted(needs_of(site, persona)))
         )
     )
-    decisions = await dispatch(state, site, now_ms=now_ms)
+    decisions = await dispatch(state, site, now_ms=now_ms, referring=session)
     return decisions.get(session) or Decision(Outcome.QUEUED, (), None)
 
 
-async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Decision]:
+async def dispatch(
+    state: AppState, site: Site, *, now_ms: int, referring: str | None = None
+) -> dict[str, Decision]:
     """Route every queued session in order, and every offer that lapsed; each one's decision.
 
     One dispatch of a site at a time in this process, so an agent's load is never counted
@@ -118,10 +120,12 @@ async def dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Dec
     """
     lock = state.dispatching.setdefault(site.key, asyncio.Lock())
     async with lock:
-        return await _dispatch(state, site, now_ms=now_ms)
+        return await _dispatch(state, site, now_ms=now_ms, referring=referring)
 
 
-async def _dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, Decision]:
+async def _dispatch(
+    state: AppState, site: Site, *, now_ms: int, referring: str | None
+) -> dict[str, Decision]:
     store = state.store
     accounts = await store.list_accounts(site.key)
     assignments = []
@@ -164,8 +168,41 @@ async def _dispatch(state: AppState, site: Site, *, now_ms: int) -> dict[str, De
             offered = replace(queued, state="offered", agent=decision.agent, offered_ms=now_ms)
             if not await store.update_assignment(offered, revision=queued.revision):
                 decision = replace(decision, outcome=Outcome.QUEUED, agent=None)  # moved elsewhere
+        elif (
+            decision.outcome is Outcome.FALLBACK
+            and decision.channel is not None
+            and request.session_id != referring  # its referral hands it to the channel itself
+        ):
+            await _fall_back(state, site, queued, decision.channel.value, now_ms=now_ms)
         decisions[request.session_id] = decision
     return decisions
+
+
+async def _fall_back(
+    state: AppState, site: Site, waiting: Assignment, channel: str, *, now_ms: int
+) -> None:
+    """A visitor waiting for an agent when the last one went away: their session goes to the
+    site's email (or call-back) after all, and they are told — unless it went there already
+    when they were referred."""
+    from server.web import referrals
+
+    trail = await state.store.support_session(site.key, waiting.session)
+    if trail is None:
+        return
+    user, items = trail
+    referral = next((i.payload for i in reversed(items) if "referral" in i.payload), None)
+    if referral is None or referral["referral"].get("channel") == channel:
+        return
+    closed = replace(waiting, state="closed", closed_ms=now_ms)
+    if not await state.store.update_assignment(closed, revision=waiting.revision):
+        return
+    await state.store.append_audit(
+        site.key, at_ms=now_ms, actor="system", action="assignment.fallback",
+        target=waiting.session, detail={"channel": channel},
+    )  # fmt: skip
+    item = {**referral, "referral": {**referral["referral"], "channel": channel}}
+    referrals.hand_off(state, site, user, None, waiting.session, item, None, now_ms=now_ms)
+    await referrals.offer_person(state, site, user, None, waiting.session, None, {}, channel=channel)
 
 
 def _request(assignment: Assignment) -> Request:

@@ -35,6 +35,9 @@ from server.protocol.messages import (
     MirrorEvent,
     Remote,
     RemoteDone,
+    RunMessage,
+    Start,
+    Step,
 )
 from tests.integration.live_server import LiveServer, TabClient, tab_client
 from tests.integration.test_agent_routing import agent, go_online
@@ -230,6 +233,19 @@ async def test_control_is_asked_granted_used_and_taken_back_with_every_step_audi
             await tab.send(Consent(session=session, what="view", granted=True))
             await tab.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
             replay = await ada.recv_until(Replay)
+
+            # The walkthrough step the visitor reached shows in the agents' status.
+            await tab.send(Start(req=2, walkthrough="invite-teammate"))
+            run = await tab.recv_until(RunMessage)
+            await tab.send(Step(cseq=1, at=1, run=run.run, step=run.step, event="shown"))
+            status = await ada.recv_until(Status)
+            while not status.step:
+                status = await ada.recv_until(Status)
+            assert status.step == {
+                "walkthrough": "invite-teammate",
+                "step": run.step,
+                "event": "shown",
+            }
 
             # Clicking needs control; pointing does not.
             await ada.send(Act(id=1, action="click", node=12, epoch=replay.epoch))

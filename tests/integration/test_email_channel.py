@@ -125,3 +125,50 @@ async def test_a_referral_is_emailed_with_the_page_and_the_handoff_packet(
             "error": "",
         }
     ]
+
+
+async def test_a_visitor_waiting_when_the_last_agent_goes_away_is_emailed_after_all(
+    mailing: LiveServer, smtp: tuple[Inbox, int]
+) -> None:
+    from tests.integration.test_agent_routing import agent, go_online
+    from tests.integration.test_agent_sessions import console_csrf, greet
+    from tests.integration.test_console import client, sign_in
+
+    inbox, _ = smtp
+    await agent(mailing, "ada@acme.test", capacity=1)
+    async with client(mailing) as http:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(mailing) as grace, tab_client(mailing) as alan:
+            await greet(grace, "u-grace", "tab-grace-waits-1")
+            await grace.send(Help(req=1, person=True))
+            first = await grace.recv_until(HelpAnswer)
+            csrf = await console_csrf(http)
+            taken = await http.post(
+                f"/console/demo/sessions/{first.session}/accept", data={"csrf": csrf}
+            )
+            assert taken.status_code == 303
+            await greet(alan, "u-alan", "tab-alan-waits-1")
+            await alan.send(Help(req=1, person=True))
+            waiting = await alan.recv_until(HelpAnswer)
+            assert waiting.queue.get("position") == 1 and waiting.channel != "email"
+            assert inbox.messages == []  # an agent is online: nobody is emailed yet
+
+            await go_online(http, "offline")  # Ada leaves for the day; Alan still waits
+            told = await alan.recv_until(HelpAnswer)
+            assert (told.session, told.channel) == (waiting.session, "email")
+    deadline = time.monotonic() + 20
+    while not inbox.messages:
+        assert time.monotonic() < deadline, "no email arrived"
+        await asyncio.sleep(0.05)
+    [(_, message)] = inbox.messages
+    assert message["X-Tandem-Session"] == waiting.session
+    assert [
+        a
+        for a in await mailing.state.store.open_assignments("demo")
+        if a.session == waiting.session
+    ] == []
+    audit = await mailing.state.store.read_audit("demo", limit=50)
+    assert [(e.action, e.target, e.detail) for e in audit if e.action == "assignment.fallback"] == [
+        ("assignment.fallback", waiting.session, {"channel": "email"})
+    ]
