@@ -14,7 +14,7 @@ import { Delivery } from "./delivery.js";
 import { dispatch, reportError } from "./events.js";
 import { IdentifyRequests } from "./identify-requests.js";
 import { parseIdentity } from "./identity.js";
-import { SIZE_LIMITS, SLUG, encode, encodeChecked, hello, identify as identifyMessage, splitIntoChunks } from "./protocol.js";
+import { MAX_ASSEMBLED, MessageTooLarge, SIZE_LIMITS, SLUG, encode, encodeChecked, hello, identify as identifyMessage, splitIntoChunks } from "./protocol.js";
 import { Requests, requestError } from "./requests.js";
 import { errorDetail, readServerMessage } from "./server-messages.js";
 import { detach, openSocket } from "./socket.js";
@@ -390,6 +390,7 @@ export class Connection {
     const socket = this.socket;
     if (this.state !== "ready" || !socket) return false;
     const bytes = encode(message);
+    if (bytes.length > MAX_ASSEMBLED) throw new MessageTooLarge(message.kind, bytes.length, MAX_ASSEMBLED);
     if (bytes.length <= SIZE_LIMITS[/** @type {keyof typeof SIZE_LIMITS} */ (message.kind)]) {
       socket.send(bytes);
       return true;

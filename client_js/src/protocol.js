@@ -38,6 +38,9 @@ export const SIZE_LIMITS = Object.freeze({
   remote_done: 256,
 });
 
+/** The largest message the server puts back together from chunks (as in messages.py). */
+export const MAX_ASSEMBLED = 8 * 1024 * KiB;
+
 /** Field limits of the server's schemas (in characters / entries). */
 export const LIMITS = Object.freeze({
   url: 4096,

@@ -81,3 +81,15 @@ test("URL values: plain paths and data images stay, script URLs in any case or s
   assert.equal(urlValue("data:text/html,<script>"), "");
   assert.equal(urlValue("https://user:pw@acme.test/"), "https://acme.test/");
 });
+
+test("a rich-text editor's text is masked; srcset and style URLs lose their sensitive values", () => {
+  const page = el(1, "div", {}, [
+    el(2, "div", { contenteditable: "true" }, [{ type: 3, id: 3, textContent: "typed" }, el(4, "b", { title: "CANARY-T" })]),
+    el(5, "img", { srcset: "/a.png?token=CANARY-1 1x, https://x.test/b.png?session=CANARY-2 2x", style: "background: url('/bg.png?token=CANARY-3')" }),
+  ]);
+  const out = scrubEvent(full(page), never);
+  assert.deepEqual(out.data.node.childNodes[0].childNodes[1].attributes, {});
+  const image = out.data.node.childNodes[1].attributes;
+  assert.equal(image.srcset, "/a.png?token=redacted 1x, https://x.test/b.png?session=redacted 2x");
+  assert.equal(image.style, "background: url('/bg.png?token=redacted')");
+});

@@ -3,7 +3,8 @@
 - **Streams** (one per co-browse session): ``publish`` gives each message the
   stream's ``(epoch, offset)``; a capped history lets a reconnecting client
   catch up from its last offset; a snapshot slot holds the latest full state.
-  A new epoch (a full page load) restarts offsets and clears history.
+  A new epoch (a full page load) restarts offsets and clears history. Epochs
+  only grow, across restarts of the broker too.
 - **State**: values with a version, changed only by compare-and-set, with an
   optional time to live (the current walkthrough step, the control token).
 - **Leases**: a named lock held by one owner until released or expired
@@ -102,6 +103,10 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def snapshot(self, stream: str) -> StreamMessage | None:
         """The latest snapshot, with the position it was taken at."""
+
+    @abc.abstractmethod
+    async def drop_stream(self, stream: str) -> None:
+        """Forget a stream (its history and snapshot); its subscriptions end."""
 
     # --- compare-and-set state ---------------------------------------------------
 

@@ -98,7 +98,8 @@ class MemoryBroker(Broker):
     ) -> StreamMessage:
         s = self._stream(stream)
         if new_epoch or s.epoch == 0:
-            s.epoch += 1
+            # Epochs start from the wall clock, so a broker started again never reuses one.
+            s.epoch = s.epoch + 1 if s.epoch else max(1, time.time_ns() // 1_000_000)
             s.offset = 0
             s.history.clear()
             s.snapshot = None
@@ -119,9 +120,9 @@ class MemoryBroker(Broker):
         s = self._streams.get(stream)
         if s is None:
             return [] if epoch == 0 and after_offset == 0 else None
-        if epoch != s.epoch:
+        if epoch != s.epoch or after_offset > s.offset:
             return None
-        if after_offset >= s.offset:
+        if after_offset == s.offset:
             return []
         oldest = s.history[0].offset if s.history else s.offset + 1
         if after_offset + 1 < oldest:
@@ -142,6 +143,12 @@ class MemoryBroker(Broker):
     async def snapshot(self, stream: str) -> StreamMessage | None:
         s = self._streams.get(stream)
         return s.snapshot if s else None
+
+    async def drop_stream(self, stream: str) -> None:
+        s = self._streams.pop(stream, None)
+        if s is not None:
+            for subscriber in list(s.subscribers):
+                await subscriber.close()
 
     # --- state ---------------------------------------------------------------------
 

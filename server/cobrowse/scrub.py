@@ -18,6 +18,7 @@ Pure: no I/O, no clock. The caller's events are never changed; what changes is c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -287,7 +288,7 @@ class MirrorScrubber:
             return
         present = _present(attributes)
         private = info.private or _declares_private(info.tag, present)
-        masked = info.masked or private or "data-tandem-mask" in present
+        masked = info.masked or private or _masks(present)
         self._set(node_id, replace(info, private=private, masked=masked))
 
     # -- serialized nodes -----------------------------------------------------------------
@@ -358,7 +359,9 @@ class MirrorScrubber:
         attributes = attributes if isinstance(attributes, dict) else {}
         present = _present(attributes)
         private = parent.private or _declares_private(tag, present)
-        masked = parent.masked or tag in FIELDS or private or "data-tandem-mask" in present
+        masked = (
+            parent.masked or tag in FIELDS or private or _masks(present)
+        )  # a rich-text editor's text is what the visitor types
         info = NodeInfo(tag, field=tag in FIELDS, masked=masked, private=private)
         known = self._nodes.get(node["id"])  # a node moved: what it became stays
         if known is not None and known.tag == tag:
@@ -508,7 +511,44 @@ def _clean_attribute(info: NodeInfo, name: str, value: Any, *, hidden: bool, ref
         return _DROP
     if name in REDACTED_URL_ATTRIBUTES and isinstance(value, str):
         return _redact(value)
+    if name in ("srcset", "imagesrcset") and isinstance(value, str):
+        return _redact_srcset(value)
+    if name == "style" and isinstance(value, str) and "url(" in value.lower():
+        return _CSS_URL.sub(lambda m: _css_url(m), value)
     return value
+
+
+def _masks(present: Mapping[str, Any]) -> bool:
+    """The element masks its content: marked so, or editable by the visitor (``contenteditable``)."""
+    editable = present.get("contenteditable")
+    return "data-tandem-mask" in present or (
+        editable is not None and _word(editable) not in ("false",)
+    )
+
+
+def _redact_srcset(value: str) -> Any:
+    """Each candidate URL of a ``srcset`` without sensitive query values."""
+    out = []
+    for candidate in value.split(","):
+        parts = candidate.strip().split(maxsplit=1)
+        if not parts:
+            continue
+        url = _redact(parts[0])
+        if url is _DROP:
+            continue
+        out.append(" ".join([str(url), *parts[1:]]))
+    return ", ".join(out)
+
+
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]*)\1\s*\)""", re.IGNORECASE)
+
+
+def _css_url(match: re.Match[str]) -> str:
+    url = match.group(2)
+    if _script_url(url):
+        return "url()"
+    redacted = _redact(url) if "?" in url or "#" in url else url
+    return f"url({match.group(1)}{'' if redacted is _DROP else redacted}{match.group(1)})"
 
 
 def _dangerous(tag: str, name: str, value: Any, *, refresh: bool) -> bool:

@@ -51,6 +51,8 @@ MAX_PENDING = 1000
 HEARTBEAT_S = 10
 JOIN_WITHIN_S = 10
 MAX_STRIKES = 20
+#: The offset of "nothing of this epoch can be shown": the next epoch's snapshot starts the view.
+WAITING = 1 << 62
 
 
 def now_ms() -> int:
@@ -197,10 +199,36 @@ class Watcher:
     async def heartbeat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
+            if not await self.still_allowed():
+                return
+            if self.sent[1] == WAITING:  # still no page to show: ask again (the page may be back)
+                view, _ = await cobrowse.view_of(self.state, self.site.key, self.session)
+                if view is not None and view.state == "granted":
+                    await cobrowse.ask_for_snapshot(self.state, self.site, self.session)
             await self.state.broker.presence_touch(
                 cobrowse.watchers_of(self.site.key, self.session), self.account.email,
                 self.account.name.encode(), cobrowse.WATCHING_TTL_MS, owner=self.conn_id,
             )  # fmt: skip
+
+    async def still_allowed(self) -> bool:
+        """The agent is still signed in and the session still taken; else the view closes."""
+        account = await self.state.store.get_account(self.site.key, self.account.email)
+        assignment = next(
+            (a for a in await self.state.store.open_assignments(self.site.key)
+             if a.session == self.session),
+            None,
+        )  # fmt: skip
+        if (
+            account is not None
+            and account.session_version == self.account.session_version
+            and account.role in agents.AGENT_ROLES
+            and assignment is not None
+            and assignment.state == "accepted"
+        ):
+            return True
+        await self.send(Refused(code="ended", message="this session is closed, or you signed out"))
+        await self.ws.close(code=1008, reason="no longer allowed")
+        return False
 
     # --- the mirror --------------------------------------------------------------------------
 
@@ -226,7 +254,7 @@ class Watcher:
                 self.sent = (current, last)
                 await self.send(Replay(epoch=current, offset=last, events=events))
                 return
-        self.sent = (current, 1 << 62)  # nothing of this epoch can be shown: wait for the next one
+        self.sent = (current, WAITING)  # nothing of this epoch can be shown: wait for the next one
         view, _ = await cobrowse.view_of(self.state, self.site.key, self.session)
         if view is not None and view.state == "granted":
             await cobrowse.ask_for_snapshot(self.state, self.site, self.session)
@@ -292,6 +320,9 @@ class Watcher:
     async def read_news(self, news: Subscription) -> None:
         async for message in news:
             await self.send(message.payload)
+            if _ended(message.payload):
+                await self.ws.close(code=1000, reason="the session has ended")
+                return
 
     # --- what the agent asks ---------------------------------------------------------------------
 
@@ -315,7 +346,10 @@ class Watcher:
             if isinstance(message, Join):
                 self.resync = False
                 await self.catch_up(message.epoch, message.offset)
-            elif isinstance(message, AskView):
+                continue
+            if not await self.still_allowed():
+                return
+            if isinstance(message, AskView):
                 await self.audit("view.asked_again")
                 await cobrowse.agent_joins(
                     self.state, self.site, self.session, self.user, self.account.name, again=True
@@ -350,59 +384,65 @@ class Watcher:
             if isinstance(released, control.Refusal):
                 await self.send(Refused(code=released.code, message=released.message))
                 return
-            if not await cobrowse.set_control(state, site, session, None, version=version):
+            if not await cobrowse.drop_control(state, site.key, session, version=version):
                 return
             await self.audit("control.released")
         await cobrowse.tell_all(state, site, session)
+
+    async def refuse(self, act: Act, code: str, message: str) -> None:
+        """An action not done: the agent hears why, and the audit log has it."""
+        await self.send(Refused(code=code, message=message, id=act.id))
+        await self.audit(f"remote.{act.action}.refused", node=act.node, epoch=act.epoch, code=code)
 
     async def on_act(self, act: Act) -> None:
         state, site, session = self.state, self.site, self.session
         token, version = await cobrowse.control_of(state, site.key, session)
         refusal = control.may_act(token, self.account.email, act.action)
         if refusal is not None:
-            await self.send(Refused(code=refusal.code, message=refusal.message, id=act.id))
+            await self.refuse(act, refusal.code, refusal.message)
             return
         current, _ = await state.broker.position(self.stream)
         if act.epoch != current:
-            await self.send(
-                Refused(code="stale", message="the page has changed since; try again", id=act.id)
-            )
+            await self.refuse(act, "stale", "the page has changed since; try again")
             return
         view, _ = await cobrowse.view_of(state, site.key, session)
         conn = cobrowse.page_of(state, site.key, view)
         mirroring = conn.mirroring if conn is not None else None
         if conn is None or mirroring is None or mirroring.session != session:
-            await self.send(
-                Refused(code="page_gone", message="the visitor's page is not connected", id=act.id)
-            )
+            await self.refuse(act, "page_gone", "the visitor's page is not connected")
             return
         node = mirroring.scrubber.node(act.node)
         if node is None or node.private:
             why = "private fields are never controlled" if node else "no such element on the page"
-            await self.send(
-                Refused(code="private" if node else "unknown_node", message=why, id=act.id)
-            )
-            await self.audit(
-                f"remote.{act.action}.refused", node=act.node, epoch=act.epoch, why=why
-            )
+            await self.refuse(act, "private" if node else "unknown_node", why)
             return
-        if act.action == "fill" and not node.field:
-            await self.send(
-                Refused(code="not_a_field", message="only a field can be typed into", id=act.id)
-            )
+        if act.action == "fill" and node.tag not in ("input", "textarea"):
+            await self.refuse(act, "not_a_field", "only a text field can be typed into")
+            return
+        if (
+            token is not None
+            and act.action in control.NEEDS_CONTROL
+            and not await cobrowse.set_control(state, site, session, token, version=version)
+        ):  # in use, the grant goes on — unless it changed (taken back) since it was read
+            await self.refuse(act, "no_control", "control changed since; ask again")
             return
         await self.audit(
             f"remote.{act.action}", node=act.node, tag=node.tag, epoch=act.epoch,
             **({"length": len(act.value)} if act.action == "fill" else {}),
         )  # fmt: skip
-        if token is not None and act.action in control.NEEDS_CONTROL:  # in use: the grant goes on
-            await cobrowse.set_control(state, site, session, token, version=version)
-        await conn.send(
-            Remote(
-                session=session, id=act.id, action=act.action, node=act.node, page=mirroring.page,
-                x=act.x, y=act.y, value=act.value, name=self.account.name,
-            )
+        remote = Remote(
+            session=session, id=act.id, action=act.action, node=act.node, page=mirroring.page,
+            x=act.x, y=act.y, value=act.value, name=self.account.name,
         )  # fmt: skip
+        if not await cobrowse.send_to_page(conn, remote):
+            await self.send(
+                Refused(code="page_gone", message="the visitor's page is not connected", id=act.id)
+            )
+
+
+def _ended(payload: bytes) -> bool:
+    body = msgspec.msgpack.decode(payload)
+    return isinstance(body, dict) and body.get("kind") == "status" and body.get("ended") is True
 
 
 def _events(payload: bytes) -> list[dict[str, Any]]:

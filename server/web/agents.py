@@ -142,6 +142,10 @@ async def _dispatch(
                 site.key, at_ms=now_ms, actor="system", action="assignment.expired", target=a.session,
                 detail={"state": a.state, "agent": a.agent},
             )  # fmt: skip
+            if a.state == "accepted":
+                from server.web import cobrowse
+
+                await cobrowse.end(state, site, a.session)
     waiting = [a for a in assignments if a.state == "queued"]
     for a in assignments:
         if a.state == "offered" and expired(
@@ -202,7 +206,9 @@ async def _fall_back(
     )  # fmt: skip
     item = {**referral, "referral": {**referral["referral"], "channel": channel}}
     referrals.hand_off(state, site, user, None, waiting.session, item, None, now_ms=now_ms)
-    await referrals.offer_person(state, site, user, None, waiting.session, None, {}, channel=channel)
+    await referrals.offer_person(
+        state, site, user, None, waiting.session, None, {}, channel=channel
+    )
 
 
 def _request(assignment: Assignment) -> Request:
@@ -252,9 +258,6 @@ async def close(
     ):
         return False
     await state.store.finished_session(site.key, agent.email, now_ms=now_ms)
-    from server.web import cobrowse
-
-    await cobrowse.end(state, site, session)
     await state.store.append_support_item(
         site.key, found.user_id, SUPPORT_SESSION, at_ms=now_ms,
         payload={"session": session, "agent_outcome": {"outcome": outcome, "agent": agent.email, "at_ms": now_ms}},
@@ -268,6 +271,9 @@ async def close(
     for conn in list(state.connections):
         if conn.site.key == site.key and conn.user == found.user_id:
             await conn.send(answer)
+    from server.web import cobrowse
+
+    await cobrowse.end(state, site, session)  # the page stops being shown, the banner goes
     return True
 
 

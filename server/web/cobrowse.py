@@ -24,7 +24,7 @@ from server.cobrowse.relay import begins_with_snapshot, restamp
 from server.cobrowse.scrub import MirrorScrubber
 from server.knowledge.site import Site
 from server.protocol.agent import AgentServerMessage, Result, Status, encode_agent
-from server.protocol.messages import Cobrowse, Consent, Error, Mirror, RemoteDone
+from server.protocol.messages import Cobrowse, Consent, Error, Mirror, Remote, RemoteDone
 
 if TYPE_CHECKING:
     from server.web.state import AppState
@@ -36,6 +36,12 @@ log = logging.getLogger("tandem.cobrowse")
 WATCHING_TTL_MS = 30_000
 #: A page asked for a fresh snapshot is not asked again for this long (several agents joining).
 SNAPSHOT_ASKED_WITHIN_MS = 5_000
+#: The visitor's consent and the "this visitor is in a co-browse" mark are forgotten after this
+#: long, like a session an agent took and never closed (``agents.ACCEPTED_FOR_AT_MOST_MS``).
+VIEW_TTL_MS = 12 * 3600 * 1000
+#: A question unanswered within its time counts as declined after this much more (the page
+#: declines by itself on time; this is for a page that went away meanwhile).
+ANSWER_GRACE_MS = 5_000
 
 
 def now_ms() -> int:
@@ -94,26 +100,33 @@ async def view_of(state: AppState, site: str, session: str) -> tuple[View | None
     return msgspec.msgpack.decode(found.value, type=View), found.version
 
 
-async def set_view(
-    state: AppState, site: str, session: str, view: View | None, *, version: int
-) -> bool:
-    key = _view_key(site, session)
-    if view is None:
-        return await state.broker.delete(key, expected_version=version) if version else True
+async def set_view(state: AppState, site: str, session: str, view: View, *, version: int) -> bool:
+    """Write the view by compare-and-set; the visitor's "in a co-browse" mark follows it."""
     written = await state.broker.compare_and_set(
-        key, msgspec.msgpack.encode(view), expected_version=version
-    )
+        _view_key(site, session), msgspec.msgpack.encode(view), expected_version=version,
+        ttl_ms=VIEW_TTL_MS,
+    )  # fmt: skip
     if written is None:
         return False
     active = _active_key(site, view.user)
+    current = await state.broker.get(active)
     if view.state == "declined":
-        await state.broker.delete(active)
+        if current is not None and current.value == session.encode():
+            await state.broker.delete(active, expected_version=current.version)
     else:
-        current = await state.broker.get(active)
         await state.broker.compare_and_set(
-            active, session.encode(), expected_version=current.version if current else 0
-        )
+            active, session.encode(), expected_version=current.version if current else 0,
+            ttl_ms=VIEW_TTL_MS,
+        )  # fmt: skip
     return True
+
+
+def answered_in_time(view: View, site: Site, now: int) -> View:
+    """The view as it stands now: a question left unanswered too long counts as declined."""
+    late = now - view.asked_ms > site.config.cobrowse.answer_within_ms + ANSWER_GRACE_MS
+    if view.state == "asked" and late:
+        return View(state="declined", user=view.user, tab=view.tab, asked_ms=view.asked_ms)
+    return view
 
 
 async def control_of(state: AppState, site: str, session: str) -> tuple[control.Token | None, int]:
@@ -124,20 +137,23 @@ async def control_of(state: AppState, site: str, session: str) -> tuple[control.
 
 
 async def set_control(
-    state: AppState, site: Site, session: str, token: control.Token | None, *, version: int
+    state: AppState, site: Site, session: str, token: control.Token, *, version: int
 ) -> bool:
-    key = _control_key(site.key, session)
-    if token is None:
-        return await state.broker.delete(key, expected_version=version) if version else True
     ttl = control.ttl_ms(
         token,
         answer_within_ms=site.config.cobrowse.answer_within_ms,
         control_for_ms=site.config.cobrowse.control_for_ms,
     )
     written = await state.broker.compare_and_set(
-        key, control.to_bytes(token), expected_version=version, ttl_ms=ttl
-    )
+        _control_key(site.key, session), control.to_bytes(token), expected_version=version,
+        ttl_ms=ttl,
+    )  # fmt: skip
     return written is not None
+
+
+async def drop_control(state: AppState, site: str, session: str, *, version: int | None) -> bool:
+    """Nobody has control (``version``: only if it is still that token; None: whatever it is)."""
+    return await state.broker.delete(_control_key(site, session), expected_version=version)
 
 
 async def watching(state: AppState, site: str, session: str) -> dict[str, str]:
@@ -148,10 +164,19 @@ async def watching(state: AppState, site: str, session: str) -> dict[str, str]:
 
 def page_of(state: AppState, site: str, view: View | None) -> TabConnection | None:
     """The connection of the tab the agents see (on this node)."""
-    if view is None:
+    if view is None or not view.tab:
         return None
     conn: TabConnection | None = state.tabs.get((site, view.tab))
     return conn if conn is not None and conn.user == view.user else None
+
+
+async def send_to_page(conn: TabConnection, message: Cobrowse | Remote) -> bool:
+    """Send to the visitor's page; False when its connection is gone (never raises)."""
+    try:
+        await conn.send(message)
+    except Exception:  # the visitor's socket died under us: their page says hello again
+        return False
+    return True
 
 
 async def audit(
@@ -167,6 +192,8 @@ async def audit(
 
 async def status_of(state: AppState, site: str, session: str) -> Status:
     view, _ = await view_of(state, site, session)
+    if view is not None:
+        view = answered_in_time(view, state.sites[site], now_ms())
     token, _ = await control_of(state, site, session)
     names = await watching(state, site, session)
     conn = page_of(state, site, view)
@@ -199,22 +226,21 @@ async def tell_page(state: AppState, site: Site, session: str, *, snapshot: bool
     conn = page_of(state, site.key, view)
     if view is None or conn is None:
         return
-    await conn.send(await page_message(state, site, session, view, snapshot=snapshot))
+    await send_to_page(conn, await page_message(state, site, session, view, snapshot=snapshot))
 
 
 async def page_message(
     state: AppState, site: Site, session: str, view: View, *, snapshot: bool = False
 ) -> Cobrowse:
+    view = answered_in_time(view, site, now_ms())
     token, _ = await control_of(state, site.key, session)
     names = sorted((await watching(state, site.key, session)).values())
     asking_control = token is not None and token.phase is control.Phase.REQUESTED
-    ask: Literal["", "view", "control"] = (
-        "view"
-        if view.state == "asked"
-        else "control"
-        if asking_control and view.state == "granted"
-        else ""
-    )
+    ask: Literal["", "view", "control"] = ""
+    if view.state == "asked":
+        ask = "view"
+    elif asking_control and view.state == "granted":
+        ask = "control"
     return Cobrowse(
         session=session,
         agents=names,
@@ -236,23 +262,23 @@ async def agent_joins(
     """An agent opens the session's live view: the visitor is asked (or told) first.
 
     A visitor who said no is not asked again on every join, only when an agent
-    asks again (``again``)."""
+    asks again (``again``). With no tab open, the question waits for the
+    visitor's next page to say hello."""
     view, version = await view_of(state, site.key, session)
+    if view is not None:
+        view = answered_in_time(view, site, now_ms())
     if view is None or (again and view.state == "declined"):
         from server.web.help import where_is
 
         place = await where_is(state, site.key, user, None)
-        if place is None:
-            await tell_all(state, site, session)
-            return  # no open tab: asked when one says hello
         fresh = View(
             state="asked" if site.config.cobrowse.ask_before_viewing else "granted",
-            user=user, tab=place.tab, asked_ms=now_ms(),
+            user=user, tab=place.tab if place else "", asked_ms=now_ms(),
         )  # fmt: skip
         if await set_view(state, site.key, session, fresh, version=version):
             await audit(
                 state, site.key, "system", "view.asked" if fresh.state == "asked" else "view.started",
-                session, agent=name, tab=place.tab,
+                session, agent=name, tab=fresh.tab,
             )  # fmt: skip
     await tell_all(state, site, session)
 
@@ -267,36 +293,52 @@ async def ask_for_snapshot(state: AppState, site: Site, session: str) -> None:
 
 
 async def end(state: AppState, site: Site, session: str) -> None:
-    """The co-browse session is over (the agent closed it): the page stops, the banner goes."""
+    """The co-browse session is over (closed or expired): the page stops, the banner goes, the
+    agents' views close, and what the broker kept of the page is dropped."""
     view, _ = await view_of(state, site.key, session)
     conn = page_of(state, site.key, view)
-    token, token_version = await control_of(state, site.key, session)
-    if token is not None:
-        await set_control(state, site, session, None, version=token_version)
+    await drop_control(state, site.key, session, version=None)
     if view is not None:
         await state.broker.delete(_view_key(site.key, session))
-        await state.broker.delete(_active_key(site.key, view.user))
+        active = await state.broker.get(_active_key(site.key, view.user))
+        if active is not None and active.value == session.encode():  # not a later session's
+            await state.broker.delete(
+                _active_key(site.key, view.user), expected_version=active.version
+            )
     if conn is not None:
-        await conn.send(Cobrowse(session=session, ended=True))
         conn.mirroring = None
-    await publish_news(state, site.key, session, Status(ended=True))
+        await send_to_page(conn, Cobrowse(session=session, ended=True))
+    await publish_news(state, site.key, session, Status(ended=True))  # the agents' views close
+    state.snapshot_asked.pop((site.key, session), None)
+    await state.broker.drop_stream(stream_of(site.key, session))
+    await state.broker.drop_stream(news_of(site.key, session))
 
 
 # --- the visitor's side ----------------------------------------------------------------------------
 
 
 async def on_hello(conn: TabConnection) -> None:
-    """A tab says hello (a new page, a reconnect): it goes on with the co-browse it was in."""
+    """A tab says hello (a new page, a reconnect): it goes on with the co-browse it was in,
+    from a fresh snapshot (what the agents saw of it before is gone)."""
     if conn.user is None:
         return
     found = await conn.state.broker.get(_active_key(conn.site.key, conn.user))
     if found is None:
         return
     session = found.value.decode()
-    view, _ = await view_of(conn.state, conn.site.key, session)
-    if view is None or view.tab != conn.tab or view.user != conn.user:
+    view, version = await view_of(conn.state, conn.site.key, session)
+    if view is None or view.user != conn.user:
         return
-    await conn.send(await page_message(conn.state, conn.site, session, view))
+    if view.state == "asked" and not view.tab:  # asked while no tab was open: this one answers
+        claimed = View(state="asked", user=view.user, tab=conn.tab, asked_ms=now_ms())
+        if not await set_view(conn.state, conn.site.key, session, claimed, version=version):
+            return
+        view = claimed
+    if view.tab != conn.tab:
+        return
+    await send_to_page(
+        conn, await page_message(conn.state, conn.site, session, view, snapshot=True)
+    )
 
 
 async def on_consent(conn: TabConnection, message: Consent) -> None:
@@ -309,7 +351,8 @@ async def on_consent(conn: TabConnection, message: Consent) -> None:
         return
     actor = f"visitor:{conn.user}"
     if message.what == "view":
-        if message.granted and view.state != "granted":
+        current = answered_in_time(view, site, now_ms())
+        if message.granted and current.state == "asked":  # a yes only to a question standing
             granted = View(state="granted", user=view.user, tab=conn.tab, asked_ms=view.asked_ms)
             if await set_view(state, site.key, session, granted, version=version):
                 await audit(state, site.key, actor, "view.granted", session, tab=conn.tab)
@@ -318,17 +361,14 @@ async def on_consent(conn: TabConnection, message: Consent) -> None:
             if await set_view(state, site.key, session, declined, version=version):
                 what = "view.stopped" if view.state == "granted" else "view.declined"
                 await audit(state, site.key, actor, what, session, tab=conn.tab)
-                token, token_version = await control_of(state, site.key, session)
-                if token is not None:
-                    await set_control(state, site, session, None, version=token_version)
+                await drop_control(state, site.key, session, version=None)
                 conn.mirroring = None
         await tell_all(state, site, session)
         return
     token, token_version = await control_of(state, site.key, session)
     if not message.granted:
-        if token is not None and await set_control(
-            state, site, session, None, version=token_version
-        ):
+        # Whatever changed since (an action renewing the grant), the visitor's no wins.
+        if token is not None and await drop_control(state, site.key, session, version=None):
             what = "control.revoked" if token.phase is control.Phase.GRANTED else "control.declined"
             await audit(state, site.key, actor, what, session, agent=token.agent)
     else:
@@ -370,7 +410,10 @@ async def on_mirror(conn: TabConnection, message: Mirror) -> None:
     elif (
         mirroring is None or mirroring.page != message.page or mirroring.session != message.session
     ):
-        return  # the tail of a recorder run the server no longer relays: a snapshot starts the next
+        # The tail of a recorder run this connection did not see begin (the page came back
+        # on a new connection): the agents can only go on from a fresh snapshot.
+        await ask_for_snapshot(state, site, message.session)
+        return
     safe, stripped = mirroring.scrubber.scrub(events)
     if stripped:
         log.warning(
@@ -388,6 +431,9 @@ async def on_mirror(conn: TabConnection, message: Mirror) -> None:
 
 
 async def on_remote_done(conn: TabConnection, message: RemoteDone) -> None:
+    view, _ = await view_of(conn.state, conn.site.key, message.session)
+    if view is None or view.user != conn.user or view.tab != conn.tab:
+        return  # not this page's co-browse: nothing to tell its agents
     await publish_news(
         conn.state, conn.site.key, message.session,
         Result(id=message.id, ok=message.ok, reason=message.reason),

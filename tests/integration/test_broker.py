@@ -34,20 +34,35 @@ async def test_publish_numbers_messages_by_epoch_and_offset(broker: Broker) -> N
     assert await broker.position("sess:1") == (0, 0)
     first = await broker.publish("sess:1", b"a")
     second = await broker.publish("sess:1", b"b")
-    assert (first.epoch, first.offset, second.offset) == (1, 1, 2)
+    assert first.epoch >= 1 and (first.offset, second.epoch, second.offset) == (1, first.epoch, 2)
     restarted = await broker.publish("sess:1", b"c", new_epoch=True)
-    assert (restarted.epoch, restarted.offset) == (2, 1)
-    assert await broker.position("sess:1") == (2, 1)
+    assert (restarted.epoch, restarted.offset) == (first.epoch + 1, 1)
+    assert await broker.position("sess:1") == (first.epoch + 1, 1)
+
+
+async def test_epochs_are_not_reused_by_a_broker_started_again() -> None:
+    """A client that kept (epoch, offset) across a restart of an in-process broker must not
+    mistake the new stream's messages for the ones it had: epochs start from the clock."""
+    from server.broker.memory import MemoryBroker
+
+    before = await MemoryBroker().publish("s", b"a")
+    await asyncio.sleep(0.01)
+    after = MemoryBroker()
+    assert (await after.publish("s", b"b")).epoch > before.epoch
+    assert await after.history("s", epoch=before.epoch, after_offset=1) is None
 
 
 async def test_history_replays_the_gap_or_says_it_is_gone(broker: Broker) -> None:
+    epoch = 0
     for i in range(5):
-        await broker.publish("sess:h", f"m{i}".encode())
-    gap = await broker.history("sess:h", epoch=1, after_offset=2)
+        epoch = (await broker.publish("sess:h", f"m{i}".encode())).epoch
+    gap = await broker.history("sess:h", epoch=epoch, after_offset=2)
     assert gap is not None
     assert [m.payload for m in gap] == [b"m2", b"m3", b"m4"]
-    assert await broker.history("sess:h", epoch=1, after_offset=5) == []
-    assert await broker.history("sess:h", epoch=7, after_offset=2) is None  # another epoch
+    assert await broker.history("sess:h", epoch=epoch, after_offset=5) == []
+    # More than was ever published: not this stream's history (a restart), so no gap to fill.
+    assert await broker.history("sess:h", epoch=epoch, after_offset=9) is None
+    assert await broker.history("sess:h", epoch=epoch + 7, after_offset=2) is None
 
 
 async def test_history_is_capped() -> None:
@@ -55,9 +70,9 @@ async def test_history_is_capped() -> None:
 
     broker = MemoryBroker(history=3)
     for i in range(10):
-        await broker.publish("s", bytes([i]))
-    assert await broker.history("s", epoch=1, after_offset=1) is None
-    kept = await broker.history("s", epoch=1, after_offset=7)
+        epoch = (await broker.publish("s", bytes([i]))).epoch
+    assert await broker.history("s", epoch=epoch, after_offset=1) is None
+    kept = await broker.history("s", epoch=epoch, after_offset=7)
     assert kept is not None
     assert [m.offset for m in kept] == [8, 9, 10]
 
@@ -90,10 +105,10 @@ async def test_closing_a_subscription_ends_its_iteration(broker: Broker) -> None
 
 async def test_snapshot_slot_keeps_the_position(broker: Broker) -> None:
     await broker.publish("sess:snap", b"x")
-    await broker.publish("sess:snap", b"y")
+    epoch = (await broker.publish("sess:snap", b"y")).epoch
     await broker.set_snapshot("sess:snap", b"full-dom")
     snap = await broker.snapshot("sess:snap")
-    assert snap == StreamMessage(1, 2, b"full-dom")
+    assert snap == StreamMessage(epoch, 2, b"full-dom")
     await broker.publish("sess:snap", b"z", new_epoch=True)
     assert await broker.snapshot("sess:snap") is None  # a new epoch needs a new snapshot
 
@@ -205,3 +220,12 @@ async def test_memory_presence_forgets_a_group_once_its_last_member_expired() ->
     assert set(broker._presence) == {"tabs:demo:stays"}
     await broker.presence_leave("tabs:demo:stays", "tab-c")
     assert broker._presence == {}
+
+
+async def test_a_dropped_stream_is_forgotten(broker: Broker) -> None:
+    await broker.publish("sess:gone", b"page")
+    await broker.set_snapshot("sess:gone", b"full-dom")
+    await broker.drop_stream("sess:gone")
+    assert await broker.position("sess:gone") == (0, 0)
+    assert await broker.snapshot("sess:gone") is None
+    await broker.drop_stream("sess:never")  # nothing to drop: fine

@@ -306,9 +306,12 @@ async def test_control_is_asked_granted_used_and_taken_back_with_every_step_audi
     audit = await server.state.store.read_audit("demo", limit=200)
     trail = [e.action for e in reversed(audit) if e.action.startswith(("control.", "remote."))]
     assert trail == [
-        "remote.highlight", "control.requested", "control.granted", "remote.click", "remote.fill",
-        "remote.fill.refused", "control.revoked",
+        "remote.click.refused", "remote.highlight", "control.requested", "control.granted",
+        "remote.click", "remote.fill", "remote.fill.refused", "remote.click.refused",
+        "control.revoked", "remote.click.refused",
     ]  # fmt: skip
+    refusals = [e.detail["code"] for e in reversed(audit) if e.action.endswith(".refused")]
+    assert refusals == ["no_control", "private", "stale", "no_control"]
     fill = next(e for e in audit if e.action == "remote.fill")
     assert fill.detail["length"] == 5 and "Hello" not in msgspec.json.encode(fill.detail).decode()
 
@@ -334,3 +337,83 @@ async def test_the_live_socket_refuses_strangers(server: LiveServer) -> None:
         with pytest.raises(InvalidStatus):
             async with live_view(server, http, "sess-unknown"):
                 pass
+
+
+async def test_a_page_coming_back_is_asked_for_a_fresh_snapshot_and_a_late_page_is_asked_at_hello(
+    server: LiveServer,
+) -> None:
+    from server.protocol.messages import Hello, TokenIdentity, Welcome
+    from tests.integration.live_server import demo_token
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(server) as tab:
+            session = await referred_and_taken(server, http, tab)
+        # The visitor's page is gone when the agent opens the session: asked at its next hello.
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join())
+            assert (await ada.recv_until(Status)).view == "asked"
+            hello = Hello(
+                v=1, site="demo", tab="tab-cobrowse-2",
+                identity=TokenIdentity(user="u-grace", token=demo_token("u-grace")),
+            )  # fmt: skip
+            async with tab_client(server) as page:
+                await page.send(hello)
+                await page.recv_until(Welcome)
+                question = await page.recv_until(Cobrowse)
+                assert (question.ask, question.asker) == ("view", "Ada")
+                await page.send(Consent(session=session, what="view", granted=True))
+                await page.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
+                first = await ada.recv_until(Replay)
+            # The same tab on a new connection (a reload, a dropped network): a fresh snapshot.
+            async with tab_client(server) as again:
+                await again.send(hello)
+                await again.recv_until(Welcome)
+                told = await again.recv_until(Cobrowse)
+                assert told.record and told.snapshot
+                await again.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
+                second = await ada.recv_until(Replay)
+                assert second.epoch > first.epoch
+
+
+async def test_the_agents_view_closes_with_the_session_and_when_the_agent_signs_out(
+    server: LiveServer,
+) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http, tab_client(server) as tab:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        session = await referred_and_taken(server, http, tab)
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join())
+            await ada.recv_until(Status)
+            # Signed out (elsewhere): the next thing the view asks is refused, and it closes.
+            kept = dict(http.cookies.items())
+            csrf = await console_csrf(http)
+            await http.post("/console/logout", data={"csrf": csrf})
+            await ada.send(ControlRequest(want=True))
+            assert (await ada.recv_until(Refused)).code == "ended"
+            with pytest.raises(ConnectionClosed):
+                await ada.recv_until(Status)
+        await sign_in(http, "demo", "ada@acme.test")
+        assert dict(http.cookies.items()) != kept
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join())
+            await ada.recv_until(Status)
+            csrf = await console_csrf(http)
+            await http.post(
+                f"/console/demo/sessions/{session}/close",
+                data={"csrf": csrf, "outcome": "resolved"},
+            )
+            ended = await ada.recv_until(Status)
+            while not ended.ended:
+                ended = await ada.recv_until(Status)
+            with pytest.raises(ConnectionClosed):
+                await ada.recv_until(Status)
+    # Nothing of the page stays in the broker.
+    assert await server.state.broker.snapshot(f"cb:demo:{session}") is None
+    assert await server.state.broker.position(f"cb:demo:{session}") == (0, 0)

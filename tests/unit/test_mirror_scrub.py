@@ -752,3 +752,27 @@ def test_the_count_adds_up() -> None:
     ]
     _, count = MirrorScrubber().scrub(events)
     assert count == 9
+
+
+def test_rich_text_editors_are_masked_and_srcset_and_style_urls_redacted() -> None:
+    scrubber = MirrorScrubber()
+    events = [
+        {"type": 4, "data": {"href": "https://a.test/"}, "timestamp": 1},
+        {"type": 2, "data": {"node": {"type": 0, "id": 1, "childNodes": [
+            {"type": 2, "id": 2, "tagName": "div", "attributes": {"contenteditable": ""},
+             "childNodes": [{"type": 3, "id": 3, "textContent": "CANARY-TYPED"}]},
+            {"type": 2, "id": 4, "tagName": "p", "attributes": {"contenteditable": "false"},
+             "childNodes": [{"type": 3, "id": 5, "textContent": "plain text"}]},
+            {"type": 2, "id": 6, "tagName": "img", "childNodes": [], "attributes": {
+                "srcset": "/a.png?token=CANARY-1 1x, https://x.test/b.png?session=CANARY-2 2x",
+                "style": "background: url('/bg.png?token=CANARY-3'); color: red"}},
+        ]}}, "timestamp": 2},
+        {"type": 3, "data": {"source": 0, "texts": [{"id": 3, "value": "CANARY-MORE"}],
+                             "attributes": [], "removes": [], "adds": []}, "timestamp": 3},
+    ]  # fmt: skip
+    out, _ = scrubber.scrub(events)
+    shown = repr(out)
+    assert "CANARY" not in shown and "plain text" in shown
+    image = out[1]["data"]["node"]["childNodes"][2]["attributes"]
+    assert image["srcset"] == "/a.png?token=redacted 1x, https://x.test/b.png?session=redacted 2x"
+    assert image["style"] == "background: url('/bg.png?token=redacted'); color: red"

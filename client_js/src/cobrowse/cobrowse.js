@@ -38,8 +38,18 @@ export class CobrowseClient {
     this.starting = null;
     /** a batch could not be sent: the next instruction to record starts with a fresh snapshot */
     this.lost = false;
-    /** @type {string} the question shown, if any */
+    /** @type {string} the question shown (what and who asks), if any */
     this.asking = "";
+    /** whether the recorder should run (a load finishing after a stop must not start it) */
+    this.wanted = false;
+    /** when loading the recorder last failed (it is not tried again for a minute) */
+    this.failedAt = -Infinity;
+    /**
+     * What the visitor took back and the server may not know yet (their answer could not be
+     * sent, or crossed the server's news): until the server agrees, it is sent again and the
+     * server's word does not restart what the visitor stopped.
+     */
+    this.refused = { view: false, control: false };
     win.addEventListener("keydown", (event) => this.onKey(event), true);
   }
 
@@ -60,7 +70,14 @@ export class CobrowseClient {
       this.ui.showBanner(null, this.actions());
       return;
     }
-    this.control = typeof m.control === "string" ? m.control : "";
+    if (!m.record) this.refused.view = false; // the server agrees: the page is not shared
+    if (!m.control) this.refused.control = false;
+    if (this.refused.view && m.record) {
+      this.send_consent("view", false);
+      return;
+    }
+    if (this.refused.control && m.control) this.send_consent("control", false);
+    this.control = typeof m.control === "string" && !this.refused.control ? m.control : "";
     this.askIfNeeded(String(m.ask ?? ""), String(m.asker ?? "") || "Someone", Number(m.answer_within_ms) || 0);
     if (m.record) {
       this.ensureRecording(Boolean(m.snapshot));
@@ -84,8 +101,9 @@ export class CobrowseClient {
    * @param {number} withinMs
    */
   askIfNeeded(ask, asker, withinMs) {
-    if (ask === this.asking) return;
-    this.asking = ask;
+    const key = ask ? `${ask}:${asker}` : "";
+    if (key === this.asking) return;
+    this.asking = key;
     if (ask === "view") {
       this.ui.ask(
         { title: "Share this page with support?", yes: "Share this page", no: "Not now", withinMs,
@@ -109,14 +127,27 @@ export class CobrowseClient {
    */
   answer(what, granted) {
     this.asking = "";
-    if (!granted && what === "view") this.stopRecording();
+    if (!granted && what === "view") {
+      this.refused.view = true;
+      this.stopRecording();
+      this.ui.showBanner(null, this.actions());
+    }
+    if (!granted && what === "control") this.refused.control = true;
     if (!granted && what === "control") this.control = "";
-    this.connection.notify(/** @type {any} */ (consent({ session: this.session, what, granted })));
+    if (granted) this.refused[what] = false;
+    this.send_consent(what, granted);
   }
 
   takeBack() {
-    this.control = "";
-    this.connection.notify(/** @type {any} */ (consent({ session: this.session, what: "control", granted: false })));
+    this.answer("control", false);
+  }
+
+  /**
+   * @param {"view" | "control"} what
+   * @param {boolean} granted
+   */
+  send_consent(what, granted) {
+    this.connection.notify(/** @type {any} */ (consent({ session: this.session, what, granted })));
   }
 
   /** @param {KeyboardEvent} event */
@@ -129,6 +160,7 @@ export class CobrowseClient {
 
   /** @param {boolean} fresh the server asks for a new full snapshot */
   ensureRecording(fresh) {
+    this.wanted = true;
     if (this.recording) {
       if (fresh || this.lost) {
         this.lost = false;
@@ -136,8 +168,10 @@ export class CobrowseClient {
       }
       return;
     }
-    this.starting ??= loadRecorder(this.server, this.doc, this.win)
+    if (this.starting || performance.now() - this.failedAt < 60_000) return;
+    this.starting = loadRecorder(this.server, this.doc, this.win)
       .then((mirrorApi) => {
+        if (!this.wanted || this.recording) return; // stopped while it loaded
         this.lost = false;
         this.recording = mirrorApi.startRecording({
           win: this.win,
@@ -145,7 +179,10 @@ export class CobrowseClient {
           onError: this.onError,
         });
       })
-      .catch(this.onError)
+      .catch((error) => {
+        this.failedAt = performance.now();
+        this.onError(error);
+      })
       .finally(() => {
         this.starting = null;
       });
@@ -154,11 +191,17 @@ export class CobrowseClient {
   /** @param {Batch} batch */
   send(batch) {
     if (!this.session) return;
-    const sent = this.connection.stream(/** @type {any} */ (mirror({ session: this.session, ...batch })));
-    if (!sent) this.lost = true;
+    try {
+      const sent = this.connection.stream(/** @type {any} */ (mirror({ session: this.session, ...batch })));
+      if (!sent) this.lost = true;
+    } catch (error) {
+      this.lost = true; // too large to send (a huge page): the agents keep waiting for a snapshot
+      this.onError(error);
+    }
   }
 
   stopRecording() {
+    this.wanted = false;
     this.recording?.stop();
     this.recording = null;
     this.lost = false;

@@ -11,7 +11,7 @@
  * rrweb leaves (placeholders, titles, aria-* text, hidden inputs' values, sensitive URLs).
  */
 import { record } from "rrweb";
-import { MASK, scrubEvent } from "./scrub.js";
+import { MASK, MASKED_SELECTOR, scrubEvent } from "./scrub.js";
 
 /** rrweb's blockSelector: the private fields (player/private-field.js, in CSS). */
 export const PRIVATE_SELECTOR = [
@@ -42,7 +42,7 @@ export function startRecording({ onBatch, onError = () => {}, win = window }) {
   const masked = (/** @type {number} */ id) => {
     const node = record.mirror.getNode(id);
     const element = node && node.nodeType === 1 ? /** @type {Element} */ (node) : node?.parentElement;
-    return Boolean(element?.closest?.("[data-tandem-mask]"));
+    return Boolean(element?.closest?.(MASKED_SELECTOR));
   };
 
   function flush() {
@@ -84,7 +84,7 @@ export function startRecording({ onBatch, onError = () => {}, win = window }) {
     },
     maskAllInputs: true,
     maskInputFn: (text) => (text ? MASK : ""),
-    maskTextSelector: "[data-tandem-mask]",
+    maskTextSelector: MASKED_SELECTOR,
     blockSelector: PRIVATE_SELECTOR,
     slimDOMOptions: "all",
     inlineStylesheet: true,

@@ -17,6 +17,9 @@ import { createHost, mountHost, unmountHost } from "../player/host.js";
  *   x: number, y: number, value: string, name: string}} RemoteAction
  */
 
+/** The input types an agent may type into (never hidden, file, checkbox… and never password). */
+const TEXT_TYPES = new Set(["text", "email", "search", "tel", "url", "number"]);
+
 /**
  * Why the action cannot be done, or null.
  * @param {RemoteAction} action
@@ -32,7 +35,8 @@ export function refusal(action, node, now) {
   if (isPrivateField(element) || element.closest("[data-tandem-private]")) return "private";
   if (action.action === "fill") {
     const own = windowOf(element, window);
-    if (!(element instanceof own.HTMLInputElement || element instanceof own.HTMLTextAreaElement)) return "not_a_field";
+    const text = element instanceof own.HTMLTextAreaElement || (element instanceof own.HTMLInputElement && TEXT_TYPES.has(element.type));
+    if (!text) return "not_a_field";
     if (element.disabled || element.readOnly) return "read_only";
   }
   return null;

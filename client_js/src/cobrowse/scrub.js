@@ -71,11 +71,23 @@ export function scrubNode(node, masked) {
     return node.childNodes ? { ...node, childNodes: node.childNodes.map((child) => scrubNode(child, masked)) } : node;
   }
   const tag = String(node.tagName ?? "").toLowerCase();
-  const inside = masked || "data-tandem-mask" in node.attributes;
+  const inside = masked || masks(node.attributes);
   const attributes = scrubAttributes(tag, node.attributes, inside);
   const childNodes = (node.childNodes ?? []).map((child) => scrubNode(child, inside));
   return { ...node, attributes, childNodes };
 }
+
+/**
+ * Whether an element masks its content: marked so, or editable by the visitor (what they type).
+ * @param {Record<string, unknown>} attributes
+ */
+function masks(attributes) {
+  const editable = attributes.contenteditable;
+  return "data-tandem-mask" in attributes || (editable !== undefined && editable !== null && String(editable).toLowerCase() !== "false");
+}
+
+/** The masked areas, as a selector (rrweb's maskTextSelector and the recorder's lookups). */
+export const MASKED_SELECTOR = "[data-tandem-mask], [contenteditable]:not([contenteditable=false])";
 
 /**
  * @param {string} tag
@@ -94,9 +106,29 @@ function scrubAttributes(tag, attributes, masked) {
   if (tag === "input" && String(out.type ?? "").toLowerCase() === "hidden") delete out.value;
   for (const name of Object.keys(out)) {
     if (/^on/i.test(name)) delete out[name];
-    else if (URL_ATTRIBUTES.has(name) && typeof out[name] === "string") out[name] = urlValue(/** @type {string} */ (out[name]));
+    else out[name] = attributeValue(name, out[name]);
   }
   return out;
+}
+
+/**
+ * An attribute's value with the URLs in it cleaned.
+ * @param {string} name
+ * @param {unknown} value
+ */
+function attributeValue(name, value) {
+  if (typeof value !== "string") return value;
+  if (URL_ATTRIBUTES.has(name)) return urlValue(value);
+  if (name === "srcset" || name === "imagesrcset") {
+    return value.split(",").map((candidate) => {
+      const [url = "", ...rest] = candidate.trim().split(/\s+/);
+      return [urlValue(url), ...rest].join(" ");
+    }).filter((candidate) => candidate.trim()).join(", "); // prettier-ignore
+  }
+  if (name === "style" && /url\(/i.test(value)) {
+    return value.replace(/url\(\s*(['"]?)([^'")]*)\1\s*\)/gi, (_, quote, url) => `url(${quote}${urlValue(url)}${quote})`);
+  }
+  return value;
 }
 
 /**
@@ -110,7 +142,7 @@ function scrubAttributeChange(changes) {
     if (/^on/i.test(name)) continue;
     if (value !== null && TEXT_ATTRIBUTES.includes(name)) continue;
     if (value !== null && name === "value") continue; // input values travel masked as input events
-    out[name] = URL_ATTRIBUTES.has(name) && typeof value === "string" ? urlValue(value) : value;
+    out[name] = attributeValue(name, value);
   }
   return out;
 }

@@ -93,6 +93,7 @@ function start() {
         return;
       case "refused":
         resultLine.textContent = message.message;
+        if (message.code === "ended") ended = true;
         return;
     }
   }
@@ -104,6 +105,8 @@ function start() {
    */
   function replay(newEpoch, newOffset, events) {
     replayer?.destroy();
+    typingNode = null; // node ids belong to the page run shown: a new run, a new choice
+    typeForm.hidden = true;
     stage.replaceChildren();
     epoch = newEpoch;
     offset = newOffset;
