@@ -270,6 +270,17 @@ def sign_user(
     click.echo(token)
 
 
+@main.command()
+def doctor() -> None:
+    """Check settings, content, the client bundle, store, broker and SMTP; say what is wrong."""
+    from server.doctor import diagnose, report
+
+    text, healthy = report(asyncio.run(diagnose()))
+    click.echo(text)
+    if not healthy:
+        raise SystemExit(1)
+
+
 @main.command("settings")
 def show_settings() -> None:
     """List the environment variables the server reads."""
