@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 import time
@@ -59,13 +58,10 @@ def serve(
 
     import uvicorn
 
+    from server.logs import configure as configure_logging
     from server.store import StoreError, open_store
     from server.visitors import SigningKeyMissing
     from server.web.app import ClientBundleMissing, ContentConflict, create_app
-
-    logging.basicConfig(
-        level=(log_level or "info").upper(), format="%(levelname)s:     %(message)s"
-    )
 
     async def check_store(url: str) -> None:
         from server.content import load_sites
@@ -81,6 +77,7 @@ def serve(
         settings = Settings.from_env(
             host=host, port=port, store_url=store_url, content_dir=content_dir, log_level=log_level
         )
+        configure_logging(settings.log_level, settings.log_format)
         app = create_app(settings)
         asyncio.run(check_store(settings.store_url))
     except (SettingsError, ClientBundleMissing, SigningKeyMissing) as exc:
@@ -100,6 +97,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # server.logs routes uvicorn's lines too
         ws="websockets-sansio",
     )
 

@@ -32,6 +32,7 @@ class Settings:
     public_url: str | None = field(default=None, metadata={"env": "TANDEM_PUBLIC_URL"})
     admin_token: str | None = field(default=None, metadata={"env": "TANDEM_ADMIN_TOKEN"})
     log_level: str = field(default="info", metadata={"env": "TANDEM_LOG_LEVEL"})
+    log_format: str = field(default="text", metadata={"env": "TANDEM_LOG_FORMAT"})
     smtp_host: str | None = field(default=None, metadata={"env": "TANDEM_SMTP_HOST"})
     smtp_port: int = field(default=587, metadata={"env": "TANDEM_SMTP_PORT"})
     smtp_tls: str = field(default="starttls", metadata={"env": "TANDEM_SMTP_TLS"})
@@ -72,6 +73,10 @@ def env_names() -> list[str]:
 
 
 def _convert(attr: str, env_name: str, raw: str) -> Any:
+    if attr == "log_format":
+        if raw not in ("text", "json"):
+            raise SettingsError(f"{env_name} is text or json, not {raw!r}")
+        return raw
     if attr == "smtp_tls":
         if raw not in ("starttls", "tls", "none"):
             raise SettingsError(f"{env_name} is starttls, tls or none, not {raw!r}")

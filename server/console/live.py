@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from server import logs
 from server.broker import StreamMessage, Subscription, SubscriptionLagged
 from server.cobrowse import control
 from server.cobrowse.relay import begins_with_snapshot, coalesce
@@ -89,6 +90,7 @@ async def live_socket(ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     await ws.accept()
+    logs.bind(site=site_key, session=session)
     watcher = Watcher(ws, state, site, session, account, assignment.user_id)
     try:
         await watcher.run()

@@ -21,6 +21,7 @@ from server.broker import open_broker
 from server.console.web import console_routes
 from server.content import load_sites
 from server.live import LiveTabs
+from server.logs import RequestIds
 from server.publishing import load_catalog, publish_site
 from server.settings import Settings
 from server.store import open_store
@@ -161,5 +162,5 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes(),
         lifespan=lifespan,
-        middleware=[Middleware(SiteCors, sites=sites)],
+        middleware=[Middleware(RequestIds), Middleware(SiteCors, sites=sites)],
     )

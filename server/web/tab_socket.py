@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from server import logs
 from server.identity.tokens import TokenRefused
 from server.knowledge.location import ProcessIndex, redact_url
 from server.knowledge.site import Site
@@ -222,6 +223,7 @@ class TabConnection:
         if hello.site != self.site.key:
             raise Close(1008, f"site_mismatch: this connection is for site {self.site.key!r}")
         self.tab = hello.tab
+        logs.bind(tab=hello.tab)
         strict = self.site.config.strict_identity
         issued: AnonymousIdentity | None = None
         if hello.identity is not None:
@@ -452,6 +454,7 @@ async def tab_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     conn = TabConnection(ws, state, site, state.process_index(site.key))
+    logs.bind(request=conn.conn_id, site=site.key)
     state.connections.add(conn)
     tasks = [
         asyncio.create_task(conn.store_events()),

@@ -90,9 +90,7 @@ async def test_smtp_unreachable_and_a_strict_sites_missing_key_fail(
     env.pop("TANDEM_TEST_SHOP_KEY")
     text, healthy = report(await diagnose(env))
     assert not healthy
-    assert (
-        "FAIL  smtp" in text and "FAIL  signing keys" in text and "TANDEM_TEST_SHOP_KEY" in text
-    )
+    assert "FAIL  smtp" in text and "FAIL  signing keys" in text and "TANDEM_TEST_SHOP_KEY" in text
 
 
 def test_the_command_exits_non_zero_when_something_is_wrong(tmp_path: Path) -> None:

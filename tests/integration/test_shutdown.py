@@ -1,5 +1,6 @@
-"""A graceful shutdown (SIGTERM) of a real server process: its WebSockets close with 1012 so
-clients reconnect elsewhere, and every event it acknowledged is in the store afterwards."""
+"""A real server process: a graceful shutdown (SIGTERM) closes its WebSockets with 1012 so
+clients reconnect elsewhere, and every event it acknowledged is in the store afterwards; its
+logs, in JSON, carry the ids of what each line is about."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.anyio
 TANDEM = str(Path(sys.executable).parent / "tandem")
 
 
-def start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TANDEM_DEMO_SIGNING_KEY": "shutdown-test-key"}
+def start_server(tmp: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TANDEM_DEMO_SIGNING_KEY": "shutdown-test-key", **extra}
     server = subprocess.Popen(
         [TANDEM, "serve", "--port", str(port), "--store", f"sqlite:///{tmp / 'tandem.db'}"],
         cwd=REPO, env=env, stdout=(tmp / "server.log").open("ab"), stderr=subprocess.STDOUT,
@@ -44,6 +45,18 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     server.kill()
     raise AssertionError("the server did not start")
+
+
+async def acks_until_closed(ws: ClientConnection) -> tuple[int, int | None]:
+    """The last acknowledgement before the server closed the socket, and the close code."""
+    acked = 0
+    try:
+        while True:
+            message = decode_server(await ws.recv())  # type: ignore[arg-type]
+            if isinstance(message, Ack):
+                acked = max(acked, message.upto)
+    except ConnectionClosed as closed:
+        return acked, closed.rcvd.code if closed.rcvd else None
 
 
 async def test_sigterm_closes_sockets_with_1012_and_loses_no_acknowledged_event(
@@ -74,13 +87,10 @@ async def test_sigterm_closes_sockets_with_1012_and_loses_no_acknowledged_event(
                 if isinstance(message, Ack):
                     acked = message.upto
             server.send_signal(signal.SIGTERM)  # while events keep coming
-            with pytest.raises(ConnectionClosed) as closed:
-                while True:
-                    message = decode_server(await ws.recv())  # type: ignore[arg-type]
-                    if isinstance(message, Ack):
-                        acked = max(acked, message.upto)
+            last, code = await acks_until_closed(ws)
+            acked = max(acked, last)
             sender.cancel()
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        assert code == 1012
         # uvicorn finishes its shutdown, then lets the signal end the process as it would have.
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
@@ -94,3 +104,28 @@ async def test_sigterm_closes_sockets_with_1012_and_loses_no_acknowledged_event(
     assert acked >= 50 and sent > acked
     assert stored[:acked] == list(range(1, acked + 1)), "an acknowledged event was lost"
     assert msgspec.json.encode(stored)  # the rows are readable after the server stopped
+
+
+def test_json_logs_carry_the_request_id_and_say_nothing_of_the_visitor(tmp_path: Path) -> None:
+    import json
+
+    port = free_port()
+    server = start_server(tmp_path, port, TANDEM_LOG_FORMAT="json")
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/healthz", headers={"X-Request-Id": "req-from-the-caller"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.headers["X-Request-Id"] == "req-from-the-caller"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            made = response.headers["X-Request-Id"]
+            assert made and made != "req-from-the-caller"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    # (the first ones are start_server's own probes)
+    assert [line.get("request") for line in access][-2:] == ["req-from-the-caller", made]
+    assert any(line["message"] == "Application startup complete." for line in lines)
