@@ -347,3 +347,80 @@ def user_add(
     except StoreError as exc:
         _fail(f"cannot open the store: {exc}")
     click.echo(f"{role} {account.email} added to {site}")
+
+
+@main.group()
+def visitor() -> None:
+    """A visitor's data: export everything held about them, or erase it (both audited)."""
+
+
+def _visitor_store(store_url: str | None) -> str:
+    return store_url or Settings.from_env().store_url
+
+
+@visitor.command("export")
+@click.argument("site")
+@click.argument("user_id")
+@click.option("--store", "store_url", help="store URL [env TANDEM_STORE_URL]")
+def visitor_export(site: str, user_id: str, store_url: str | None) -> None:
+    """Print everything held about USER_ID of SITE, as JSON."""
+    import json
+
+    from server.store import open_store
+    from server.web.privacy import export_visitor
+
+    async def run() -> dict[str, object]:
+        async with open_store(_visitor_store(store_url)) as store:
+            return await export_visitor(store, site, user_id, actor="cli")
+
+    click.echo(json.dumps(asyncio.run(run()), indent=2, ensure_ascii=False, default=str))
+
+
+@visitor.command("erase")
+@click.argument("site")
+@click.argument("user_id")
+@click.option("--store", "store_url", help="store URL [env TANDEM_STORE_URL]")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def visitor_erase(site: str, user_id: str, store_url: str | None, yes: bool) -> None:
+    """Erase USER_ID of SITE: profile, support history, events, runs, transcripts; the audit
+    log keeps its entries, naming the visitor by a pseudonym that no longer leads to them."""
+    from server.store import open_store
+    from server.web.privacy import erase_visitor
+
+    if not yes:
+        click.confirm(f"Erase everything held about {user_id} on {site}?", abort=True)
+
+    async def run() -> dict[str, int]:
+        async with open_store(_visitor_store(store_url)) as store:
+            return await erase_visitor(store, site, user_id, actor="cli")
+
+    deleted = asyncio.run(run())
+    click.echo(", ".join(f"{table}: {count}" for table, count in deleted.items()))
+
+
+@main.command()
+@click.option("--store", "store_url", help="store URL [env TANDEM_STORE_URL]")
+@click.option("--content", "content_dir", type=click.Path(path_type=Path),
+              help="content folder [env TANDEM_CONTENT_DIR]")  # fmt: skip
+def retention(store_url: str | None, content_dir: Path | None) -> None:
+    """Apply the sites' retention now: delete events older than each site keeps them."""
+    from server.content import load_sites
+    from server.store import open_store
+    from server.web.privacy import apply_retention, now_ms
+
+    settings = Settings.from_env(store_url=store_url, content_dir=content_dir)
+    keep = {
+        key: site.config.privacy.event_retention_days
+        for key, site in load_sites(settings.content_dir).items()
+        if site.config.privacy.event_retention_days
+    }
+
+    async def run() -> dict[str, int]:
+        async with open_store(settings.store_url) as store:
+            return await apply_retention(store, keep, now=now_ms())
+
+    deleted = asyncio.run(run()) if keep else {}
+    click.echo(
+        ", ".join(f"{s}: {n} events deleted" for s, n in deleted.items())
+        or "no site sets a retention"
+    )

@@ -98,7 +98,8 @@ async def session_page(request: Request) -> Response:
     if trail is None:
         return page("refused.html", 404, message="There is no such support session on this site.")
     user, items = trail
-    await audit(request, site, account.email, "session.viewed", session, visitor=user)
+    pseudonym = await state_of(request).store.visitor_pseudonym(site, user)
+    await audit(request, site, account.email, "session.viewed", session, visitor=pseudonym)
     assignment = next(
         (a for a in await state_of(request).store.open_assignments(site) if a.session == session),
         None,

@@ -180,6 +180,15 @@ class CobrowseSettings(Strict):
     )  # fmt: skip
 
 
+class PrivacySettings(Strict):
+    """How long the site's visitors' data is kept."""
+
+    event_retention_days: int | None = Field(
+        default=None, ge=1, le=3650,
+        description="delete events older than this many days (checked hourly); unset: keep them",
+    )  # fmt: skip
+
+
 class SiteConfig(Strict):
     """``site.yaml``: one customer web site."""
 
@@ -199,6 +208,7 @@ class SiteConfig(Strict):
     effectiveness: EffectivenessSettings = Field(default_factory=EffectivenessSettings)
     channels: Channels = Field(default_factory=Channels)
     cobrowse: CobrowseSettings = Field(default_factory=CobrowseSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @field_validator("allowed_origins")
     @classmethod

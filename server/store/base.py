@@ -487,11 +487,44 @@ class Store(abc.ABC):
     ) -> list[FaqHit]:
         """Entries matching the question, best first; entries about ``process`` rank higher."""
 
+    # --- privacy -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def visitor_pseudonym(self, site: str, user_id: str) -> str:
+        """The visitor's pseudonym (made the first time): how the audit log names them."""
+
+    @abc.abstractmethod
+    async def export_visitor(self, site: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Everything held about the visitor, table by table (audit entries by their pseudonym)."""
+
+    @abc.abstractmethod
+    async def erase_visitor(self, site: str, user_id: str) -> dict[str, int]:
+        """Delete everything held about the visitor, in one transaction; rows deleted per table.
+
+        Audit entries stay (the log is append-only) but name the visitor only by a
+        pseudonym, whose link to them goes with the rest."""
+
+    @abc.abstractmethod
+    async def delete_events_before(self, site: str, before_ms: int) -> int:
+        """Retention: delete the site's events received before ``before_ms``; how many."""
+
     # --- server state ------------------------------------------------------------
 
     @abc.abstractmethod
     async def server_value(self, key: str, default: str) -> str:
         """The stored value of ``key``; stores ``default`` first when there is none (first writer wins)."""
+
+
+#: The tables that hold a visitor's data by (site, user_id), in the order they are erased.
+VISITOR_TABLES = ("events", "runs", "support_items", "assignments", "profiles", "pseudonyms")
+#: Columns stored as JSON text (SQLite) or jsonb (PostgreSQL): exported as values, not strings.
+JSON_COLUMNS = frozenset({"traits", "payload", "completed", "needs", "skipped", "detail"})
+
+
+def new_pseudonym() -> str:
+    import secrets
+
+    return f"v-{secrets.token_hex(8)}"
 
 
 def run_row(site: str, user_id: str, tab: str, run: Run) -> tuple[Any, ...]:

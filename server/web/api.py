@@ -123,6 +123,50 @@ async def user_location(request: Request) -> Response:
 
 
 @admin
+async def user_export(request: Request) -> Response:
+    """
+    summary: Everything held about a visitor (audited)
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+      - {name: user_id, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "every row of theirs, table by table: profile, support items, events, runs, assignments, their pseudonym and the audit entries naming it"}
+      401: {description: "missing or wrong admin token"}
+      404: {description: "unknown site"}
+    """
+    from server.web import privacy
+
+    state = state_of(request)
+    site, user = request.path_params["site"], request.path_params["user_id"]
+    document = await privacy.export_visitor(state.store, site, user, actor="admin-api")
+    return JSONResponse(
+        document,
+        headers={"Content-Disposition": f'attachment; filename="{site}-visitor-export.json"'},
+    )
+
+
+@admin
+async def user_erase(request: Request) -> Response:
+    """
+    summary: Erase a visitor (audited under a pseudonym that goes with them)
+    parameters:
+      - {name: site, in: path, required: true, schema: {type: string}}
+      - {name: user_id, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "the rows deleted, table by table"}
+      401: {description: "missing or wrong admin token"}
+      404: {description: "unknown site"}
+    """
+    from server.web import privacy
+
+    state = state_of(request)
+    site, user = request.path_params["site"], request.path_params["user_id"]
+    await privacy.forget_live(state, site, user)
+    deleted = await privacy.erase_visitor(state.store, site, user, actor="admin-api")
+    return JSONResponse({"site": site, "deleted": deleted})
+
+
+@admin
 async def user_profile(request: Request) -> Response:
     """
     summary: A visitor's profile and support history

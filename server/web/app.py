@@ -26,7 +26,7 @@ from server.publishing import load_catalog, publish_site
 from server.settings import Settings
 from server.store import open_store
 from server.visitors import Visitors, load_site_keys
-from server.web import api
+from server.web import api, privacy
 from server.web.cors import SiteCors
 from server.web.state import AppState
 from server.web.tab_socket import tab_socket
@@ -109,6 +109,8 @@ def routes() -> list[BaseRoute]:
         Route("/api/users/{site}/{user_id}/location", api.user_location),
         Route("/api/users/{site}/{user_id}/profile", api.user_profile),
         Route("/api/users/{site}/{user_id}/events", api.user_events),
+        Route("/api/users/{site}/{user_id}/export", api.user_export),
+        Route("/api/users/{site}/{user_id}", api.user_erase, methods=["DELETE"]),
         Route("/api/sites/{site}/walkthroughs/{walkthrough}/funnel", api.walkthrough_funnel),
         Route("/api/sites/{site}/help", api.help_request, methods=["POST"]),
         Route("/api/sites/{site}/support-sessions/{session}", api.support_session),
@@ -149,9 +151,11 @@ def create_app(settings: Settings) -> Starlette:
             secret=secret.encode(),
             catalogs=catalogs,
         )
+        retention = asyncio.create_task(privacy.retention_loop(app.state.tandem))
         try:
             yield
         finally:
+            retention.cancel()
             await app.state.tandem.scoring.close()
             background = app.state.tandem.frustration.background
             if background:  # referrals and handoffs under way get a moment to finish

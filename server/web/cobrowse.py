@@ -349,7 +349,7 @@ async def on_consent(conn: TabConnection, message: Consent) -> None:
             Error(code="no_cobrowse", message="no agent is with this visitor in that session")
         )
         return
-    actor = f"visitor:{conn.user}"
+    actor = f"visitor:{await state.store.visitor_pseudonym(site.key, view.user)}"
     if message.what == "view":
         current = answered_in_time(view, site, now_ms())
         if message.granted and current.state == "asked":  # a yes only to a question standing

@@ -52,8 +52,9 @@ async def rating(conn: TabConnection, message: Rating, *, now_ms: int) -> str:
         conn.site.key, conn.user or "", SUPPORT_SESSION, at_ms=now_ms,
         payload={"session": message.session, "csat": {"score": message.score, "at_ms": now_ms}},
     )  # fmt: skip
+    pseudonym = await conn.state.store.visitor_pseudonym(conn.site.key, conn.user or "")
     await conn.state.store.append_audit(
-        conn.site.key, at_ms=now_ms, actor=conn.user or "", action="session.rated",
+        conn.site.key, at_ms=now_ms, actor=f"visitor:{pseudonym}", action="session.rated",
         target=message.session, detail={"score": message.score},
     )  # fmt: skip
     return "yes"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from server.store.postgres.accounts import PostgresAccounts, PostgresAudit
 from server.store.postgres.events import PostgresEvents
 from server.store.postgres.knowledge import PostgresKnowledge
+from server.store.postgres.privacy import PostgresPrivacy
 from server.store.postgres.profiles import PostgresProfiles
 from server.store.postgres.runs import PostgresRuns
 
@@ -20,5 +21,6 @@ class PostgresStore(
     PostgresRuns,
     PostgresAccounts,
     PostgresAudit,
+    PostgresPrivacy,
 ):
     """The PostgreSQL store: every concern's queries over one connection setup."""

@@ -10,11 +10,18 @@ from __future__ import annotations
 from server.store.sqlite.accounts import SqliteAccounts, SqliteAudit
 from server.store.sqlite.events import SqliteEvents
 from server.store.sqlite.knowledge import SqliteKnowledge
+from server.store.sqlite.privacy import SqlitePrivacy
 from server.store.sqlite.profiles import SqliteProfiles
 from server.store.sqlite.runs import SqliteRuns
 
 
 class SqliteStore(
-    SqliteProfiles, SqliteEvents, SqliteKnowledge, SqliteRuns, SqliteAccounts, SqliteAudit
+    SqliteProfiles,
+    SqliteEvents,
+    SqliteKnowledge,
+    SqliteRuns,
+    SqliteAccounts,
+    SqliteAudit,
+    SqlitePrivacy,
 ):
     """The SQLite store: every concern's queries over one connection setup."""

@@ -1,0 +1,94 @@
+"""A visitor's rights and the site's retention: export everything held about a visitor, erase
+it, and delete events older than the site keeps them (``privacy.event_retention_days``).
+
+Each is recorded in the audit log, naming the visitor only by their pseudonym — which an
+erasure deletes along with everything else, so what remains points to no one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.store.base import Store
+    from server.web.state import AppState
+
+log = logging.getLogger("tandem.privacy")
+
+DAY_MS = 24 * 3600 * 1000
+#: How often the server applies the sites' retention.
+RETENTION_EVERY_S = 3600
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def export_visitor(store: Store, site: str, user: str, *, actor: str) -> dict[str, Any]:
+    """Everything held about the visitor, as one JSON-ready document; audited."""
+    tables = await store.export_visitor(site, user)
+    known = tables.get("pseudonyms") or [{"pseudonym": "unknown"}]  # none made just to say so
+    await store.append_audit(
+        site, at_ms=now_ms(), actor=actor, action="visitor.exported",
+        target=f"visitor:{known[0]['pseudonym']}",
+        detail={"rows": {t: len(rows) for t, rows in tables.items()}},
+    )  # fmt: skip
+    return {"site": site, "user": user, "exported_ms": now_ms(), "tables": tables}
+
+
+async def erase_visitor(store: Store, site: str, user: str, *, actor: str) -> dict[str, int]:
+    """Delete everything held about the visitor; audited under the pseudonym that goes with it."""
+    pseudonym = await store.visitor_pseudonym(site, user)
+    deleted = await store.erase_visitor(site, user)
+    await store.append_audit(
+        site, at_ms=now_ms(), actor=actor, action="visitor.erased", target=f"visitor:{pseudonym}",
+        detail={"rows": deleted},
+    )  # fmt: skip
+    return deleted
+
+
+async def forget_live(state: AppState, site: str, user: str) -> None:
+    """What the running server holds of an erased visitor: their live tabs and co-browse go."""
+    from server.web import cobrowse
+
+    found = await state.broker.get(f"cbactive:{site}:{user}")
+    if found is not None:
+        await cobrowse.end(state, state.sites[site], found.value.decode())
+    for tab in await state.live.tabs(site, user):
+        await state.live.leave(site, user, tab.tab, conn=None)
+
+
+async def apply_retention(store: Store, retention: dict[str, int], *, now: int) -> dict[str, int]:
+    """Delete each site's events older than it keeps them (site → days); events deleted per site."""
+    deleted: dict[str, int] = {}
+    for site, days in retention.items():
+        before = now - days * DAY_MS
+        count = await store.delete_events_before(site, before)
+        deleted[site] = count
+        await store.append_audit(
+            site, at_ms=now, actor="system", action="retention.applied",
+            detail={"events_deleted": count, "days": days, "before_ms": before},
+        )  # fmt: skip
+    return deleted
+
+
+async def retention_loop(state: AppState) -> None:
+    """Apply the sites' retention now and every hour, for as long as the server runs."""
+    retention = {
+        key: site.config.privacy.event_retention_days
+        for key, site in state.sites.items()
+        if site.config.privacy.event_retention_days
+    }
+    if not retention:
+        return
+    while True:
+        try:
+            deleted = await apply_retention(state.store, retention, now=now_ms())
+            if any(deleted.values()):
+                log.info("retention: events deleted %s", deleted)
+        except Exception:  # the store is away: the next round tries again
+            log.exception("applying the retention failed")
+        await asyncio.sleep(RETENTION_EVERY_S)
