@@ -369,10 +369,27 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def publish_walkthrough(self, version: WalkthroughVersion) -> bool:
-        """Store a version (once) and make it the published one. False when it was already stored.
+        """Store a version (once) and, when it is new, make it the published one (a walkthrough
+        never published before too). False when it was already stored: loading the same files
+        again changes nothing, not even what an author published or rolled back to since.
 
         Raises ``VersionConflict`` when this version number is stored with other content.
         """
+
+    @abc.abstractmethod
+    async def walkthrough_versions(self, site: str, walkthrough: str) -> list[WalkthroughVersion]:
+        """Every stored version of a walkthrough, oldest first."""
+
+    @abc.abstractmethod
+    async def walkthrough_index(self, site: str) -> dict[str, int | None]:
+        """Every walkthrough of the site and its published version (None: unpublished)."""
+
+    @abc.abstractmethod
+    async def set_published(
+        self, site: str, walkthrough: str, version: int | None, *, now_ms: int
+    ) -> bool:
+        """Publish a stored version (a roll back is publishing an older one), or unpublish the
+        walkthrough (``None``). False when there is no such walkthrough or version."""
 
     @abc.abstractmethod
     async def walkthrough_version(

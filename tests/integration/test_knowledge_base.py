@@ -92,6 +92,27 @@ async def test_the_store_refuses_a_conflicting_version_directly(store: Store) ->
         )
 
 
+async def test_an_author_publishes_rolls_back_and_unpublishes_and_a_reload_keeps_it(
+    store: Store,
+) -> None:
+    v1 = WalkthroughVersion("demo", "w", 1, "p", "digest-1", {"id": "w", "v": 1}, 1)
+    v2 = WalkthroughVersion("demo", "w", 2, "p", "digest-2", {"id": "w", "v": 2}, 2)
+    assert await store.publish_walkthrough(v1) and await store.publish_walkthrough(v2)
+    assert await store.walkthrough_index("demo") == {"w": 2}  # a new version is published
+    assert [v.version for v in await store.walkthrough_versions("demo", "w")] == [1, 2]
+    assert await store.set_published("demo", "w", 1, now_ms=3)  # rolled back
+    assert not await store.publish_walkthrough(v2)  # the files loaded again: no change
+    assert [p.version for p in await store.published_walkthroughs("demo")] == [1]
+    assert await store.set_published("demo", "w", None, now_ms=4)  # unpublished
+    assert await store.published_walkthroughs("demo") == []
+    assert await store.walkthrough_index("demo") == {"w": None}
+    assert not await store.set_published("demo", "w", 7, now_ms=5)  # no such version
+    assert not await store.set_published("demo", "nope", 1, now_ms=5)
+    v3 = WalkthroughVersion("demo", "w", 3, "p", "digest-3", {"id": "w", "v": 3}, 6)
+    assert await store.publish_walkthrough(v3)  # a new version is published again
+    assert await store.walkthrough_index("demo") == {"w": 3}
+
+
 async def test_the_catalog_indexes_by_process_and_location(store: Store) -> None:
     site = load_site(REPO / "walkthroughs" / "demo")
     await publish_site(store, site, now_ms=1)

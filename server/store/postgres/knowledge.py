@@ -39,12 +39,47 @@ class PostgresKnowledge(PostgresConnection):
                     " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     v.site, v.walkthrough, v.version, v.process, v.digest, v.body, v.published_ms,
                 )  # fmt: skip
+            upsert = (
+                " ON CONFLICT (site, walkthrough) DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms"
+                if digest is None
+                else " ON CONFLICT (site, walkthrough) DO NOTHING"
+            )
             await conn.execute(
                 "INSERT INTO walkthroughs (site, walkthrough, version, updated_ms) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (site, walkthrough) DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms",
+                + upsert,
                 v.site, v.walkthrough, v.version, v.published_ms,
             )  # fmt: skip
         return digest is None
+
+    async def walkthrough_versions(self, site: str, walkthrough: str) -> list[WalkthroughVersion]:
+        rows = await self.pool.fetch(
+            "SELECT site, walkthrough, version, process, digest, body, published_ms FROM walkthrough_versions"
+            " WHERE site = $1 AND walkthrough = $2 ORDER BY version",
+            site, walkthrough,
+        )  # fmt: skip
+        return [WalkthroughVersion(*tuple(r)) for r in rows]
+
+    async def walkthrough_index(self, site: str) -> dict[str, int | None]:
+        rows = await self.pool.fetch(
+            "SELECT walkthrough, version FROM walkthroughs WHERE site = $1 ORDER BY walkthrough",
+            site,
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def set_published(
+        self, site: str, walkthrough: str, version: int | None, *, now_ms: int
+    ) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if version is not None and not await conn.fetchval(
+                "SELECT 1 FROM walkthrough_versions WHERE site = $1 AND walkthrough = $2 AND version = $3",
+                site, walkthrough, version,
+            ):  # fmt: skip
+                return False
+            status = await conn.execute(
+                "UPDATE walkthroughs SET version = $1, updated_ms = $2 WHERE site = $3 AND walkthrough = $4",
+                version, now_ms, site, walkthrough,
+            )  # fmt: skip
+        return status.split()[-1] == "1"
 
     async def walkthrough_version(
         self, site: str, walkthrough: str, version: int

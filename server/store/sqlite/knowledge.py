@@ -46,12 +46,53 @@ class SqliteKnowledge(SqliteConnection):
                         v.published_ms,
                     ),
                 )
+            upsert = (
+                " ON CONFLICT (site, walkthrough) DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms"
+                if row is None
+                else " ON CONFLICT (site, walkthrough) DO NOTHING"
+            )
             await db.execute(
                 "INSERT INTO walkthroughs (site, walkthrough, version, updated_ms) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (site, walkthrough) DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms",
+                + upsert,
                 (v.site, v.walkthrough, v.version, v.published_ms),
             )
         return row is None
+
+    async def walkthrough_versions(self, site: str, walkthrough: str) -> list[WalkthroughVersion]:
+        async with self.reader.execute(
+            "SELECT site, walkthrough, version, process, digest, body, published_ms FROM walkthrough_versions"
+            " WHERE site = ? AND walkthrough = ? ORDER BY version",
+            (site, walkthrough),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_version(r) for r in rows]
+
+    async def walkthrough_index(self, site: str) -> dict[str, int | None]:
+        async with self.reader.execute(
+            "SELECT walkthrough, version FROM walkthroughs WHERE site = ? ORDER BY walkthrough",
+            (site,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    async def set_published(
+        self, site: str, walkthrough: str, version: int | None, *, now_ms: int
+    ) -> bool:
+        async with self._transaction() as db:
+            if version is not None:
+                async with db.execute(
+                    "SELECT 1 FROM walkthrough_versions WHERE site = ? AND walkthrough = ? AND version = ?",
+                    (site, walkthrough, version),
+                ) as cur:
+                    if await cur.fetchone() is None:
+                        return False
+            cursor = await db.execute(
+                "UPDATE walkthroughs SET version = ?, updated_ms = ? WHERE site = ? AND walkthrough = ?",
+                (version, now_ms, site, walkthrough),
+            )
+            changed = cursor.rowcount
+            await cursor.close()
+        return changed == 1
 
     async def walkthrough_version(
         self, site: str, walkthrough: str, version: int
