@@ -54,6 +54,9 @@ function start() {
       // A walkthrough was playing when the page loaded (a link, a reload): go on with it.
       const pending = first ? guide.pending() : null;
       if (pending && api) api.resume(pending).catch((error) => reportError(error));
+      // An author's preview link (the console's "Preview"): start the walkthrough it names.
+      const preview = first && !pending ? previewed(w) : null;
+      if (preview && api) api.start(preview).catch((error) => reportError(error));
     },
   });
   tracker = new LocationTracker({ win: w, send: (build) => connection.send(build), onError: (error) => reportError(error) });
@@ -75,6 +78,20 @@ function start() {
     if (event.persisted) connection.start();
   });
   dispatch("tandem:ready", { version: VERSION, site: config.site });
+}
+
+/**
+ * The walkthrough a preview link starts (`#tandem-start=ID`), taken off the URL so a reload
+ * does not start it again.
+ * @param {Window} w
+ * @returns {string | null}
+ */
+export function previewed(w) {
+  const found = /(?:^#|&)tandem-start=([a-z0-9][a-z0-9-]{0,62})(?=&|$)/.exec(w.location.hash);
+  if (!found) return null;
+  const rest = w.location.hash.slice(1).split("&").filter((part) => !part.startsWith("tandem-start=")).join("&");
+  w.history.replaceState(w.history.state, "", `${w.location.pathname}${w.location.search}${rest ? `#${rest}` : ""}`);
+  return found[1];
 }
 
 try {

@@ -189,8 +189,12 @@ async def login(request: Request) -> Response:
     if rehash:
         await state.store.set_password(site, account.email, hash_password(password))
     target = str(form.get("next", ""))
-    if not target.startswith(f"/console/{site}/"):
-        target = f"/console/{site}/"
+    if not target.startswith(f"/console/{site}/"):  # each role's home: the queue, the walkthroughs
+        target = (
+            f"/console/{site}/"
+            if account.role in ROLES_FOR_QUEUE
+            else f"/console/{site}/walkthroughs"
+        )
     redirect = RedirectResponse(target, status_code=303)
     session = {
         "site": site, "email": account.email, "csrf": secrets.token_urlsafe(24),

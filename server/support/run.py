@@ -168,6 +168,17 @@ class StepFunnel:
         }  # fmt: skip
 
 
+#: The resolver's similarity threshold (client_js/src/resolver/resolve.js): below it, no match.
+RESOLVER_THRESHOLD = 0.6
+#: A step whose weakest match came within this of the threshold is drifting toward breaking.
+DRIFT_MARGIN = 0.1
+
+
+def drifting(row: StepFunnel, *, threshold: float = RESOLVER_THRESHOLD) -> bool:
+    """The step's target is still found, but only just: the page changed under it; fix it now."""
+    return row.similarity_min is not None and row.similarity_min < threshold + DRIFT_MARGIN
+
+
 def funnel(steps: Sequence[str], records: Iterable[StepRecord]) -> list[StepFunnel]:
     """Per step: how many runs showed, completed, skipped and failed it, and how targets were found."""
     rows = {s: StepFunnel(s) for s in steps}

@@ -19,7 +19,7 @@ from server import __version__
 from server.live import focused_tab
 from server.store import StoreUnavailable
 from server.store.base import StoredRun
-from server.support.run import StepEvent, StepRecord, funnel
+from server.web.funnels import version_funnel
 from server.web.state import AppState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -284,19 +284,7 @@ async def walkthrough_funnel(request: Request) -> Response:
         if stored is None:
             return problem(404, f"no version {asked} of walkthrough {walkthrough!r}")
         steps = [step["id"] for step in stored.body["steps"]]
-    # Only this version's events: another version's steps differ, even under the same ids.
-    records = [
-        StepRecord(
-            e.payload["run"],
-            e.payload["step"],
-            StepEvent(e.payload["event"]),
-            e.payload.get("reason") or "",
-            e.payload.get("strategy") or "",
-            e.payload.get("similarity"),
-        )
-        for e in await state.store.step_events(site, walkthrough, version)
-    ]
-    rows = funnel(steps, records)
+    rows = await version_funnel(state, site, walkthrough, version, steps)
     return JSONResponse(
         {
             "site": site,

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,9 +115,14 @@ WEBHOOK_SECRET = "browser-test-webhook-secret"
 
 
 def start_stack(
-    tmp: Path, variants: tuple[str, ...] = ("standard", "mutated"), *, webhook: str | None = None
+    tmp: Path,
+    variants: tuple[str, ...] = ("standard", "mutated"),
+    *,
+    webhook: str | None = None,
+    before_start: Callable[[Path, str], None] | None = None,
 ) -> Stack:
-    """The server and demo sites; with ``webhook``, the demo site sends referrals there."""
+    """The server and demo sites; with ``webhook``, the demo site sends referrals there;
+    ``before_start(content, store_url)`` may change the content and the store first."""
     logs = tmp / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {"TANDEM_DEMO_SIGNING_KEY": SIGNING_KEY, "TANDEM_ADMIN_TOKEN": ADMIN_TOKEN}
@@ -138,6 +143,8 @@ def start_stack(
             f"    url: {webhook}\n    secret_env: TANDEM_TEST_WEBHOOK_SECRET\n"
         )
     server.env["TANDEM_CONTENT_DIR"] = str(content)
+    if before_start is not None:
+        before_start(content, f"sqlite:///{tmp / 'tandem.db'}")
     stack = Stack(server, demos)
     try:
         server.start()
