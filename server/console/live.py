@@ -92,11 +92,13 @@ async def live_socket(ws: WebSocket) -> None:
     await ws.accept()
     logs.bind(site=site_key, session=session)
     watcher = Watcher(ws, state, site, session, account, assignment.user_id)
+    state.watchers.add(watcher)
     try:
         await watcher.run()
     except WebSocketDisconnect:
         pass
     finally:
+        state.watchers.discard(watcher)
         await watcher.leave()
 
 

@@ -179,6 +179,8 @@ async def _dispatch(
         ):
             await _fall_back(state, site, queued, decision.channel.value, now_ms=now_ms)
         decisions[request.session_id] = decision
+    still = [a for a in await store.open_assignments(site.key) if a.state == "queued"]
+    state.metrics.queue.labels(site.key).set(len(still))
     return decisions
 
 

@@ -91,6 +91,17 @@ async def mirror_script(request: Request) -> Response:
 schemas = SchemaGenerator({"openapi": "3.0.3", "info": {"title": "Tandem", "version": __version__}})
 
 
+async def metrics(request: Request) -> Response:
+    """
+    summary: Metrics for Prometheus (connections, messages in and out by kind, errors, queue, store and broker latency)
+    responses:
+      200: {description: "Prometheus text format"}
+    """
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(api.state_of(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
 async def openapi(request: Request) -> Response:
     """
     summary: This API's OpenAPI description
@@ -103,6 +114,7 @@ async def openapi(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", api.healthz),
+        Route("/metrics", metrics),
         Route("/tandem.js", client_script),
         Route("/tandem-mirror.js", mirror_script),
         Route("/openapi.json", openapi, include_in_schema=True),
@@ -152,6 +164,9 @@ def create_app(settings: Settings) -> Starlette:
             catalogs=catalogs,
         )
         retention = asyncio.create_task(privacy.retention_loop(app.state.tandem))
+        tandem = app.state.tandem
+        tandem.metrics.count_connections("tab", lambda: len(tandem.connections))
+        tandem.metrics.count_connections("agent", lambda: len(tandem.watchers))
         try:
             yield
         finally:

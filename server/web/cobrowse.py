@@ -422,7 +422,8 @@ async def on_mirror(conn: TabConnection, message: Mirror) -> None:
     safe, mirroring.floor_ms = restamp(safe, now_ms=now_ms(), floor_ms=mirroring.floor_ms)
     payload = msgspec.msgpack.encode({"page": message.page, "events": safe})
     stream = stream_of(site.key, message.session)
-    await state.broker.publish(stream, payload, new_epoch=message.full)
+    with state.metrics.timed_broker("publish"):
+        await state.broker.publish(stream, payload, new_epoch=message.full)
     if message.full:
         await state.broker.set_snapshot(stream, payload)
         await publish_news(

@@ -12,6 +12,7 @@ from server.knowledge.catalog import Catalog
 from server.knowledge.location import ProcessIndex
 from server.knowledge.site import Site
 from server.live import LiveTabs
+from server.metrics import Metrics
 from server.settings import Settings
 from server.store import Store
 from server.support.routing import WaitEstimator
@@ -42,6 +43,8 @@ class AppState:
     )  # per site: one dispatch at a time
     # (site, session, who) → when they last typed in the chat.
     typing: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    watchers: set[Any] = field(default_factory=set)  # agents' live views open on this node
     # (site, session) → when its page was last asked for a fresh mirror snapshot.
     snapshot_asked: dict[tuple[str, str], int] = field(default_factory=dict)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)

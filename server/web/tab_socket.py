@@ -61,6 +61,7 @@ from server.protocol.messages import (
     Step,
     Typing,
     Welcome,
+    kind_of,
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
@@ -122,6 +123,7 @@ class TabConnection:
         async with self.send_lock:
             if self.ws.application_state == WebSocketState.CONNECTED:
                 await self.ws.send_bytes(encode(message))
+                self.state.metrics.messages_out.labels(kind_of(message)).inc()
 
     async def refuse(self, error: ProtocolError | Error) -> None:
         """Answer a refused message with ``error``; close 1008 when the peer keeps doing it."""
@@ -131,6 +133,7 @@ class TabConnection:
             error = Error(
                 code=error.problem.value, message=str(error), field=error.field, cseq=error.cseq
             )
+        self.state.metrics.errors.labels(error.code).inc()
         await self.send(error)
         if self.abuse.strike(now_ms()):
             raise Close(1008, "too many invalid messages")
@@ -143,6 +146,7 @@ class TabConnection:
         except ProtocolError as exc:
             await self.refuse(exc)
             return
+        self.state.metrics.messages_in.labels(kind_of(message)).inc()
         if isinstance(message, Chunk):
             try:
                 whole = self.chunks.add(message)
@@ -152,6 +156,7 @@ class TabConnection:
             except ProtocolError as exc:
                 await self.refuse(exc)
                 return
+            self.state.metrics.messages_in.labels(kind_of(message)).inc()
         await self.on_message(message)
 
     async def on_message(self, message: ClientMessage) -> None:
@@ -387,7 +392,9 @@ class TabConnection:
         if self.live is None:
             self.live = TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())
         take = self.live_user != self.user
-        if not await self.state.live.put(self.site.key, self.user, self.live, take=take):
+        with self.state.metrics.timed_broker("presence"):
+            kept = await self.state.live.put(self.site.key, self.user, self.live, take=take)
+        if not kept:
             raise Close(1008, TAB_TAKEN)
         self.live_user = self.user
 
@@ -410,7 +417,8 @@ class TabConnection:
             while self.unwritten:
                 records, self.unwritten = self.unwritten, []
                 try:
-                    await self.state.store.write_events(records)
+                    with self.state.metrics.store_write.time():
+                        await self.state.store.write_events(records)
                 except Exception as exc:  # nothing is acknowledged: the client resends
                     log.error("store write failed for tab %s: %s", self.tab, exc)
                     raise Close(1011, "store unavailable; retry later") from exc
@@ -467,6 +475,7 @@ async def tab_socket(ws: WebSocket) -> None:
         for task in done:
             error = task.exception()
             if isinstance(error, Close):
+                state.metrics.errors.labels(f"close_{error.code}").inc()
                 with contextlib.suppress(RuntimeError):
                     await ws.close(code=error.code, reason=error.reason)
             elif error is not None and not isinstance(error, WebSocketDisconnect):
