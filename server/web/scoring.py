@@ -62,6 +62,7 @@ async def score_session(
     tab: TabState | None = None,
 ) -> Effectiveness | None:  # fmt: skip
     """Score one session as of ``now_ms``, record it when it changed, refer it when it first fails."""
+    site = state.sites.get(site.key, site)  # as configured now: an admin may have changed it
     store = state.store
     profile = await store.get_profile(site.key, user)
     if profile is None:

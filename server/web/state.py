@@ -49,6 +49,10 @@ class AppState:
     snapshot_asked: dict[tuple[str, str], int] = field(default_factory=dict)
     _indexes: dict[str, ProcessIndex] = field(default_factory=dict)
 
+    def forget_index(self, site: str) -> None:
+        """The site's processes changed: its index is built again when next needed."""
+        self._indexes.pop(site, None)
+
     def process_index(self, site: str) -> ProcessIndex:
         index = self._indexes.get(site)
         if index is None:

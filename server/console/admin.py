@@ -1,0 +1,144 @@
+"""The console's admin pages: process thresholds (written into the site's ``processes.yaml``,
+validated, taking effect for the next support session) and a visitor's data (export, erase).
+
+Everything here is audited. What an edit changes is the content folder this server reads;
+other server processes read it when they start (a shared folder, or the same commit).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.console.signin import account_for, audit, page, posted_form, state_of
+from server.content_edit import set_process_threshold
+from server.knowledge.site import Site
+from server.knowledge.sources import ContentInvalid
+from server.web import privacy
+from server.web.state import AppState
+
+ADMIN_ONLY = "These pages are for admins."
+
+
+def use_site(state: AppState, site: Site) -> None:
+    """From now on this server works with ``site`` as loaded anew: new connections and the open
+    ones (their next support session, their next score)."""
+    state.sites[site.key] = site
+    state.forget_index(site.key)
+    for conn in list(state.connections):
+        if conn.site.key == site.key:
+            conn.site = site
+            conn.index = state.process_index(site.key)
+
+
+async def admin_page(request: Request) -> Response:
+    site_key = request.path_params["site"]
+    found = await account_for(request, site_key)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    site = state_of(request).sites[site_key]
+    return page(
+        "admin.html", site=site_key, account=account, csrf=who.csrf, processes=site.processes,
+        default_threshold=site.config.effectiveness.default_threshold,
+        notice=request.query_params.get("notice", ""),
+    )  # fmt: skip
+
+
+async def set_threshold(request: Request) -> Response:
+    site_key, process = request.path_params["site"], request.path_params["process"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    try:
+        value = float(str(form.get("threshold", "")))
+    except ValueError:
+        return page("refused.html", 400, message="A threshold is a number from 0 to 1.")
+    state = state_of(request)
+    folder = state.settings.content_dir / site_key
+    try:
+        before, site = set_process_threshold(folder, process, value)
+    except KeyError:
+        return page("refused.html", 404, message="There is no such process on this site.")
+    except ContentInvalid as exc:
+        return page("refused.html", 400, message=f"Not saved: {exc}")
+    use_site(state, site)
+    await audit(
+        request, site_key, account.email, "admin.threshold_changed", process,
+        before=before, after=value,
+    )  # fmt: skip
+    notice = quote(f"The threshold of {process} is {value:g} from the next support session on.")
+    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
+
+
+async def visitor_export(request: Request) -> Response:
+    site_key = request.path_params["site"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    user = str(form.get("user", "")).strip()
+    if not user:
+        return page("refused.html", 400, message="Which visitor? Give their id.")
+    document = await privacy.export_visitor(
+        state_of(request).store, site_key, user, actor=account.email
+    )
+    return Response(
+        json.dumps(document, indent=2, ensure_ascii=False, default=str),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{site_key}-visitor-export.json"'},
+    )
+
+
+async def visitor_erase(request: Request) -> Response:
+    site_key = request.path_params["site"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    user = str(form.get("user", "")).strip()
+    if not user or form.get("confirm") != "yes":
+        return page("refused.html", 400, message="Give the visitor's id and confirm the erasure.")
+    state = state_of(request)
+    await privacy.forget_live(state, site_key, user)
+    deleted = await privacy.erase_visitor(state.store, site_key, user, actor=account.email)
+    rows = ", ".join(f"{table} {count}" for table, count in deleted.items() if count)
+    notice = quote(f"Erased {user}: {rows or 'nothing was held'}.")
+    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
+
+
+def admin_routes() -> list[BaseRoute]:
+    return [
+        Route("/console/{site}/admin", admin_page, include_in_schema=False),
+        Route(
+            "/console/{site}/admin/processes/{process}/threshold",
+            set_threshold,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/visitors/export",
+            visitor_export,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/visitors/erase",
+            visitor_erase,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+    ]

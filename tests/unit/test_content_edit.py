@@ -1,0 +1,56 @@
+"""Editing processes.yaml from the console keeps the file's comments and layout, and never
+leaves a file that does not load."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from server.content_edit import set_process_threshold
+from server.knowledge.site import Site
+from server.knowledge.sources import ContentInvalid
+from tests.conftest import REPO
+
+
+def threshold_of(site: Site, process: str) -> float | None:
+    found = site.process(process)
+    assert found is not None
+    return found.effectiveness_threshold
+
+
+def demo(tmp_path: Path) -> Path:
+    folder = tmp_path / "demo"
+    shutil.copytree(REPO / "walkthroughs" / "demo", folder)
+    return folder
+
+
+def test_a_threshold_is_changed_in_place_keeping_everything_else(tmp_path: Path) -> None:
+    folder = demo(tmp_path)
+    original = (folder / "processes.yaml").read_text()
+    before, site = set_process_threshold(folder, "invite-teammate", 0.75)
+    assert before == 0.6
+    assert threshold_of(site, "invite-teammate") == 0.75
+    changed = (folder / "processes.yaml").read_text()
+    assert (
+        changed.replace("effectiveness_threshold: 0.75", "effectiveness_threshold: 0.6") == original
+    )
+    # A process without one gets one; the site's default applied before.
+    before, site = set_process_threshold(folder, "find-invoice", 0.4)
+    assert before is None and threshold_of(site, "find-invoice") == 0.4
+    assert (
+        "# User-actionable processes of the demo site." in (folder / "processes.yaml").read_text()
+    )
+
+
+def test_a_value_that_does_not_validate_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    folder = demo(tmp_path)
+    original = (folder / "processes.yaml").read_text()
+    with pytest.raises(ContentInvalid) as refused:
+        set_process_threshold(folder, "invite-teammate", 7.0)
+    assert "effectiveness_threshold" in str(refused.value)
+    assert (folder / "processes.yaml").read_text() == original
+    with pytest.raises(KeyError):
+        set_process_threshold(folder, "no-such-process", 0.5)
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
