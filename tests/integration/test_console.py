@@ -237,3 +237,40 @@ async def test_sign_ins_sent_together_cannot_slip_under_the_limit(server: LiveSe
         ]
         codes = sorted(r.status_code for r in await asyncio.gather(*tries))
     assert codes.count(401) <= 5 and codes.count(429) >= 7, codes
+
+
+async def test_authors_and_admin_pages_refuse_anonymous_other_roles_other_sites_and_no_token(
+    server: LiveServer,
+) -> None:
+    await add(server, "demo", "ann@acme.test", "author")
+    await add(server, "demo", "ada@acme.test", "agent")
+    await add(server, "shop", "sam@shop.test", "admin")
+    pages = ["/console/demo/walkthroughs", "/console/demo/walkthroughs/invite-teammate", "/console/demo/admin"]  # fmt: skip
+    forms = [
+        ("/console/demo/walkthroughs/invite-teammate/publish", {"version": "none"}),
+        ("/console/demo/admin/processes/invite-teammate/threshold", {"threshold": "0.9"}),
+        ("/console/demo/admin/visitors/export", {"user": "u-ada"}),
+        ("/console/demo/admin/visitors/erase", {"user": "u-ada", "confirm": "yes"}),
+    ]
+    async with client(server) as anonymous:
+        for path in pages:
+            assert (await anonymous.get(path)).status_code == 303  # to sign in
+        for path, data in forms:
+            assert (await anonymous.post(path, data=data)).status_code in (303, 403)
+    async with client(server) as sam:
+        await sign_in(sam, "shop", "sam@shop.test")
+        for path in pages:
+            assert (await sam.get(path)).status_code == 403  # another site's admin
+    async with client(server) as ada, client(server) as ann:
+        await sign_in(ada, "demo", "ada@acme.test")
+        await sign_in(ann, "demo", "ann@acme.test")
+        assert (await ada.get("/console/demo/walkthroughs")).status_code == 403  # an agent
+        assert (await ann.get("/console/demo/walkthroughs")).status_code == 200
+        assert (await ann.get("/console/demo/admin")).status_code == 403  # an author
+        token = await csrf_of(ann, "/console/demo/walkthroughs")
+        for path, data in forms[:1]:
+            assert (await ann.post(path, data=data)).status_code == 403  # no CSRF token
+        for path, data in forms[1:]:
+            assert (await ann.post(path, data={**data, "csrf": token})).status_code == 403
+    published = await server.state.store.walkthrough_index("demo")
+    assert published["invite-teammate"] is not None  # nothing was unpublished
