@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server.console.admin import admin_routes
+from server.console.analytics import analytics_routes
 from server.console.authors import author_routes
 from server.console.live import live_socket
 from server.console.signin import (
@@ -263,6 +264,7 @@ def console_routes() -> list[BaseRoute]:
     return [
         *author_routes(),
         *admin_routes(),
+        *analytics_routes(),
         # Pages, not API: left out of the OpenAPI document.
         Route("/console/login", login_form, methods=["GET"], include_in_schema=False),
         Route("/console/login", login, methods=["POST"], include_in_schema=False),

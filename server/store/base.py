@@ -504,6 +504,15 @@ class Store(abc.ABC):
     ) -> list[FaqHit]:
         """Entries matching the question, best first; entries about ``process`` rank higher."""
 
+    # --- analytics -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def support_items_between(
+        self, site: str, since_ms: int, until_ms: int
+    ) -> list[tuple[str, SupportItem]]:
+        """Every support data item of the site stored in [since_ms, until_ms), with its visitor,
+        in order."""
+
     # --- privacy -------------------------------------------------------------------
 
     @abc.abstractmethod

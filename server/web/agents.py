@@ -232,6 +232,12 @@ async def accept(state: AppState, site: Site, session: str, agent: str, *, now_m
     if taken:  # how long this visitor waited teaches the estimate the next ones are told
         previous = state.waits.get(site.key) or WaitEstimator.for_rules(RULES)
         state.waits[site.key] = previous.observe(now_ms - found.queued_ms)
+        from server.support.help import SUPPORT_SESSION
+
+        await state.store.append_support_item(
+            site.key, found.user_id, SUPPORT_SESSION, at_ms=now_ms,
+            payload={"session": session, "agent_accepted": {"agent": agent, "waited_ms": now_ms - found.queued_ms}},
+        )  # fmt: skip
     return taken
 
 

@@ -274,3 +274,47 @@ async def test_authors_and_admin_pages_refuse_anonymous_other_roles_other_sites_
             assert (await ann.post(path, data={**data, "csrf": token})).status_code == 403
     published = await server.state.store.walkthrough_index("demo")
     assert published["invite-teammate"] is not None  # nothing was unpublished
+
+
+async def test_support_analytics_per_process_as_a_page_and_as_csv(server: LiveServer) -> None:
+    import time as clock
+
+    store = server.state.store
+    now = int(clock.time() * 1000)
+    await store.upsert_profile("demo", "u-an", {}, now_ms=now)
+    for session, score, referral in (("s-a", 0.9, None), ("s-b", 0.2, "abandoned")):
+        await store.append_support_item(
+            "demo", "u-an", "support_session", at_ms=now,
+            payload={"session": session, "offer": "walkthrough", "persona": "guide",
+                     "place": {"process": "invite-teammate"}},
+        )  # fmt: skip
+        await store.append_support_item(
+            "demo", "u-an", "support_session", at_ms=now,
+            payload={"session": session, "effectiveness": {"score": score, "below_threshold": bool(referral), "reason": referral}},
+        )  # fmt: skip
+    await store.append_support_item(
+        "demo", "u-an", "support_session", at_ms=now, payload={"session": "s-b", "referral": {"triggers": ["below_threshold"]}}
+    )  # fmt: skip
+    await add(server, "demo", "ann@acme.test", "author")
+    async with client(server) as ann:
+        await sign_in(ann, "demo", "ann@acme.test")
+        shown = await ann.get("/console/demo/analytics")
+        assert shown.status_code == 200
+        row = re.search(r'<tr data-group="invite-teammate">(.*?)</tr>', shown.text, re.S)
+        assert row and "<td data-sessions>2</td>" in row.group(1)
+        assert "<td data-mean>0.55</td>" in row.group(
+            1
+        ) and "<td data-referred>50%</td>" in row.group(1)
+        assert "abandoned 1" in row.group(1)
+        long_ago = await ann.get("/console/demo/analytics?since=2020-01-01&until=2020-01-31")
+        assert 'data-group="invite-teammate"' not in long_ago.text
+        exported = await ann.get("/console/demo/analytics.csv")
+        assert exported.headers["content-type"].startswith("text/csv")
+        lines = exported.text.splitlines()
+        assert lines[0].startswith("process,sessions,scored,mean_score,referral_rate")
+        assert lines[1].startswith("invite-teammate,2,2,0.55,0.5")
+        assert lines[-1].startswith("all,2,2")
+        by_persona = await ann.get("/console/demo/analytics.csv?by=persona")
+        assert by_persona.text.splitlines()[1].startswith("guide,2")
+    async with client(server) as anonymous:
+        assert (await anonymous.get("/console/demo/analytics.csv")).status_code == 303

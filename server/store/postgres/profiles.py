@@ -80,6 +80,19 @@ class PostgresProfiles(PostgresConnection):
         )
         return Profile(site, user_id, row["traits"], row["created_ms"], items)
 
+    async def support_items_between(
+        self, site: str, since_ms: int, until_ms: int
+    ) -> list[tuple[str, SupportItem]]:
+        rows = await self.pool.fetch(
+            "SELECT user_id, id, kind, at_ms, payload, failure, failure_reason FROM support_items"
+            " WHERE site = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY id",
+            site, since_ms, until_ms,
+        )  # fmt: skip
+        return [
+            (r["user_id"], SupportItem(r["id"], r["kind"], r["at_ms"], r["payload"], r["failure"], r["failure_reason"]))
+            for r in rows
+        ]  # fmt: skip
+
     async def recent_referrals(
         self, site: str, *, limit: int = 50
     ) -> list[tuple[str, SupportItem]]:

@@ -82,6 +82,19 @@ class SqliteProfiles(SqliteConnection):
             (r[0], SupportItem(r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6])) for r in rows
         ]
 
+    async def support_items_between(
+        self, site: str, since_ms: int, until_ms: int
+    ) -> list[tuple[str, SupportItem]]:
+        async with self.reader.execute(
+            "SELECT user_id, id, kind, at_ms, payload, failure, failure_reason FROM support_items"
+            " WHERE site = ? AND at_ms >= ? AND at_ms < ? ORDER BY id",
+            (site, since_ms, until_ms),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        return [
+            (r[0], SupportItem(r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6])) for r in rows
+        ]
+
     async def support_session(
         self, site: str, session: str
     ) -> tuple[str, list[SupportItem]] | None:

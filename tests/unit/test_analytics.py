@@ -1,0 +1,60 @@
+"""Support analytics from a period's support data items: per process and per persona."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.support.analytics import report
+from server.support.profile import SupportItem
+
+_ids = iter(range(1, 10_000))
+
+
+def item(kind: str, **payload: Any) -> tuple[str, SupportItem]:
+    return ("u-x", SupportItem(next(_ids), kind, 1, payload, False, None))
+
+
+def opened(session: str, process: str, persona: str) -> tuple[str, SupportItem]:
+    return item("support_session", session=session, offer="walkthrough", persona=persona,
+                place={"process": process})  # fmt: skip
+
+
+def scored(session: str, score: float, reason: str | None = None) -> tuple[str, SupportItem]:
+    return item("support_session", session=session, effectiveness={
+        "score": score, "below_threshold": reason is not None, "reason": reason})  # fmt: skip
+
+
+ITEMS = [
+    opened("s1", "invite-teammate", "guide"), scored("s1", 0.9),
+    opened("s2", "invite-teammate", "coach"), scored("s2", 0.5), scored("s2", 0.1, "abandoned"),
+    item("support_session", session="s2", referral={"triggers": ["below_threshold"]}),
+    item("support_session", session="s2", agent_accepted={"agent": "ada", "waited_ms": 30_000}),
+    item("support_session", session="s2", csat={"score": 4}),
+    opened("s3", "find-invoice", "guide"),
+    item("support_session", session="nobody-opened-it", csat={"score": 1}),
+    item("frustration", signals=[{"kind": "rage_click"}, {"kind": "dead_click"}]),
+    item("frustration", signals=[{"kind": "rage_click"}]),
+    item("walkthrough_run", run="r1"),
+]  # fmt: skip
+
+
+def test_per_process() -> None:
+    result = report(ITEMS, by="process")
+    figures = {g.key: g.row() for g in result.groups}
+    invite = figures["invite-teammate"]
+    assert (invite["sessions"], invite["scored"], invite["mean_score"]) == (2, 2, 0.5)
+    # The last score of each session counts: 0.9 and 0.1.
+    assert [invite[f"score_{i}_{i + 2}"] for i in (0, 2, 4, 6, 8)] == [1, 0, 0, 0, 1]
+    assert invite["failures"] == "abandoned 1"
+    assert (invite["referral_rate"], invite["median_wait_ms"]) == (0.5, 30_000)
+    assert (invite["csat_mean"], invite["csat_count"]) == (4.0, 1)
+    assert figures["find-invoice"]["scored"] == 0 and figures["find-invoice"]["mean_score"] is None
+    assert result.total.sessions == 3
+    assert result.signals == [("rage_click", 2), ("dead_click", 1)]
+
+
+def test_per_persona_and_nothing_at_all() -> None:
+    by_persona = {g.key: g for g in report(ITEMS, by="persona").groups}
+    assert (by_persona["guide"].sessions, by_persona["coach"].sessions) == (2, 1)
+    empty = report([])
+    assert empty.groups == [] and empty.total.sessions == 0 and empty.total.referral_rate is None
