@@ -44,9 +44,15 @@ async def admin_page(request: Request) -> Response:
     if account.role != "admin":
         return page("refused.html", 403, message=ADMIN_ONLY)
     site = state_of(request).sites[site_key]
+    accounts = [
+        a
+        for a in await state_of(request).store.list_accounts(site_key)
+        if a.role in ("agent", "admin")
+    ]
     return page(
         "admin.html", site=site_key, account=account, csrf=who.csrf, processes=site.processes,
-        default_threshold=site.config.effectiveness.default_threshold,
+        default_threshold=site.config.effectiveness.default_threshold, agents=accounts,
+        known_skills=sorted({s.id for s in site.skills} | {r.id for r in site.roles}),
         notice=request.query_params.get("notice", ""),
     )  # fmt: skip
 
@@ -77,6 +83,42 @@ async def set_threshold(request: Request) -> Response:
         before=before, after=value,
     )  # fmt: skip
     notice = quote(f"The threshold of {process} is {value:g} from the next support session on.")
+    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
+
+
+async def set_agent(request: Request) -> Response:
+    """An admin sets an agent's skills and capacity (routing uses them at the next dispatch)."""
+    site_key, email = request.path_params["site"], request.path_params["email"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    site = state_of(request).sites[site_key]
+    known = {s.id for s in site.skills} | {r.id for r in site.roles}
+    skills = sorted({s.strip() for s in str(form.get("skills", "")).split(",") if s.strip()})
+    unknown = [s for s in skills if s not in known]
+    try:
+        capacity = int(str(form.get("capacity", "")))
+    except ValueError:
+        capacity = 0
+    if unknown or not 1 <= capacity <= 50:
+        why = f"unknown skills: {', '.join(unknown)}" if unknown else "a capacity is 1 to 50"
+        return page("refused.html", 400, message=f"Not saved: {why}.")
+    store = state_of(request).store
+    before = await store.get_account(site_key, email)
+    if before is None or not await store.set_agent_profile(
+        site_key, email, skills=skills, capacity=capacity
+    ):
+        return page("refused.html", 404, message="There is no such account on this site.")
+    await audit(
+        request, site_key, account.email, "admin.agent_changed", email,
+        skills=skills, capacity=capacity, before={"skills": list(before.skills), "capacity": before.capacity},
+    )  # fmt: skip
+    notice = quote(
+        f"{before.name} now helps with {', '.join(skills) or 'anything'}, {capacity} at once."
+    )
     return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
 
 
@@ -126,6 +168,12 @@ def admin_routes() -> list[BaseRoute]:
         Route(
             "/console/{site}/admin/processes/{process}/threshold",
             set_threshold,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/agents/{email}",
+            set_agent,
             methods=["POST"],
             include_in_schema=False,
         ),

@@ -458,6 +458,13 @@ class Store(abc.ABC):
         """An agent says they are online, away or offline (coming online starts their idle time)."""
 
     @abc.abstractmethod
+    async def set_agent_profile(
+        self, site: str, email: str, *, skills: Sequence[str], capacity: int
+    ) -> bool:
+        """An admin sets what an agent can help with and how many visitors at once; False when
+        there is no such account."""
+
+    @abc.abstractmethod
     async def finished_session(self, site: str, email: str, *, now_ms: int) -> None:
         """The agent closed a session: their idle time starts again (routing's longest-idle rule)."""
 

@@ -318,3 +318,36 @@ async def test_support_analytics_per_process_as_a_page_and_as_csv(server: LiveSe
         assert by_persona.text.splitlines()[1].startswith("guide,2")
     async with client(server) as anonymous:
         assert (await anonymous.get("/console/demo/analytics.csv")).status_code == 303
+
+
+async def test_an_admin_sets_an_agents_skills_and_capacity_checked_and_audited(
+    server: LiveServer,
+) -> None:
+    await add(server, "demo", "boss@acme.test", "admin")
+    await add(server, "demo", "ada@acme.test", "agent")
+    async with client(server) as boss:
+        await sign_in(boss, "demo", "boss@acme.test")
+        token = await csrf_of(boss, "/console/demo/admin")
+        page = await boss.get("/console/demo/admin")
+        assert 'data-agent="ada@acme.test"' in page.text
+        refused = await boss.post(
+            "/console/demo/admin/agents/ada@acme.test",
+            data={"csrf": token, "skills": "payments, juggling", "capacity": "3"},
+        )
+        assert refused.status_code == 400 and "juggling" in refused.text
+        saved = await boss.post(
+            "/console/demo/admin/agents/ada@acme.test",
+            data={"csrf": token, "skills": "payments, invoices", "capacity": "5"},
+        )
+        assert saved.status_code == 303
+        missing = await boss.post(
+            "/console/demo/admin/agents/nobody@acme.test",
+            data={"csrf": token, "skills": "payments", "capacity": "1"},
+        )
+        assert missing.status_code == 404
+    ada = await server.state.store.get_account("demo", "ada@acme.test")
+    assert ada is not None and (ada.skills, ada.capacity) == (("invoices", "payments"), 5)
+    [entry] = [
+        e for e in await server.state.store.read_audit("demo") if e.action == "admin.agent_changed"
+    ]
+    assert entry.target == "ada@acme.test" and entry.detail["before"]["capacity"] == 2

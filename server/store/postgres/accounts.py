@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -78,6 +79,15 @@ class PostgresAccounts(PostgresConnection):
             " THEN $2 ELSE idle_since_ms END, presence = $1, seen_ms = $2 WHERE site = $3 AND email = $4",
             presence, now_ms, site, email.lower(),
         )  # fmt: skip
+
+    async def set_agent_profile(
+        self, site: str, email: str, *, skills: Sequence[str], capacity: int
+    ) -> bool:
+        status = await self.pool.execute(
+            "UPDATE accounts SET skills = $1, capacity = $2 WHERE site = $3 AND email = $4",
+            list(skills), capacity, site, email.lower(),
+        )  # fmt: skip
+        return bool(status.split()[-1] == "1")
 
     async def finished_session(self, site: str, email: str, *, now_ms: int) -> None:
         await self.pool.execute(

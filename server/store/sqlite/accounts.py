@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from server.store.base import AccountExists, AccountRecord, Assignment, AuditEntry
@@ -80,6 +81,14 @@ class SqliteAccounts(SqliteConnection):
             "UPDATE accounts SET idle_since_ms = CASE WHEN presence <> 'online' AND ? = 'online'"
             " THEN ? ELSE idle_since_ms END, presence = ?, seen_ms = ? WHERE site = ? AND email = ?",
             (presence, now_ms, presence, now_ms, site, email.lower()),
+        )
+
+    async def set_agent_profile(
+        self, site: str, email: str, *, skills: Sequence[str], capacity: int
+    ) -> bool:
+        return await self._update(
+            "UPDATE accounts SET skills = ?, capacity = ? WHERE site = ? AND email = ?",
+            (json.dumps(list(skills)), capacity, site, email.lower()),
         )
 
     async def finished_session(self, site: str, email: str, *, now_ms: int) -> None:
