@@ -19,6 +19,7 @@ from server.content import load_site
 from server.knowledge.site import Site
 
 PROCESSES_FILE = "processes.yaml"
+SITE_FILE = "site.yaml"
 
 
 def _yaml() -> YAML:
@@ -56,6 +57,53 @@ def set_process_threshold(
         lines.insert(line + 1, f"{' ' * col}effectiveness_threshold: {value}\n")
     site = _replace(folder, path, "".join(lines))
     return (float(before) if before is not None else None), site
+
+
+def set_site_value(folder: Path, keys: list[str], value: float) -> tuple[Any, Site]:
+    """Set a value of ``site.yaml`` by its keys (``["frustration", "weights", "rage_click"]``).
+
+    Only that value's text changes when it is there; a missing key is added as one line
+    (with any missing mappings above it) under the nearest mapping that is there, indented
+    like its keys; everything else stays byte for byte. Returns the value it had (None when
+    absent) and the site as loaded from the new file. Raises ``ContentInvalid`` (the file left
+    as it was) when the result would not load, ``ValueError`` when the place is written in
+    flow style (``{…}``), which this does not rewrite.
+    """
+    path = folder / SITE_FILE
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    node: Any = _yaml().load(text)
+    rendered = f"{value:g}" if isinstance(value, float) else str(value)
+    depth = 0
+    while depth < len(keys) - 1 and isinstance(node.get(keys[depth]), dict):
+        node = node[keys[depth]]
+        depth += 1
+    if getattr(node, "fa", None) is not None and node.fa.flow_style():
+        raise ValueError(
+            f"{'.'.join(keys[:depth]) or 'the file'} is written as {{…}}: edit it by hand"
+        )
+    if depth == len(keys) - 1 and keys[-1] in node:
+        before = node[keys[-1]]
+        line, col = node.lc.value(keys[-1])
+        kept = re.match(r"[^#\r\n]*?(?=\s*(#|$))", lines[line][col:])
+        end = col + (kept.end() if kept else 0)
+        lines[line] = lines[line][:col] + rendered + lines[line][end:]
+    else:
+        before = None
+        missing = keys[depth:]
+        if depth == 0:  # at the top level: appended at the end of the file
+            at, indent = len(lines), 0
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+        else:
+            first = next(iter(node))
+            line, indent = node.lc.key(first)
+            at = line  # before the mapping's first key: its own indentation
+        block = [f"{' ' * (indent + 2 * i)}{key}:\n" for i, key in enumerate(missing[:-1])]
+        block.append(f"{' ' * (indent + 2 * (len(missing) - 1))}{missing[-1]}: {rendered}\n")
+        lines[at:at] = block
+    site = _replace(folder, path, "".join(lines))
+    return before, site
 
 
 def _replace(folder: Path, path: Path, text: str) -> Site:

@@ -15,10 +15,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.console.signin import account_for, audit, page, posted_form, state_of
-from server.content_edit import set_process_threshold
+from server.content_edit import set_process_threshold, set_site_value
 from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
+from server.support.frustration import SignalKind
 from server.web import privacy
+from server.web.frustration import rules_for
 from server.web.state import AppState
 
 ADMIN_ONLY = "These pages are for admins."
@@ -53,6 +55,7 @@ async def admin_page(request: Request) -> Response:
         "admin.html", site=site_key, account=account, csrf=who.csrf, processes=site.processes,
         default_threshold=site.config.effectiveness.default_threshold, agents=accounts,
         known_skills=sorted({s.id for s in site.skills} | {r.id for r in site.roles}),
+        frustration=rules_for(site.config.frustration),
         notice=request.query_params.get("notice", ""),
     )  # fmt: skip
 
@@ -83,6 +86,37 @@ async def set_threshold(request: Request) -> Response:
         before=before, after=value,
     )  # fmt: skip
     notice = quote(f"The threshold of {process} is {value:g} from the next support session on.")
+    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
+
+
+async def set_frustration(request: Request) -> Response:
+    """The frustration indicator's threshold, or one signal's weight, into ``site.yaml``."""
+    site_key = request.path_params["site"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    what = str(form.get("what", ""))
+    known = {kind.value for kind in SignalKind}
+    if what != "threshold" and what not in known:
+        return page("refused.html", 400, message="Set the threshold or one signal's weight.")
+    try:
+        value = float(str(form.get("value", "")))
+    except ValueError:
+        return page("refused.html", 400, message="A weight or threshold is a number.")
+    keys = ["frustration", "threshold"] if what == "threshold" else ["frustration", "weights", what]
+    state = state_of(request)
+    try:
+        before, site = set_site_value(state.settings.content_dir / site_key, keys, value)
+    except (ContentInvalid, ValueError) as exc:
+        return page("refused.html", 400, message=f"Not saved: {exc}")
+    use_site(state, site)
+    await audit(
+        request, site_key, account.email, "admin.frustration_changed", what, before=before, after=value
+    )  # fmt: skip
+    notice = quote(f"Frustration {what.replace('_', ' ')} is {value:g} from now on.")
     return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
 
 
@@ -168,6 +202,12 @@ def admin_routes() -> list[BaseRoute]:
         Route(
             "/console/{site}/admin/processes/{process}/threshold",
             set_threshold,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/frustration",
+            set_frustration,
             methods=["POST"],
             include_in_schema=False,
         ),

@@ -351,3 +351,29 @@ async def test_an_admin_sets_an_agents_skills_and_capacity_checked_and_audited(
         e for e in await server.state.store.read_audit("demo") if e.action == "admin.agent_changed"
     ]
     assert entry.target == "ada@acme.test" and entry.detail["before"]["capacity"] == 2
+
+
+async def test_an_admin_tunes_the_frustration_rules_into_site_yaml(server: LiveServer) -> None:
+    from server.web.frustration import rules_for
+
+    await add(server, "demo", "boss@acme.test", "admin")
+    site_file = server.state.settings.content_dir / "demo" / "site.yaml"
+    original = site_file.read_text()
+    async with client(server) as boss:
+        await sign_in(boss, "demo", "boss@acme.test")
+        page = await boss.get("/console/demo/admin")
+        assert 'data-frustration="rage_click"' in page.text
+        token = await csrf_of(boss, "/console/demo/admin")
+        for what, value in (("rage_click", "6"), ("threshold", "10")):
+            saved = await boss.post("/console/demo/admin/frustration", data={"csrf": token, "what": what, "value": value})  # fmt: skip
+            assert saved.status_code == 303
+        edited = site_file.read_text()
+        refused = await boss.post("/console/demo/admin/frustration", data={"csrf": token, "what": "threshold", "value": "-1"})  # fmt: skip
+        assert refused.status_code == 400 and "threshold" in refused.text
+        unknown = await boss.post("/console/demo/admin/frustration", data={"csrf": token, "what": "sneezing", "value": "1"})  # fmt: skip
+        assert unknown.status_code == 400
+    assert site_file.read_text() == edited and edited.startswith(original.rstrip("\n"))
+    rules = rules_for(server.state.sites["demo"].config.frustration)
+    assert (rules.threshold, rules.weights["rage_click"]) == (10.0, 6.0)  # in use from now on
+    changes = [(e.target, e.detail["after"]) for e in await server.state.store.read_audit("demo") if e.action == "admin.frustration_changed"]  # fmt: skip
+    assert sorted(changes) == [("rage_click", 6.0), ("threshold", 10.0)]

@@ -54,3 +54,30 @@ def test_a_value_that_does_not_validate_leaves_the_file_as_it_was(tmp_path: Path
     with pytest.raises(KeyError):
         set_process_threshold(folder, "no-such-process", 0.5)
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_site_value_is_set_added_or_refused_keeping_the_rest(tmp_path: Path) -> None:
+    from server.content_edit import set_site_value
+
+    folder = demo(tmp_path)
+    original = (folder / "site.yaml").read_text()
+    before, site = set_site_value(folder, ["frustration", "weights", "rage_click"], 4.5)
+    assert before is None and site.config.frustration.weights["rage_click"] == 4.5
+    text = (folder / "site.yaml").read_text()
+    assert (
+        text.startswith(original.rstrip("\n"))
+        and "frustration:\n  weights:\n    rage_click: 4.5\n" in text
+    )
+    before, site = set_site_value(folder, ["frustration", "weights", "dead_click"], 2.0)
+    assert before is None and site.config.frustration.weights == {
+        "rage_click": 4.5,
+        "dead_click": 2.0,
+    }
+    before, site = set_site_value(folder, ["frustration", "weights", "rage_click"], 6.0)
+    assert before == 4.5 and site.config.frustration.weights["rage_click"] == 6.0
+    before, site = set_site_value(folder, ["frustration", "threshold"], 9.0)
+    assert before is None and site.config.frustration.threshold == 9.0
+    edited = (folder / "site.yaml").read_text()
+    with pytest.raises(ContentInvalid):
+        set_site_value(folder, ["frustration", "threshold"], -1.0)
+    assert (folder / "site.yaml").read_text() == edited
