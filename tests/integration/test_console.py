@@ -354,6 +354,7 @@ async def test_an_admin_sets_an_agents_skills_and_capacity_checked_and_audited(
 
 
 async def test_an_admin_tunes_the_frustration_rules_into_site_yaml(server: LiveServer) -> None:
+    from server.support.frustration import SignalKind
     from server.web.frustration import rules_for
 
     await add(server, "demo", "boss@acme.test", "admin")
@@ -374,6 +375,6 @@ async def test_an_admin_tunes_the_frustration_rules_into_site_yaml(server: LiveS
         assert unknown.status_code == 400
     assert site_file.read_text() == edited and edited.startswith(original.rstrip("\n"))
     rules = rules_for(server.state.sites["demo"].config.frustration)
-    assert (rules.threshold, rules.weights["rage_click"]) == (10.0, 6.0)  # in use from now on
+    assert (rules.threshold, rules.weights[SignalKind.RAGE_CLICK]) == (10.0, 6.0)  # in use now
     changes = [(e.target, e.detail["after"]) for e in await server.state.store.read_audit("demo") if e.action == "admin.frustration_changed"]  # fmt: skip
     assert sorted(changes) == [("rage_click", 6.0), ("threshold", 10.0)]
