@@ -8,6 +8,7 @@ other server processes read it when they start (a shared folder, or the same com
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -55,7 +56,8 @@ async def admin_page(request: Request) -> Response:
         "admin.html", site=site_key, account=account, csrf=who.csrf, processes=site.processes,
         default_threshold=site.config.effectiveness.default_threshold, agents=accounts,
         known_skills=sorted({s.id for s in site.skills} | {r.id for r in site.roles}),
-        frustration=rules_for(site.config.frustration),
+        frustration=rules_for(site.config.frustration), channels=site.config.channels,
+        smtp_host=state_of(request).settings.smtp_host,
         notice=request.query_params.get("notice", ""),
     )  # fmt: skip
 
@@ -117,6 +119,68 @@ async def set_frustration(request: Request) -> Response:
         request, site_key, account.email, "admin.frustration_changed", what, before=before, after=value
     )  # fmt: skip
     notice = quote(f"Frustration {what.replace('_', ' ')} is {value:g} from now on.")
+    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
+
+
+async def test_channel(request: Request) -> Response:
+    """Send a test referral to the site's webhook or email now, and say what became of it."""
+    import os
+    import secrets
+
+    from server.channels import email, webhook
+    from server.support.handoff import HandoffPacket, Visitor
+
+    site_key = request.path_params["site"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    state = state_of(request)
+    channels = state.sites[site_key].config.channels
+    now_ms = time.time_ns() // 1_000_000
+    packet = HandoffPacket(
+        site=site_key, session=f"test-{secrets.token_hex(6)}", created_ms=now_ms, triggers=["test"],
+        reasons=[{"code": "test", "detail": {"by": account.email}}],
+        visitor=Visitor(user="test-visitor", anonymous=True, traits={}),
+    )  # fmt: skip
+    channel = str(form.get("channel", ""))
+    if channel == "webhook" and channels.webhook is not None:
+        secret = os.environ.get(channels.webhook.secret_env, "")
+        if not secret:
+            outcome = f"not sent: {channels.webhook.secret_env} is not set"
+        else:
+            sent = await webhook.deliver(
+                channels.webhook.url, secret.encode(), packet.model_dump_json().encode(),
+                packet.session, max_attempts=1, clock=time.time,
+            )  # fmt: skip
+            outcome = (
+                f"delivered (HTTP {sent.status})" if sent.delivered
+                else f"not delivered: {sent.error or f'HTTP {sent.status}'}"
+            )  # fmt: skip
+    elif channel == "email" and channels.email is not None:
+        settings = state.settings
+        if not settings.smtp_host:
+            outcome = "not sent: TANDEM_SMTP_HOST is not set"
+        else:
+            server = email.SmtpServer(
+                settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
+                settings.smtp_password, settings.smtp_from,
+            )  # fmt: skip
+            try:
+                await email.send(
+                    server, email.referral_email(packet, channels.email.to, settings.smtp_from)
+                )
+                outcome = f"sent to {', '.join(channels.email.to)}"
+            except Exception as exc:  # SMTP or network: said, not raised
+                outcome = f"not sent: {exc}"
+    else:
+        return page("refused.html", 400, message="This site has no such channel.")
+    await audit(
+        request, site_key, account.email, "admin.channel_tested", channel, outcome=outcome
+    )  # fmt: skip
+    notice = quote(f"Test of the {channel}: {outcome}.")
     return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
 
 
@@ -202,6 +266,12 @@ def admin_routes() -> list[BaseRoute]:
         Route(
             "/console/{site}/admin/processes/{process}/threshold",
             set_threshold,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/channels/test",
+            test_channel,
             methods=["POST"],
             include_in_schema=False,
         ),

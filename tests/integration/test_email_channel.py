@@ -172,3 +172,55 @@ async def test_a_visitor_waiting_when_the_last_agent_goes_away_is_emailed_after_
     assert [(e.action, e.target, e.detail) for e in audit if e.action == "assignment.fallback"] == [
         ("assignment.fallback", waiting.session, {"channel": "email"})
     ]
+
+
+async def test_an_admin_sends_a_test_to_the_sites_webhook_and_email(
+    store_url: str, tmp_path: Path, smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from server.channels.webhook import verify
+    from tests.integration.test_console import add, client, csrf_of, sign_in
+    from tests.webhook_receiver import webhook_receiver
+
+    inbox, port = smtp
+    monkeypatch.setenv("TANDEM_TEST_HOOK_SECRET", "hook-secret-for-the-test")
+    with webhook_receiver() as receiver:
+        root = content_dir(tmp_path)
+        site = root / "demo" / "site.yaml"
+        site.write_text(
+            site.read_text() + "channels:\n  email:\n    to: [support@acme.test]\n"
+            f"  webhook:\n    url: {receiver.url}/hook\n    secret_env: TANDEM_TEST_HOOK_SECRET\n"
+        )
+        settings = Settings(
+            store_url=store_url, content_dir=root, admin_token=ADMIN_TOKEN, smtp_host="127.0.0.1",
+            smtp_port=port, smtp_tls="none", smtp_from="tandem@acme.test",
+        )  # fmt: skip
+        async with live_server(settings) as server:
+            await add(server, "demo", "boss@acme.test", "admin")
+            async with client(server) as boss:
+                await sign_in(boss, "demo", "boss@acme.test")
+                page = await boss.get("/console/demo/admin")
+                assert (
+                    "Send a test to the webhook" in page.text and "Send a test email" in page.text
+                )
+                token = await csrf_of(boss, "/console/demo/admin")
+                for channel in ("webhook", "email"):
+                    sent = await boss.post("/console/demo/admin/channels/test", data={"csrf": token, "channel": channel})  # fmt: skip
+                    assert sent.status_code == 303
+                    notice = (await boss.get(sent.headers["location"])).text
+                    assert re.search(r"Test of the (webhook|email): (delivered|sent)", notice), (
+                        notice
+                    )
+            [request] = receiver.requests
+            assert json.loads(request.body)["triggers"] == ["test"]
+            signature = next(
+                v for k, v in request.headers.items() if k.lower() == "tandem-signature"
+            )
+            assert verify(
+                b"hook-secret-for-the-test", signature, request.body, now_s=int(time.time())
+            )
+            [(to, message)] = inbox.messages
+            assert to == ["support@acme.test"] and message["X-Tandem-Session"].startswith("test-")
+            actions = [e.detail["outcome"] for e in await server.state.store.read_audit("demo") if e.action == "admin.channel_tested"]  # fmt: skip
+            assert len(actions) == 2
