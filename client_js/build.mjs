@@ -43,6 +43,13 @@ const builds = [
     loader: { ".css": "text" },
   },
   {
+    // The console's charts (uPlot), for its analytics page.
+    entryPoints: { "console-charts": "src/console/charts.js" },
+    format: "iife",
+    target: ["es2020"],
+    loader: { ".css": "text" },
+  },
+  {
     // Acme Billing, the demo site: its own app code (router, Preact form, dialogs).
     entryPoints: { "demo-app": "demo/app.js" },
     format: "esm",

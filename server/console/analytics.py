@@ -65,10 +65,16 @@ async def analytics_page(request: Request) -> Response:
     if isinstance(made, Response):
         return made
     widest = max([max(g.distribution) for g in made.report.groups] + [1])
+    days = made.report.days
+    charts = {
+        "sessions": {"labels": ["support sessions", "referred to a person"], "x": [d[0] for d in days],
+                     "series": [[d[1] for d in days], [d[3] for d in days]]},
+        "score": {"labels": ["mean effectiveness"], "x": [d[0] for d in days], "series": [[d[2] for d in days]]},
+    }  # fmt: skip
     return page(
         "analytics.html", site=request.path_params["site"], account=made.account, csrf=made.csrf,
         report=made.report, since=made.since, until=made.until, by=made.by, widest=widest,
-        buckets=BUCKETS,
+        buckets=BUCKETS, charts=charts,
     )  # fmt: skip
 
 

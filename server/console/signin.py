@@ -45,6 +45,7 @@ _TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_TEMPLATES.filters["day"] = lambda seconds: time.strftime("%Y-%m-%d", time.gmtime(seconds))
 
 
 @dataclass(frozen=True)

@@ -241,7 +241,16 @@ async def console_script(request: Request) -> Response:
 
 async def live_script(request: Request) -> Response:
     """The session page's live view (the rrweb replayer, built with the client)."""
-    bundle = state_of(request).settings.client_bundle.with_name("console-live.js")
+    return _console_bundle(request, "console-live.js")
+
+
+async def charts_script(request: Request) -> Response:
+    """The analytics page's charts (uPlot, built with the client)."""
+    return _console_bundle(request, "console-charts.js")
+
+
+def _console_bundle(request: Request, name: str) -> Response:
+    bundle = state_of(request).settings.client_bundle.with_name(name)
     if not bundle.is_file():
         return Response("the console's live view is not built: run `make client`", status_code=404)
     return FileResponse(bundle, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
@@ -274,6 +283,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/{site}/audit", audit_page, include_in_schema=False),
         Route("/console/static/console.js", console_script, include_in_schema=False),
         Route("/console/static/live.js", live_script, include_in_schema=False),
+        Route("/console/static/charts.js", charts_script, include_in_schema=False),
         WebSocketRoute("/console/{site}/sessions/{session}/live", live_socket),
         Route("/console/{site}/sessions/{session}/chat.json", chat_json, include_in_schema=False),
         Route(

@@ -64,6 +64,27 @@ class Report:
     groups: list[Group]
     total: Group
     signals: list[tuple[str, int]]  # frustration signals seen, most frequent first
+    # Per day (UTC, as epoch seconds at midnight): sessions opened, their mean score, referred.
+    days: list[tuple[int, int, float | None, int]] = field(default_factory=list)
+
+
+DAY_S = 86_400
+
+
+def daily(
+    sessions: list[Session], opened_at: dict[str, int]
+) -> list[tuple[int, int, float | None, int]]:
+    """The sessions opened each day (by ``opened_at`` ms), with their mean score and referrals."""
+    by_day: dict[int, list[Session]] = {}
+    for s in sessions:
+        day = opened_at[s.id] // 1000 // DAY_S * DAY_S
+        by_day.setdefault(day, []).append(s)
+    out = []
+    for day, group in sorted(by_day.items()):
+        scores = [s.score for s in group if s.score is not None]
+        mean = round(statistics.fmean(scores), 3) if scores else None
+        out.append((day, len(group), mean, sum(s.referred for s in group)))
+    return out
 
 
 def _round(value: float | None) -> float | None:
@@ -124,6 +145,11 @@ def _group(key: str, sessions: list[Session]) -> Group:
 def report(items: list[tuple[str, SupportItem]], *, by: str = "process") -> Report:
     """The figures of a period's items, grouped ``by`` process or persona."""
     sessions = sessions_of(items)
+    opened_at: dict[str, int] = {}
+    for _, item in items:
+        sid = item.payload.get("session")
+        if item.kind == SUPPORT_SESSION and "offer" in item.payload and isinstance(sid, str):
+            opened_at.setdefault(sid, item.at_ms)
     keyed: dict[str, list[Session]] = {}
     for s in sessions:
         keyed.setdefault(s.process if by == "process" else s.persona, []).append(s)
@@ -137,4 +163,5 @@ def report(items: list[tuple[str, SupportItem]], *, by: str = "process") -> Repo
         [_group(k, v) for k, v in sorted(keyed.items())],
         _group("all", sessions),
         signals.most_common(10),
+        daily(sessions, opened_at),
     )

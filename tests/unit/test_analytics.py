@@ -58,3 +58,15 @@ def test_per_persona_and_nothing_at_all() -> None:
     assert (by_persona["guide"].sessions, by_persona["coach"].sessions) == (2, 1)
     empty = report([])
     assert empty.groups == [] and empty.total.sessions == 0 and empty.total.referral_rate is None
+
+
+def test_per_day() -> None:
+    day = 86_400_000
+    items = [
+        ("u", SupportItem(1, "support_session", 3 * day + 5, {"session": "a", "offer": "faq"}, False, None)),
+        ("u", SupportItem(2, "support_session", 3 * day + 9, {"session": "a", "effectiveness": {"score": 0.4}}, False, None)),
+        ("u", SupportItem(3, "support_session", 3 * day + 7, {"session": "b", "offer": "faq"}, False, None)),
+        ("u", SupportItem(4, "support_session", 5 * day, {"session": "c", "offer": "faq"}, False, None)),
+        ("u", SupportItem(5, "support_session", 5 * day, {"session": "c", "referral": {}}, False, None)),
+    ]  # fmt: skip
+    assert report(items).days == [(3 * 86_400, 2, 0.4, 0), (5 * 86_400, 1, None, 1)]
