@@ -118,3 +118,79 @@ def _replace(folder: Path, path: Path, text: str) -> Site:
         handle.write(text)
     os.replace(temporary, path)
     return load_site(folder)
+
+
+FAQ_FILE = "faq.yaml"
+
+
+def save_faq_entry(folder: Path, entry: dict[str, Any], *, replacing: str | None = None) -> Site:
+    """Add an FAQ entry to ``faq.yaml``, or replace the one whose id is ``replacing``.
+
+    The file is written back by ruamel.yaml's round trip: its comments, key order, quoting
+    and flow lists stay. Raises ``KeyError`` when ``replacing`` is not there, and
+    ``ContentInvalid`` (the file left as it was) when the result would not load — an id
+    used twice, an empty answer, an unknown process…
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import (
+        DoubleQuotedScalarString as Quoted,
+    )  # as the file writes text
+
+    path = folder / FAQ_FILE
+    yaml = _round_trip()
+    document: Any = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if document is None:
+        document = CommentedMap(entries=CommentedSeq())
+    entries = document.setdefault("entries", CommentedSeq())
+    questions = CommentedSeq([Quoted(q) for q in entry["questions"]])
+    questions.fa.set_flow_style()
+    processes = CommentedSeq(entry.get("processes") or [])
+    processes.fa.set_flow_style()
+    fields = {
+        "id": entry["id"],
+        "questions": questions,
+        "answer": entry["answer"],
+        "processes": processes,
+    }
+    if replacing is None:
+        entries.append(CommentedMap(fields))
+    else:
+        index = next((i for i, e in enumerate(entries) if e.get("id") == replacing), None)
+        if index is None:
+            raise KeyError(replacing)
+        kept = entries[index]
+        for key in list(kept):
+            if key not in fields:
+                del kept[key]
+        for key, value in fields.items():
+            kept[key] = value
+    return _replace(folder, path, _dumped(yaml, document))
+
+
+def delete_faq_entry(folder: Path, entry_id: str) -> Site:
+    """Remove an FAQ entry from ``faq.yaml``; ``KeyError`` when it is not there."""
+    path = folder / FAQ_FILE
+    yaml = _round_trip()
+    document: Any = yaml.load(path.read_text(encoding="utf-8"))
+    entries = document.get("entries") or []
+    index = next((i for i, e in enumerate(entries) if e.get("id") == entry_id), None)
+    if index is None:
+        raise KeyError(entry_id)
+    del entries[index]
+    return _replace(folder, path, _dumped(yaml, document))
+
+
+def _round_trip() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # long lines stay long: no re-wrapping of what the author wrote
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _dumped(yaml: YAML, document: Any) -> str:
+    import io
+
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from server.console.admin import admin_routes
 from server.console.analytics import analytics_routes
 from server.console.authors import author_routes
+from server.console.faq import faq_routes
 from server.console.live import live_socket
 from server.console.signin import (
     REFRESH_S,
@@ -274,6 +275,7 @@ def console_routes() -> list[BaseRoute]:
         *author_routes(),
         *admin_routes(),
         *analytics_routes(),
+        *faq_routes(),
         # Pages, not API: left out of the OpenAPI document.
         Route("/console/login", login_form, methods=["GET"], include_in_schema=False),
         Route("/console/login", login, methods=["POST"], include_in_schema=False),

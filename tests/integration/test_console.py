@@ -378,3 +378,33 @@ async def test_an_admin_tunes_the_frustration_rules_into_site_yaml(server: LiveS
     assert (rules.threshold, rules.weights[SignalKind.RAGE_CLICK]) == (10.0, 6.0)  # in use now
     changes = [(e.target, e.detail["after"]) for e in await server.state.store.read_audit("demo") if e.action == "admin.frustration_changed"]  # fmt: skip
     assert sorted(changes) == [("rage_click", 6.0), ("threshold", 10.0)]
+
+
+async def test_an_author_adds_changes_and_deletes_faq_entries_and_help_answers_with_them(
+    server: LiveServer,
+) -> None:
+    await add(server, "demo", "ann@acme.test", "author")
+    faq_file = server.state.settings.content_dir / "demo" / "faq.yaml"
+    original = faq_file.read_text()
+    store = server.state.store
+    async with client(server) as ann:
+        await sign_in(ann, "demo", "ann@acme.test")
+        assert 'data-entry="export-csv"' in (await ann.get("/console/demo/faq")).text
+        token = await csrf_of(ann, "/console/demo/faq")
+        new = {"csrf": token, "id": "vat", "questions": "Do prices include VAT?\nIs tax included?",
+               "answer": "Prices exclude **VAT**; it is added at checkout.", "processes": "add-payment-method"}  # fmt: skip
+        assert (await ann.post("/console/demo/faq", data=new)).status_code == 303
+        [hit, *_] = await store.search_faq("demo", "is VAT included in the price")
+        assert hit.entry == "vat"
+        changed = {**new, "answer": "No: VAT is added at checkout."}
+        assert (await ann.post("/console/demo/faq/vat", data=changed)).status_code == 303
+        assert "No: VAT is added at checkout." in faq_file.read_text()
+        twice = await ann.post("/console/demo/faq", data={**new, "id": "invite"})
+        assert twice.status_code == 400  # an id used twice: refused, the file as it was
+        assert (
+            await ann.post("/console/demo/faq/vat/delete", data={"csrf": token})
+        ).status_code == 303
+    assert faq_file.read_text() == original
+    assert all(h.entry != "vat" for h in await store.search_faq("demo", "is VAT included"))
+    actions = [e.action for e in await store.read_audit("demo") if e.action.startswith("faq.")]
+    assert sorted(actions) == ["faq.added", "faq.changed", "faq.deleted"]

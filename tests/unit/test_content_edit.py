@@ -81,3 +81,40 @@ def test_a_site_value_is_set_added_or_refused_keeping_the_rest(tmp_path: Path) -
     with pytest.raises(ContentInvalid):
         set_site_value(folder, ["frustration", "threshold"], -1.0)
     assert (folder / "site.yaml").read_text() == edited
+
+
+def test_faq_entries_are_added_replaced_and_deleted_keeping_the_file_s_style(
+    tmp_path: Path,
+) -> None:
+    from server.content_edit import delete_faq_entry, save_faq_entry
+
+    folder = demo(tmp_path)
+    original = (folder / "faq.yaml").read_text()
+    site = save_faq_entry(folder, {"id": "vat", "questions": ["Do prices include VAT?", "Is tax included?"],
+                                   "answer": "Prices exclude **VAT**; it is added at checkout.",
+                                   "processes": ["add-payment-method"]})  # fmt: skip
+    assert [e.id for e in site.faq][-1] == "vat"
+    text = (folder / "faq.yaml").read_text()
+    assert text.startswith(original)  # everything before stays as it was, comments included
+    assert '    questions: ["Do prices include VAT?", "Is tax included?"]\n' in text
+    site = save_faq_entry(folder, {"id": "vat", "questions": ["Is VAT included?"], "answer": "No: VAT is added at checkout.",
+                                   "processes": []}, replacing="vat")  # fmt: skip
+    [vat] = [e for e in site.faq if e.id == "vat"]
+    assert (vat.questions, vat.answer, vat.processes) == (
+        ["Is VAT included?"],
+        "No: VAT is added at checkout.",
+        [],
+    )
+    before = (folder / "faq.yaml").read_text()
+    with pytest.raises(ContentInvalid):
+        save_faq_entry(
+            folder, {"id": "vat", "questions": ["x"], "answer": "twice"}
+        )  # an id used twice
+    with pytest.raises(ContentInvalid):
+        save_faq_entry(folder, {"id": "empty", "questions": ["x"], "answer": ""})
+    with pytest.raises(KeyError):
+        save_faq_entry(folder, {"id": "nope", "questions": ["x"], "answer": "y"}, replacing="nope")
+    assert (folder / "faq.yaml").read_text() == before
+    site = delete_faq_entry(folder, "vat")
+    assert "vat" not in [e.id for e in site.faq]
+    assert (folder / "faq.yaml").read_text() == original
