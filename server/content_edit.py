@@ -194,3 +194,38 @@ def _dumped(yaml: YAML, document: Any) -> str:
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
+
+
+PERSONAE_FILE = "personae.yaml"
+
+
+def save_persona(
+    folder: Path, persona: str, *, name: str, avatar: str, voice: dict[str, str]
+) -> Site:
+    """Change a persona's name, avatar and voice lines in ``personae.yaml`` (a line left empty
+    is removed: the default line is used); its role, skills and rules stay. Round trip, like
+    the FAQ; ``KeyError`` for an unknown persona, ``ContentInvalid`` when it would not load."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString as Quoted
+
+    path = folder / PERSONAE_FILE
+    yaml = _round_trip()
+    document: Any = yaml.load(path.read_text(encoding="utf-8"))
+    entry = next((p for p in document.get("personae") or [] if p.get("id") == persona), None)
+    if entry is None:
+        raise KeyError(persona)
+    if entry.get("name") != name:
+        entry["name"] = name
+    if entry.get("avatar") != avatar:
+        entry["avatar"] = Quoted(avatar)
+    lines = entry.get("voice")
+    if lines is None:
+        lines = entry["voice"] = CommentedMap()
+    for line, text in voice.items():
+        if not text:
+            lines.pop(line, None)
+        elif lines.get(line) != text:
+            lines[line] = Quoted(text)
+    if not lines:
+        del entry["voice"]
+    return _replace(folder, path, _dumped(yaml, document))

@@ -20,6 +20,7 @@ from server.console.analytics import analytics_routes
 from server.console.authors import author_routes
 from server.console.faq import faq_routes
 from server.console.live import live_socket
+from server.console.personae import personae_routes
 from server.console.signin import (
     REFRESH_S,
     ROLES_FOR_QUEUE,
@@ -276,6 +277,7 @@ def console_routes() -> list[BaseRoute]:
         *admin_routes(),
         *analytics_routes(),
         *faq_routes(),
+        *personae_routes(),
         # Pages, not API: left out of the OpenAPI document.
         Route("/console/login", login_form, methods=["GET"], include_in_schema=False),
         Route("/console/login", login, methods=["POST"], include_in_schema=False),

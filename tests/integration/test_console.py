@@ -408,3 +408,30 @@ async def test_an_author_adds_changes_and_deletes_faq_entries_and_help_answers_w
     assert all(h.entry != "vat" for h in await store.search_faq("demo", "is VAT included"))
     actions = [e.action for e in await store.read_audit("demo") if e.action.startswith("faq.")]
     assert sorted(actions) == ["faq.added", "faq.changed", "faq.deleted"]
+
+
+async def test_an_author_changes_a_persona_s_voice_and_the_next_answer_speaks_so(
+    server: LiveServer,
+) -> None:
+    from server.protocol.messages import Help, HelpAnswer, Location
+    from tests.integration.live_server import tab_client
+    from tests.integration.test_agent_sessions import greet
+
+    await add(server, "demo", "ann@acme.test", "author")
+    async with client(server) as ann:
+        await sign_in(ann, "demo", "ann@acme.test")
+        page = await ann.get("/console/demo/personae")
+        assert 'data-persona="guide"' in page.text
+        token = await csrf_of(ann, "/console/demo/personae")
+        guide = {"csrf": token, "name": "Robin", "avatar": "🧭",
+                 "voice_offer_walkthrough": "Robin here: let me show you **{{ offer.title }}**."}  # fmt: skip
+        assert (await ann.post("/console/demo/personae/guide", data=guide)).status_code == 303
+        bad = await ann.post("/console/demo/personae/guide", data={**guide, "name": ""})
+        assert bad.status_code == 400
+    async with tab_client(server) as tab:
+        await greet(tab, "u-newcomer", "tab-persona-voice")
+        await tab.send(Location(cseq=1, at=1, url="http://127.0.0.1:8001/team"))
+        await tab.send(Help(req=1, question="how do I invite a colleague?"))
+        answer = await tab.recv_until(HelpAnswer)
+    assert answer.persona["name"] == "Robin"
+    assert answer.text == "Robin here: let me show you **Invite a teammate**."

@@ -3,6 +3,7 @@ leaves a file that does not load."""
 
 from __future__ import annotations
 
+import difflib
 import shutil
 from pathlib import Path
 
@@ -118,3 +119,32 @@ def test_faq_entries_are_added_replaced_and_deleted_keeping_the_file_s_style(
     site = delete_faq_entry(folder, "vat")
     assert "vat" not in [e.id for e in site.faq]
     assert (folder / "faq.yaml").read_text() == original
+
+
+def test_a_persona_s_name_avatar_and_voice_are_changed_and_the_rest_stays(tmp_path: Path) -> None:
+    from server.content_edit import save_persona
+
+    folder = demo(tmp_path)
+    original = (folder / "personae.yaml").read_text()
+    site = save_persona(folder, "guide", name="Robin", avatar="🧭", voice={
+        "greeting": "Hi {{ user.first_name }}, I'm Robin. New here? I'll show you around.",
+        "offer_walkthrough": "Let me show you **{{ offer.title }}**.", "resume": "", "ask_helped": "Did that help?",
+    })  # fmt: skip
+    [guide] = [p for p in site.personae if p.id == "guide"]
+    assert guide.voice["offer_walkthrough"] == "Let me show you **{{ offer.title }}**."
+    assert "resume" not in guide.voice and guide.skills == ["general", "team-admin", "payments"]
+    text = (folder / "personae.yaml").read_text()
+    assert text.splitlines()[:3] == original.splitlines()[:3]  # the comments stay
+    removed = [
+        line
+        for line in difflib.ndiff(original.splitlines(), text.splitlines())
+        if line.startswith("- ")
+    ]
+    # The two voice lines, and flow maps re-spaced ({ a: b } → {a: b}): the same YAML.
+    assert len(removed) <= 4 and all(
+        "offer_walkthrough" in r or "resume" in r or "{ " in r for r in removed
+    )
+    with pytest.raises(ContentInvalid):
+        save_persona(folder, "guide", name="", avatar="🧭", voice={})
+    with pytest.raises(KeyError):
+        save_persona(folder, "nobody", name="X", avatar="", voice={})

@@ -1,0 +1,71 @@
+"""The console's personae page (authors and admins): each persona's name, avatar and voice
+lines, changed in ``personae.yaml`` (round trip) and used from the next answer on. Who a
+persona is chosen for, its role and skills stay in the file, for the author to edit there."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.console.admin import use_site
+from server.console.authors import AUTHOR_ROLES
+from server.console.signin import account_for, audit, page, posted_form, state_of
+from server.content_edit import save_persona
+from server.knowledge.sources import ContentInvalid
+from server.knowledge.support_content import VOICE_LINES
+
+NOT_FOR_YOU = "Personae are for authors and admins."
+
+
+async def personae_page(request: Request) -> Response:
+    site_key = request.path_params["site"]
+    found = await account_for(request, site_key)
+    if isinstance(found, Response):
+        return found
+    who, account = found
+    if account.role not in AUTHOR_ROLES:
+        return page("refused.html", 403, message=NOT_FOR_YOU)
+    from server.web.help import DEFAULT_LINES
+
+    site = state_of(request).sites[site_key]
+    return page(
+        "personae.html", site=site_key, account=account, csrf=who.csrf, personae=site.personae,
+        lines=VOICE_LINES, defaults=DEFAULT_LINES, notice=request.query_params.get("notice", ""),
+    )  # fmt: skip
+
+
+async def save(request: Request) -> Response:
+    site_key, persona = request.path_params["site"], request.path_params["persona"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role not in AUTHOR_ROLES:
+        return page("refused.html", 403, message=NOT_FOR_YOU)
+    voice = {line: str(form.get(f"voice_{line}", "")).strip() for line in VOICE_LINES}
+    state = state_of(request)
+    try:
+        site = save_persona(
+            state.settings.content_dir / site_key, persona, name=str(form.get("name", "")).strip(),
+            avatar=str(form.get("avatar", "")).strip(), voice=voice,
+        )  # fmt: skip
+    except KeyError:
+        return page("refused.html", 404, message="There is no such persona.")
+    except ContentInvalid as exc:
+        return page("refused.html", 400, message=f"Not saved: {exc}")
+    use_site(state, site)
+    await audit(request, site_key, account.email, "persona.changed", persona)
+    notice = quote(f"Saved {persona}: the next answers speak so.")
+    return RedirectResponse(f"/console/{site_key}/personae?notice={notice}", status_code=303)
+
+
+def personae_routes() -> list[BaseRoute]:
+    return [
+        Route("/console/{site}/personae", personae_page, include_in_schema=False),
+        Route(
+            "/console/{site}/personae/{persona}", save, methods=["POST"], include_in_schema=False
+        ),
+    ]
