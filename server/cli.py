@@ -424,3 +424,72 @@ def retention(store_url: str | None, content_dir: Path | None) -> None:
         ", ".join(f"{s}: {n} events deleted" for s, n in deleted.items())
         or "no site sets a retention"
     )
+
+
+@main.command()
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--base-url", required=True, help="the site to verify against, e.g. https://staging.example.com"
+)
+@click.option("--storage-state", type=click.Path(exists=True, path_type=Path),
+              help="a Playwright storage state (cookies) to start signed in")  # fmt: skip
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path), help="write JUnit XML here")
+@click.option("--threshold", default=0.6, show_default=True, type=click.FloatRange(0, 1),
+              help="the similarity a target must reach")  # fmt: skip
+@click.option("--timeout-ms", default=8000, show_default=True, type=click.IntRange(0, 120_000),
+              help="how long each step's target is waited for")  # fmt: skip
+def verify(
+    target: Path, base_url: str, storage_state: Path | None, junit_path: Path | None,
+    threshold: float, timeout_ms: int,
+) -> None:  # fmt: skip
+    """Replay walkthroughs (a file, or every one in a folder) in headless Chromium with the
+    player's resolver: per step, whether its target resolves, how, and how similar; exit 1 when
+    a step fails or resolves only below the threshold."""
+    from playwright.async_api import async_playwright
+
+    from recorder.chromium import ChromiumNotFound, find_chromium
+    from recorder.verify import (
+        RESOLVER_BUNDLE,
+        WalkthroughResult,
+        junit,
+        line,
+        verify_one,
+        walkthrough_files,
+    )
+
+    files = walkthrough_files(target)
+    if not RESOLVER_BUNDLE.is_file():
+        _fail("the resolver bundle is not built: run `make client`")
+        return
+    try:
+        launch = find_chromium()
+    except ChromiumNotFound as exc:
+        _fail(str(exc))
+        return
+
+    async def run() -> list[WalkthroughResult]:
+        results = []
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(**launch.launch_kwargs(headless=True))  # type: ignore[arg-type]
+            context = await browser.new_context(
+                storage_state=str(storage_state) if storage_state else None
+            )
+            await context.add_init_script(path=str(RESOLVER_BUNDLE))
+            with click.progressbar(files, label="verifying", file=sys.stderr) as bar:
+                for path in bar:
+                    found = await verify_one(
+                        context, path, base_url, threshold=threshold, timeout_ms=timeout_ms
+                    )
+                    results.append(found)
+            await browser.close()
+        return results
+
+    results = asyncio.run(run())
+    for result in results:
+        click.echo("\n".join(line(result)))
+    if junit_path is not None:
+        junit_path.write_bytes(junit(results))
+    failed = [r for r in results if not r.ok]
+    click.echo(f"{len(results) - len(failed)} of {len(results)} walkthroughs verified")
+    if failed or not results:
+        raise SystemExit(1)

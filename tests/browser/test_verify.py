@@ -1,0 +1,85 @@
+"""``tandem verify`` in headless Chromium against the demo site: the demo's walkthroughs verify
+on both variants (ids, classes and texts changed), a step whose element is gone fails rather
+than matching a wrong element, and JUnit XML says the same."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from playwright.async_api import Browser
+
+from tests.browser.conftest import TANDEM, Stack, sign_in, start_stack
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.browser, pytest.mark.anyio]
+
+
+@pytest.fixture(scope="module")
+def verify_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = start_stack(tmp_path_factory.mktemp("verify"))
+    yield running
+    running.stop()
+
+
+async def signed_in_state(browser: Browser, base: str, path: Path) -> Path:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await sign_in(page, base, email="ada@acme.test")
+    await context.storage_state(path=str(path))
+    await context.close()
+    return path
+
+
+def verify(target: Path, base: str, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TANDEM, "verify", str(target), "--base-url", base, "--storage-state", str(state), *extra],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+
+async def test_the_demo_walkthroughs_verify_on_both_variants_and_a_missing_element_fails(
+    browser: Browser, verify_stack: Stack, tmp_path: Path
+) -> None:
+    for variant in ("standard", "mutated"):
+        base = verify_stack.demo(variant)
+        state = await signed_in_state(browser, base, tmp_path / f"{variant}.json")
+        report = tmp_path / f"{variant}.xml"
+        done = verify(REPO / "walkthroughs" / "demo", base, state, "--junit", str(report))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "PASS  invite-teammate v1" in done.stdout and "PASS  find-invoice" in done.stdout
+        assert "2 of 2 walkthroughs verified" in done.stdout
+        cases = ElementTree.parse(report).getroot().iter("testcase")
+        assert [c.get("name") for c in cases if c.get("classname") == "invite-teammate"] == [
+            "open-form", "name", "email", "role", "message", "send"
+        ]  # fmt: skip
+
+    # The send button is gone from this copy's point of view: nothing on the page is it.
+    broken = tmp_path / "broken.yaml"
+    shutil.copy(REPO / "walkthroughs" / "demo" / "invite-teammate.yaml", broken)
+    text = broken.read_text()
+    start = text.index("  - id: send")
+    send = text[start:]
+    send = send.replace("invite-submit", "invite-launch-rocket").replace(
+        "Send invitation", "Launch the rocket"
+    )
+    send = send.replace("tag: button", "tag: video").replace("type: submit", "type: rocket")
+    broken.write_text(text[:start] + send)
+    base = verify_stack.demo()
+    state = await signed_in_state(browser, base, tmp_path / "again.json")
+    report = tmp_path / "broken.xml"
+    done = verify(broken, base, state, "--junit", str(report), "--timeout-ms", "2000")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL  invite-teammate v1" in done.stdout
+    send_line = next(line for line in done.stdout.splitlines() if " send " in line)
+    assert "FAIL" in send_line and "not_found" in send_line
+    failed = [
+        c.get("name")
+        for c in ElementTree.parse(report).getroot().iter("testcase")
+        if c.find("failure") is not None
+    ]
+    assert failed == ["send"]
