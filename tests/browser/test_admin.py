@@ -102,8 +102,12 @@ async def test_an_admin_tunes_a_threshold_and_exports_and_erases_a_visitor(
 
     # The analytics count that session, as a table and as charts (uPlot).
     await console.get_by_role("link", name="Analytics").click()
-    await expect(console.locator("tr[data-group=invite-teammate] [data-sessions]")).to_have_text("1")
-    await expect(console.locator("figure[data-chart=sessions]")).to_have_attribute("data-drawn", "2")
+    await expect(console.locator("tr[data-group=invite-teammate] [data-sessions]")).to_have_text(
+        "1"
+    )
+    await expect(console.locator("figure[data-chart=sessions]")).to_have_attribute(
+        "data-drawn", "2"
+    )
     await expect(console.locator("figure[data-chart=score] canvas")).to_have_count(1)
     await console.get_by_role("link", name="Admin").click()
 
