@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -438,9 +439,13 @@ def retention(store_url: str | None, content_dir: Path | None) -> None:
               help="the similarity a target must reach")  # fmt: skip
 @click.option("--timeout-ms", default=8000, show_default=True, type=click.IntRange(0, 120_000),
               help="how long each step's target is waited for")  # fmt: skip
+@click.option(
+    "--site", help="keep the results for this site's console (with --store or TANDEM_STORE_URL)"
+)
+@click.option("--store", "store_url", help="store URL [env TANDEM_STORE_URL]")
 def verify(
     target: Path, base_url: str, storage_state: Path | None, junit_path: Path | None,
-    threshold: float, timeout_ms: int,
+    threshold: float, timeout_ms: int, site: str | None, store_url: str | None,
 ) -> None:  # fmt: skip
     """Replay walkthroughs (a file, or every one in a folder) in headless Chromium with the
     player's resolver: per step, whether its target resolves, how, and how similar; exit 1 when
@@ -485,6 +490,10 @@ def verify(
         return results
 
     results = asyncio.run(run())
+    if site:
+        asyncio.run(
+            _keep_verifications(store_url or Settings.from_env().store_url, site, base_url, results)
+        )
     for result in results:
         click.echo("\n".join(line(result)))
     if junit_path is not None:
@@ -493,3 +502,25 @@ def verify(
     click.echo(f"{len(results) - len(failed)} of {len(results)} walkthroughs verified")
     if failed or not results:
         raise SystemExit(1)
+
+
+async def _keep_verifications(url: str, site: str, base_url: str, results: list[Any]) -> None:
+    """What verify found, for the site's console (each walkthrough's page shows the latest)."""
+    from dataclasses import asdict
+
+    from server.store import open_store
+    from server.store.base import Verification
+
+    async with open_store(url) as store:
+        for r in results:
+            await store.add_verification(
+                Verification(
+                    site,
+                    r.walkthrough,
+                    r.version,
+                    int(time.time() * 1000),
+                    base_url,
+                    r.ok,
+                    [{k: v for k, v in asdict(s).items() if k != "seconds"} for s in r.steps],
+                )
+            )

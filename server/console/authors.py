@@ -123,8 +123,10 @@ async def walkthrough_page(request: Request) -> Response:
          "missing_rate": f"{100 * r.missing_target / r.shown:.0f}%" if r.shown else "—"}
         for r in rows
     ]  # fmt: skip
+    verified = await state.store.latest_verifications(site_key, walkthrough, limit=3)
     return page(
         "walkthrough.html", site=site_key, account=account, csrf=who.csrf, walkthrough=walkthrough,
+        verified=verified,
         title=_title(shown), versions=versions, published=published, shown=shown, compare=compare,
         diff=diff, funnel=funnel, preview=preview_url(state.sites[site_key], shown),
         threshold=RESOLVER_THRESHOLD, margin=DRIFT_MARGIN,

@@ -511,6 +511,18 @@ class Store(abc.ABC):
     ) -> list[FaqHit]:
         """Entries matching the question, best first; entries about ``process`` rank higher."""
 
+    # --- verifications ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_verification(self, verification: Verification) -> None:
+        """Keep what a ``tandem verify`` run found of a walkthrough version."""
+
+    @abc.abstractmethod
+    async def latest_verifications(
+        self, site: str, walkthrough: str, *, limit: int = 5
+    ) -> list[Verification]:
+        """The walkthrough's latest verifications, newest first."""
+
     # --- analytics -----------------------------------------------------------------
 
     @abc.abstractmethod
@@ -546,6 +558,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def server_value(self, key: str, default: str) -> str:
         """The stored value of ``key``; stores ``default`` first when there is none (first writer wins)."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What one ``tandem verify`` run found of a walkthrough version."""
+
+    site: str
+    walkthrough: str
+    version: int
+    at_ms: int
+    base_url: str
+    ok: bool
+    steps: list[dict[str, Any]]  # step, status, strategy, similarity, detail
 
 
 #: The tables that hold a visitor's data by (site, user_id), in the order they are erased.

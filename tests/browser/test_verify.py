@@ -4,7 +4,9 @@ than matching a wrong element, and JUnit XML says the same."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +85,15 @@ async def test_the_demo_walkthroughs_verify_on_both_variants_and_a_missing_eleme
         if c.find("failure") is not None
     ]
     assert failed == ["send"]
+
+    # Kept for the site's console when asked.
+    store = verify_stack.server.args[verify_stack.server.args.index("--store") + 1]
+    kept = verify(broken, base, state, "--timeout-ms", "2000", "--site", "demo", "--store", store)
+    assert kept.returncode == 1
+    rows = (
+        sqlite3.connect(store.removeprefix("sqlite:///"))
+        .execute("SELECT walkthrough, ok, steps FROM verifications WHERE site = 'demo'")
+        .fetchall()
+    )
+    assert [(w, ok) for w, ok, _ in rows] == [("invite-teammate", 0)]
+    assert json.loads(rows[0][2])[-1]["status"] == "not_found"

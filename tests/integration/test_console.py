@@ -435,3 +435,19 @@ async def test_an_author_changes_a_persona_s_voice_and_the_next_answer_speaks_so
         answer = await tab.recv_until(HelpAnswer)
     assert answer.persona["name"] == "Robin"
     assert answer.text == "Robin here: let me show you **Invite a teammate**."
+
+
+async def test_the_walkthrough_page_shows_the_latest_verification(server: LiveServer) -> None:
+    from server.store.base import Verification
+
+    await server.state.store.add_verification(
+        Verification("demo", "invite-teammate", 1, 1_795_000_000_000, "https://staging.acme.test", False,
+                     [{"step": "open-form", "status": "found", "strategy": "testid", "similarity": 1.0, "detail": ""},
+                      {"step": "name", "status": "not_found", "strategy": None, "similarity": 0.0, "detail": ""}])
+    )  # fmt: skip
+    await add(server, "demo", "ann@acme.test", "author")
+    async with client(server) as ann:
+        await sign_in(ann, "demo", "ann@acme.test")
+        shown = (await ann.get("/console/demo/walkthroughs/invite-teammate")).text
+    assert 'data-verified="fail"' in shown and "https://staging.acme.test" in shown
+    assert "open-form: found by testid, similarity 1.00" in shown and "name: not_found" in shown

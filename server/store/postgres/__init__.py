@@ -12,6 +12,7 @@ from server.store.postgres.knowledge import PostgresKnowledge
 from server.store.postgres.privacy import PostgresPrivacy
 from server.store.postgres.profiles import PostgresProfiles
 from server.store.postgres.runs import PostgresRuns
+from server.store.postgres.verifications import PostgresVerifications
 
 
 class PostgresStore(
@@ -22,5 +23,6 @@ class PostgresStore(
     PostgresAccounts,
     PostgresAudit,
     PostgresPrivacy,
+    PostgresVerifications,
 ):
     """The PostgreSQL store: every concern's queries over one connection setup."""

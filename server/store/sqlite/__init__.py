@@ -13,6 +13,7 @@ from server.store.sqlite.knowledge import SqliteKnowledge
 from server.store.sqlite.privacy import SqlitePrivacy
 from server.store.sqlite.profiles import SqliteProfiles
 from server.store.sqlite.runs import SqliteRuns
+from server.store.sqlite.verifications import SqliteVerifications
 
 
 class SqliteStore(
@@ -23,5 +24,6 @@ class SqliteStore(
     SqliteAccounts,
     SqliteAudit,
     SqlitePrivacy,
+    SqliteVerifications,
 ):
     """The SQLite store: every concern's queries over one connection setup."""
