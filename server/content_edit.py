@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +107,18 @@ def set_site_value(folder: Path, keys: list[str], value: float) -> tuple[Any, Si
     return before, site
 
 
-def _replace(folder: Path, path: Path, text: str) -> Site:
-    """Check the site loads with ``text`` as ``path``, then write it atomically; the new site."""
+def _replace(
+    folder: Path, path: Path, text: str, check: Callable[[Site], None] | None = None
+) -> Site:
+    """Check the site loads with ``text`` as ``path`` (and passes ``check``), then write it
+    atomically; the new site."""
     with tempfile.TemporaryDirectory() as scratch:
         trial = Path(scratch) / folder.name
         shutil.copytree(folder, trial)
         (trial / path.name).write_text(text, encoding="utf-8")
-        load_site(trial)  # raises ContentInvalid with file, line and field
+        site = load_site(trial)  # raises ContentInvalid with file, line and field
+        if check is not None:
+            check(site)
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -229,3 +235,29 @@ def save_persona(
     if not lines:
         del entry["voice"]
     return _replace(folder, path, _dumped(yaml, document))
+
+
+def edit_site_list(
+    folder: Path, key: str, *, add: Any = None, remove: Callable[[Any], bool] | None = None,
+    check: Callable[[Site], None] | None = None,
+) -> Site:  # fmt: skip
+    """Add an item to a list of ``site.yaml`` (``allowed_origins``, ``signing_keys``), or remove
+    the items ``remove`` picks; round trip, validated (and ``check``-ed) before it is written.
+    ``KeyError`` when ``remove`` picks nothing."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    path = folder / SITE_FILE
+    yaml = _round_trip()
+    document: Any = yaml.load(path.read_text(encoding="utf-8"))
+    items = document.get(key)
+    if items is None:
+        items = document[key] = CommentedSeq()
+    if remove is not None:
+        kept = [i for i, item in enumerate(items) if not remove(item)]
+        if len(kept) == len(items):
+            raise KeyError(key)
+        for index in sorted(set(range(len(items))) - set(kept), reverse=True):
+            del items[index]
+    if add is not None:
+        items.append(CommentedMap(add) if isinstance(add, dict) else add)
+    return _replace(folder, path, _dumped(yaml, document), check)

@@ -64,6 +64,10 @@ class Visitors:
             token, site=site, keys=site_keys.keys, now=now_s, expected_user=user
         )
 
+    def use_keys(self, keys: SiteKeys) -> None:
+        """The site's signing keys changed (an admin added or removed one)."""
+        self._keys = {**self._keys, keys.site: keys}
+
     def new_anonymous(self, site: str) -> tuple[str, str]:
         return issue_anonymous_id(self._anonymous_secret, site, secrets.token_urlsafe(18))
 

@@ -8,6 +8,7 @@ other server processes read it when they start (a shared folder, or the same com
 from __future__ import annotations
 
 import json
+import os
 import time
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.console.signin import account_for, audit, page, posted_form, state_of
-from server.content_edit import set_process_threshold, set_site_value
+from server.content_edit import edit_site_list, set_process_threshold, set_site_value
 from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
 from server.support.frustration import SignalKind
@@ -57,7 +58,8 @@ async def admin_page(request: Request) -> Response:
         default_threshold=site.config.effectiveness.default_threshold, agents=accounts,
         known_skills=sorted({s.id for s in site.skills} | {r.id for r in site.roles}),
         frustration=rules_for(site.config.frustration), channels=site.config.channels,
-        smtp_host=state_of(request).settings.smtp_host,
+        smtp_host=state_of(request).settings.smtp_host, origins=site.config.allowed_origins,
+        keys=[(k.kid, k.secret_env, bool(os.environ.get(k.secret_env))) for k in site.config.signing_keys],
         notice=request.query_params.get("notice", ""),
     )  # fmt: skip
 
@@ -184,6 +186,53 @@ async def test_channel(request: Request) -> Response:
     return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
 
 
+async def edit_site(request: Request) -> Response:
+    """Allowed origins and signing keys (rotation: add the new key, move the site's backend to
+    it, remove the old one), in ``site.yaml``; in use at once on this server."""
+    from server.visitors import SigningKeyMissing, load_site_keys
+
+    site_key, what = request.path_params["site"], request.path_params["what"]
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    state = state_of(request)
+    folder = state.settings.content_dir / site_key
+
+    def keys_present(site: Site) -> None:  # a strict site's keys need their secrets here first
+        load_site_keys({site.key: site}, os.environ)
+
+    origin = str(form.get("origin", "")).strip().rstrip("/")
+    kid, env = str(form.get("kid", "")).strip(), str(form.get("secret_env", "")).strip()
+    try:
+        if what == "origins/add":
+            site = edit_site_list(folder, "allowed_origins", add=origin)
+        elif what == "origins/remove":
+            site = edit_site_list(folder, "allowed_origins", remove=lambda o: o == origin)
+        elif what == "keys/add":
+            site = edit_site_list(
+                folder, "signing_keys", add={"kid": kid, "secret_env": env}, check=keys_present
+            )
+        elif what == "keys/remove":
+            site = edit_site_list(folder, "signing_keys", remove=lambda k: k.get("kid") == kid)
+        else:
+            return page("refused.html", 404, message="No such change.")
+    except KeyError:
+        return page("refused.html", 404, message="There is no such origin or key.")
+    except (ContentInvalid, SigningKeyMissing) as exc:
+        return page("refused.html", 400, message=f"Not saved: {exc}")
+    use_site(state, site)
+    state.visitors.use_keys(load_site_keys({site.key: site}, os.environ)[site.key])
+    await audit(
+        request, site_key, account.email, f"admin.{what.replace('/', '_')}", origin or kid,
+        **({"secret_env": env} if what == "keys/add" else {}),
+    )  # fmt: skip
+    notice = quote(f"Saved: {what.replace('/', ' ')} {origin or kid}.")
+    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
+
+
 async def set_agent(request: Request) -> Response:
     """An admin sets an agent's skills and capacity (routing uses them at the next dispatch)."""
     site_key, email = request.path_params["site"], request.path_params["email"]
@@ -266,6 +315,12 @@ def admin_routes() -> list[BaseRoute]:
         Route(
             "/console/{site}/admin/processes/{process}/threshold",
             set_threshold,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/site/{what:path}",
+            edit_site,
             methods=["POST"],
             include_in_schema=False,
         ),

@@ -451,3 +451,67 @@ async def test_the_walkthrough_page_shows_the_latest_verification(server: LiveSe
         shown = (await ann.get("/console/demo/walkthroughs/invite-teammate")).text
     assert 'data-verified="fail"' in shown and "https://staging.acme.test" in shown
     assert "open-form: found by testid, similarity 1.00" in shown and "name: not_found" in shown
+
+
+async def test_an_admin_adds_an_origin_and_rotates_a_signing_key(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    from server.protocol.messages import Error, Hello, TokenIdentity, Welcome
+    from tests.integration.live_server import demo_token, tab_client
+
+    monkeypatch.setenv("TANDEM_TEST_DEMO_KEY_2", "second-demo-key-at-least-32-bytes-long")
+    await add(server, "demo", "boss@acme.test", "admin")
+    async with client(server) as boss:
+        await sign_in(boss, "demo", "boss@acme.test")
+        token = await csrf_of(boss, "/console/demo/admin")
+
+        async def post(what: str, **data: str) -> int:
+            answer = await boss.post(
+                f"/console/demo/admin/site/{what}", data={"csrf": token, **data}
+            )
+            return answer.status_code
+
+        with pytest.raises(InvalidStatus):  # not an allowed origin yet
+            async with tab_client(server, origin="https://app.acme.test"):
+                pass
+        assert await post("origins/add", origin="https://app.acme.test") == 303
+        async with tab_client(server, origin="https://app.acme.test") as tab:
+            await tab.send(Hello(v=1, site="demo", tab="tab-new-origin"))
+            await tab.recv_until(Welcome)
+        assert await post("origins/add", origin="not a url") == 400
+
+        assert await post("keys/add", kid="demo-2", secret_env="TANDEM_TEST_DEMO_KEY_2") == 303
+        assert await post("keys/remove", kid="demo-1") == 303
+        assert await post("keys/remove", kid="demo-1") == 404
+    text = (server.state.settings.content_dir / "demo" / "site.yaml").read_text()
+    assert "https://app.acme.test" in text and "kid: demo-2" in text and "kid: demo-1" not in text
+    new = demo_token("u-rotated", kid="demo-2", secret="second-demo-key-at-least-32-bytes-long")
+    old = demo_token("u-rotated")
+    async with tab_client(server) as tab:
+        await tab.send(
+            Hello(
+                v=1,
+                site="demo",
+                tab="tab-rotated-1",
+                identity=TokenIdentity(user="u-rotated", token=new),
+            )
+        )
+        assert (await tab.recv_until(Welcome)).user == "u-rotated"
+    async with tab_client(server) as tab:
+        await tab.send(
+            Hello(
+                v=1,
+                site="demo",
+                tab="tab-rotated-2",
+                identity=TokenIdentity(user="u-rotated", token=old),
+            )
+        )
+        assert (await tab.recv_until(Error)).code == "identity_refused"  # the old key is gone
+    actions = [
+        e.action
+        for e in await server.state.store.read_audit("demo")
+        if e.action.startswith("admin.")
+    ]
+    assert sorted(actions) == ["admin.keys_add", "admin.keys_remove", "admin.origins_add"]
