@@ -245,12 +245,17 @@ async def test_authors_and_admin_pages_refuse_anonymous_other_roles_other_sites_
     await add(server, "demo", "ann@acme.test", "author")
     await add(server, "demo", "ada@acme.test", "agent")
     await add(server, "shop", "sam@shop.test", "admin")
-    pages = ["/console/demo/walkthroughs", "/console/demo/walkthroughs/invite-teammate", "/console/demo/admin"]  # fmt: skip
+    pages = ["/console/demo/walkthroughs", "/console/demo/walkthroughs/invite-teammate", "/console/demo/admin",
+             "/console/demo/faq", "/console/demo/personae", "/console/demo/analytics", "/console/demo/analytics.csv"]  # fmt: skip
     forms = [
         ("/console/demo/walkthroughs/invite-teammate/publish", {"version": "none"}),
         ("/console/demo/admin/processes/invite-teammate/threshold", {"threshold": "0.9"}),
         ("/console/demo/admin/visitors/export", {"user": "u-ada"}),
         ("/console/demo/admin/visitors/erase", {"user": "u-ada", "confirm": "yes"}),
+        ("/console/demo/admin/frustration", {"what": "threshold", "value": "1"}),
+        ("/console/demo/admin/agents/ada@acme.test", {"skills": "", "capacity": "9"}),
+        ("/console/demo/admin/site/origins/add", {"origin": "https://evil.test"}),
+        ("/console/demo/admin/channels/test", {"channel": "email"}),
     ]
     async with client(server) as anonymous:
         for path in pages:
@@ -264,9 +269,12 @@ async def test_authors_and_admin_pages_refuse_anonymous_other_roles_other_sites_
     async with client(server) as ada, client(server) as ann:
         await sign_in(ada, "demo", "ada@acme.test")
         await sign_in(ann, "demo", "ann@acme.test")
-        assert (await ada.get("/console/demo/walkthroughs")).status_code == 403  # an agent
+        for path in pages:
+            assert (await ada.get(path)).status_code == 403  # an agent
         assert (await ann.get("/console/demo/walkthroughs")).status_code == 200
         assert (await ann.get("/console/demo/admin")).status_code == 403  # an author
+        for path in ("/console/demo/faq", "/console/demo/personae", "/console/demo/analytics"):
+            assert (await ann.get(path)).status_code == 200
         token = await csrf_of(ann, "/console/demo/walkthroughs")
         for path, data in forms[:1]:
             assert (await ann.post(path, data=data)).status_code == 403  # no CSRF token
@@ -274,6 +282,7 @@ async def test_authors_and_admin_pages_refuse_anonymous_other_roles_other_sites_
             assert (await ann.post(path, data={**data, "csrf": token})).status_code == 403
     published = await server.state.store.walkthrough_index("demo")
     assert published["invite-teammate"] is not None  # nothing was unpublished
+    assert "evil.test" not in (server.state.settings.content_dir / "demo" / "site.yaml").read_text()
 
 
 async def test_support_analytics_per_process_as_a_page_and_as_csv(server: LiveServer) -> None:
