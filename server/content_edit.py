@@ -261,3 +261,41 @@ def edit_site_list(
     if add is not None:
         items.append(CommentedMap(add) if isinstance(add, dict) else add)
     return _replace(folder, path, _dumped(yaml, document), check)
+
+
+def save_entry(
+    folder: Path, file_name: str, list_key: str, fields: dict[str, Any], *,
+    replacing: str | None = None, delete: bool = False,
+) -> Site:  # fmt: skip
+    """Add, change (``replacing``) or delete an entry of a list of ids (``roles``, ``skills``) in
+    one of the site's files; round trip, validated first — an id still in use (a persona's
+    role) or used twice is refused, the file left as it was. Lists are written in flow style
+    (``[a, b]``), as the demo files write them. ``KeyError`` for an unknown ``replacing``."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    path = folder / file_name
+    yaml = _round_trip()
+    document: Any = yaml.load(path.read_text(encoding="utf-8"))
+    entries = document.setdefault(list_key, CommentedSeq())
+    index = next((i for i, e in enumerate(entries) if e.get("id") == replacing), None)
+    if replacing is not None and index is None:
+        raise KeyError(replacing)
+    if delete and index is not None:
+        del entries[index]
+    else:
+        values: dict[str, Any] = {}
+        for key, value in fields.items():
+            if isinstance(value, list):
+                value = CommentedSeq(value)
+                value.fa.set_flow_style()
+            values[key] = value
+        if index is None:
+            entries.append(CommentedMap({k: v for k, v in values.items() if v not in ("", [])}))
+        else:
+            kept = entries[index]
+            for key, value in values.items():
+                if value in ("", []):
+                    kept.pop(key, None)
+                else:
+                    kept[key] = value
+    return _replace(folder, path, _dumped(yaml, document))

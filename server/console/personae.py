@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from server.console.admin import use_site
 from server.console.authors import AUTHOR_ROLES
 from server.console.signin import account_for, audit, page, posted_form, state_of
-from server.content_edit import save_persona
+from server.content_edit import save_entry, save_persona
 from server.knowledge.sources import ContentInvalid
 from server.knowledge.support_content import VOICE_LINES
 
@@ -33,6 +33,7 @@ async def personae_page(request: Request) -> Response:
     site = state_of(request).sites[site_key]
     return page(
         "personae.html", site=site_key, account=account, csrf=who.csrf, personae=site.personae,
+        roles=site.roles, skills=site.skills, processes=site.processes,
         lines=VOICE_LINES, defaults=DEFAULT_LINES, notice=request.query_params.get("notice", ""),
     )  # fmt: skip
 
@@ -62,10 +63,52 @@ async def save(request: Request) -> Response:
     return RedirectResponse(f"/console/{site_key}/personae?notice={notice}", status_code=303)
 
 
+LISTS = {"roles": ("roles.yaml", ("title", "description")), "skills": ("skills.yaml", ("title",))}
+
+
+async def save_item(request: Request) -> Response:
+    """Add (no id in the path), change or delete (``delete=yes``) a role or a skill."""
+    site_key = request.path_params["site"]
+    kind = request.url.path.split("/")[3]  # /console/{site}/roles/… or /console/{site}/skills/…
+    replacing = request.path_params.get("item")
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role not in AUTHOR_ROLES:
+        return page("refused.html", 403, message=NOT_FOR_YOU)
+    file_name, texts = LISTS[kind]
+    fields: dict[str, object] = {"id": str(form.get("id", replacing or "")).strip()}
+    fields.update({name: str(form.get(name, "")).strip() for name in texts})
+    if kind == "skills":
+        fields["processes"] = [str(p) for p in form.getlist("processes")]
+    delete = form.get("delete") == "yes"
+    state = state_of(request)
+    try:
+        site = save_entry(
+            state.settings.content_dir / site_key, file_name, kind, fields, replacing=replacing,
+            delete=delete,
+        )  # fmt: skip
+    except KeyError:
+        return page("refused.html", 404, message=f"There is no such {kind[:-1]}.")
+    except ContentInvalid as exc:
+        return page("refused.html", 400, message=f"Not saved: {exc}")
+    use_site(state, site)
+    what = "deleted" if delete else "changed" if replacing else "added"
+    await audit(request, site_key, account.email, f"{kind[:-1]}.{what}", str(fields["id"]))
+    notice = quote(f"{kind[:-1].capitalize()} {fields['id']} {what}.")
+    return RedirectResponse(f"/console/{site_key}/personae?notice={notice}", status_code=303)
+
+
 def personae_routes() -> list[BaseRoute]:
     return [
         Route("/console/{site}/personae", personae_page, include_in_schema=False),
         Route(
             "/console/{site}/personae/{persona}", save, methods=["POST"], include_in_schema=False
+        ),
+        *(
+            Route(path, save_item, methods=["POST"], include_in_schema=False)
+            for kind in LISTS
+            for path in (f"/console/{{site}}/{kind}/new", f"/console/{{site}}/{kind}/{{item}}/save")
         ),
     ]

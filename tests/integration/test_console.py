@@ -524,3 +524,37 @@ async def test_an_admin_adds_an_origin_and_rotates_a_signing_key(
         if e.action.startswith("admin.")
     ]
     assert sorted(actions) == ["admin.keys_add", "admin.keys_remove", "admin.origins_add"]
+
+
+async def test_an_author_adds_changes_and_deletes_skills_and_roles_in_use_stay(
+    server: LiveServer,
+) -> None:
+    await add(server, "demo", "ann@acme.test", "author")
+    async with client(server) as ann:
+        await sign_in(ann, "demo", "ann@acme.test")
+        page = await ann.get("/console/demo/personae")
+        assert 'data-role="onboarding-guide"' in page.text and 'data-skill="payments"' in page.text
+        token = await csrf_of(ann, "/console/demo/personae")
+        added = await ann.post("/console/demo/skills/new", data={"csrf": token, "id": "tax", "title": "Taxes", "processes": "add-payment-method"})  # fmt: skip
+        assert added.status_code == 303
+        changed = await ann.post(
+            "/console/demo/skills/tax/save", data={"csrf": token, "title": "Taxes and VAT"}
+        )
+        assert changed.status_code == 303
+        assert [
+            (s.title, s.processes) for s in server.state.sites["demo"].skills if s.id == "tax"
+        ] == [("Taxes and VAT", [])]
+        gone = await ann.post(
+            "/console/demo/skills/tax/save", data={"csrf": token, "title": "x", "delete": "yes"}
+        )
+        assert gone.status_code == 303 and all(
+            s.id != "tax" for s in server.state.sites["demo"].skills
+        )
+        in_use = await ann.post("/console/demo/roles/onboarding-guide/save", data={"csrf": token, "title": "x", "delete": "yes"})  # fmt: skip
+        assert in_use.status_code == 400  # a persona plays it
+    actions = sorted(
+        e.action
+        for e in await server.state.store.read_audit("demo")
+        if e.action.startswith("skill.")
+    )
+    assert actions == ["skill.added", "skill.changed", "skill.deleted"]

@@ -148,3 +148,25 @@ def test_a_persona_s_name_avatar_and_voice_are_changed_and_the_rest_stays(tmp_pa
         save_persona(folder, "guide", name="", avatar="🧭", voice={})
     with pytest.raises(KeyError):
         save_persona(folder, "nobody", name="X", avatar="", voice={})
+
+
+def test_roles_and_skills_are_added_changed_and_deleted_unless_in_use(tmp_path: Path) -> None:
+    from server.content_edit import save_entry
+
+    folder = demo(tmp_path)
+    original = (folder / "skills.yaml").read_text()
+    site = save_entry(folder, "skills.yaml", "skills", {"id": "tax", "title": "Taxes", "processes": ["add-payment-method"]})  # fmt: skip
+    assert [s.processes for s in site.skills if s.id == "tax"] == [["add-payment-method"]]
+    assert (folder / "skills.yaml").read_text().startswith(original)
+    site = save_entry(folder, "skills.yaml", "skills", {"id": "tax", "title": "Taxes and VAT", "processes": []}, replacing="tax")  # fmt: skip
+    assert [(s.title, s.processes) for s in site.skills if s.id == "tax"] == [("Taxes and VAT", [])]
+    site = save_entry(folder, "skills.yaml", "skills", {}, replacing="tax", delete=True)
+    assert (folder / "skills.yaml").read_text() == original
+    roles = (folder / "roles.yaml").read_text()
+    with pytest.raises(ContentInvalid):  # a persona plays it
+        save_entry(folder, "roles.yaml", "roles", {}, replacing="onboarding-guide", delete=True)
+    assert (folder / "roles.yaml").read_text() == roles
+    site = save_entry(folder, "roles.yaml", "roles", {"id": "onboarding-guide", "title": "Guide", "description": ""}, replacing="onboarding-guide")  # fmt: skip
+    assert [(r.title, r.description) for r in site.roles if r.id == "onboarding-guide"] == [
+        ("Guide", "")
+    ]
