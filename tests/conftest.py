@@ -4,6 +4,10 @@ Store tests run once per backend: SQLite in a temporary folder and PostgreSQL
 on 127.0.0.1:5432 (database ``test``) in a schema of its own for each test, so
 runs never see each other. Under ``CI=true`` an unreachable PostgreSQL fails
 those tests instead of skipping them.
+
+Broker tests run on the in-process broker and on Redis at 127.0.0.1:6379, each
+test under a key prefix of its own that is deleted afterwards; Redis is
+handled like PostgreSQL: skipped when unreachable, except under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 
 from server.store import Store, open_store
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_DSN = os.environ.get("TANDEM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TANDEM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -56,6 +62,28 @@ def postgres_dsn() -> str:
             pytest.fail(f"{problem} (CI=true: store tests must run on PostgreSQL)")
         pytest.skip(problem)
     return POSTGRES_DSN
+
+
+def _redis_reachable() -> str | None:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except (OSError, redis.RedisError) as exc:
+        return f"Redis at {REDIS_URL} is not reachable: {exc}"
+    finally:
+        client.close()
+    return None
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis for the broker tests (which add a key prefix of their own)."""
+    problem = _redis_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"{problem} (CI=true: broker tests must run on Redis)")
+        pytest.skip(problem)
+    return REDIS_URL
 
 
 def _drop_schema(dsn: str, schema: str) -> None:

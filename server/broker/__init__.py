@@ -1,7 +1,8 @@
 """Shared live state: one interface (``Broker``), chosen by URL.
 
-``memory://`` (the embedded default: one process) — a Redis backend comes
-later behind the same interface and the same tests.
+``memory://`` (the embedded default: one process) or
+``redis://HOST:PORT/DB?prefix=tandem:`` (``rediss://`` with TLS): state shared
+by every server process using that Redis and prefix. Both pass the same tests.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ def open_broker(url: str) -> Broker:
         from server.broker.memory import MemoryBroker
 
         return MemoryBroker()
-    raise BrokerError(f"unsupported broker URL {url!r}: use memory://")
+    if scheme in ("redis", "rediss"):
+        from server.broker.redis import RedisBroker
+
+        return RedisBroker.from_url(url)
+    raise BrokerError(
+        f"unsupported broker URL {url!r}: use memory:// or redis://HOST:PORT/DB?prefix=tandem:"
+    )
 
 
 __all__ = [
