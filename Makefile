@@ -21,7 +21,7 @@ CHROME_STAMP := $(VENV)/.chromium
 export TANDEM_DEMO_SIGNING_KEY ?= demo-signing-key-not-for-production
 export TANDEM_ADMIN_TOKEN ?= dev-admin-token
 
-.PHONY: help run test install client client-test chromium lint typecheck unit integration browser clean
+.PHONY: help run test install client client-test chromium lint typecheck unit integration browser clean bench
 
 help:
 	@echo "make run    install what is missing, build the client, start the server (:8000) and the demo site (:8001)"
@@ -32,6 +32,9 @@ run: $(PY_STAMP) $(CLIENT)
 
 test: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP) lint typecheck client-test
 	$(BIN)/pytest -n $(JOBS) tests
+
+bench: $(PY_STAMP)
+	$(BIN)/python -m bench.run
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -65,8 +68,8 @@ $(CHROME_STAMP): | $(PY_STAMP)
 	@touch $@
 
 lint: $(PY_STAMP) $(NODE_STAMP)
-	$(BIN)/ruff check server recorder tests
-	$(BIN)/ruff format --check server recorder tests
+	$(BIN)/ruff check server recorder tests bench
+	$(BIN)/ruff format --check server recorder tests bench
 
 typecheck: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/mypy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import struct
 from typing import Any
 
 import msgspec
@@ -45,6 +46,7 @@ class ProtocolError(ValueError):
 
 
 _encoder = msgspec.msgpack.Encoder()
+_json_encoder = msgspec.json.Encoder()
 _client_decoder: msgspec.msgpack.Decoder[ClientMessage] = msgspec.msgpack.Decoder(ClientMessage)
 _server_decoder: msgspec.msgpack.Decoder[ServerMessage] = msgspec.msgpack.Decoder(ServerMessage)
 _peek_decoder = msgspec.msgpack.Decoder(dict[str, Any])
@@ -101,7 +103,7 @@ def decode_client(frame: bytes, *, assembled: bool = False) -> ClientMessage:
             f"{kind} message of {len(frame)} bytes exceeds its limit of {limit}",
             kind=kind,
         )
-    refusal = _unstorable(message, "")
+    refusal = _unstorable(message, "") if _maybe_unstorable(frame, message) else None
     if refusal is not None:
         field, why = refusal
         raise ProtocolError(
@@ -112,6 +114,26 @@ def decode_client(frame: bytes, *, assembled: bool = False) -> ClientMessage:
             cseq=getattr(message, "cseq", 0),
         )
     return message
+
+
+_FLOATS = ((b"\xcb", ">d", 8), (b"\xca", ">f", 4))  # msgpack float64, float32
+
+
+def _maybe_unstorable(frame: bytes, message: Message) -> bool:
+    """Whether the message might hold a NUL or a non-finite number (then ``_unstorable`` looks
+    field by field). In C, not Python: a NUL in any string shows as ``\\u0000`` in the message's
+    JSON; a NaN or ±Infinity can only be a msgpack float, whose marker byte is found and read
+    (a marker byte inside a string or bytes may give a false alarm: the slow look decides)."""
+    if b"\\u0000" in _json_encoder.encode(message):
+        return True
+    for marker, layout, size in _FLOATS:
+        at = frame.find(marker)
+        while at != -1:
+            chunk = frame[at + 1 : at + 1 + size]
+            if len(chunk) == size and not math.isfinite(struct.unpack(layout, chunk)[0]):
+                return True
+            at = frame.find(marker, at + 1)
+    return False
 
 
 def _unstorable(value: object, path: str) -> tuple[str, str] | None:
