@@ -30,6 +30,7 @@ class Session:
     referred: bool = False
     waited_ms: int | None = None
     csat: int | None = None
+    signals: list[str] = field(default_factory=list)  # the frustration signals that opened it
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Group:
     median_wait_ms: int | None = None
     csat_mean: float | None = None
     csat_count: int = 0
+    signals: list[tuple[str, int]] = field(default_factory=list)  # most frequent first
 
     def row(self) -> dict[str, Any]:
         """A flat row (the CSV's)."""
@@ -56,6 +58,7 @@ class Group:
             "csat_count": self.csat_count,
             **{f"score_{i * 2}_{i * 2 + 2}": n for i, n in enumerate(self.distribution)},
             "failures": "; ".join(f"{k} {v}" for k, v in sorted(self.failures.items())),
+            "frustration_signals": "; ".join(f"{k} {v}" for k, v in self.signals),
         }  # fmt: skip
 
 
@@ -104,6 +107,12 @@ def sessions_of(items: Iterable[tuple[str, SupportItem]]) -> list[Session]:
             sessions[sid] = Session(
                 sid, str(place.get("process") or "(none)"), str(p.get("persona") or "(none)")
             )
+            frustration = p.get("frustration")
+            if isinstance(frustration, dict):  # a referral on frustration opened this session
+                sessions[sid].signals = [
+                    str(s["kind"]) for s in frustration.get("signals") or []
+                    if isinstance(s, dict) and s.get("kind")
+                ]  # fmt: skip
             continue
         found = sessions.get(sid)
         if found is None:
@@ -139,6 +148,7 @@ def _group(key: str, sessions: list[Session]) -> Group:
     ratings = [s.csat for s in sessions if s.csat is not None]
     g.csat_count = len(ratings)
     g.csat_mean = statistics.fmean(ratings) if ratings else None
+    g.signals = Counter(kind for s in sessions for kind in s.signals).most_common(5)
     return g
 
 

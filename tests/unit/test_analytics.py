@@ -70,3 +70,19 @@ def test_per_day() -> None:
         ("u", SupportItem(5, "support_session", 5 * day, {"session": "c", "referral": {}}, False, None)),
     ]  # fmt: skip
     assert report(items).days == [(3 * 86_400, 2, 0.4, 0), (5 * 86_400, 1, None, 1)]
+
+
+def test_frustration_signals_count_for_the_process_and_persona_of_the_session_they_opened() -> None:
+    items = [
+        item("support_session", session="f1", offer="person", persona="coach", place={"process": "invite-teammate"},
+             frustration={"signals": [{"kind": "rage_click"}, {"kind": "dead_click"}, {"kind": "rage_click"}]}),
+        item("support_session", session="f2", offer="person", persona="coach", place={"process": "find-invoice"},
+             frustration={"signals": [{"kind": "error_click"}]}),
+    ]  # fmt: skip
+    by_process = {g.key: g for g in report(items).groups}
+    assert by_process["invite-teammate"].signals == [("rage_click", 2), ("dead_click", 1)]
+    assert by_process["find-invoice"].row()["frustration_signals"] == "error_click 1"
+    assert {g.key: g.signals for g in report(items, by="persona").groups}["coach"][0] == (
+        "rage_click",
+        2,
+    )
