@@ -6,6 +6,7 @@ before they replace the old ones: never a second copy that drifts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ def set_process_threshold(
         raise KeyError(process)
     before = entry.get("effectiveness_threshold")
     lines = text.splitlines(keepends=True)
-    value = f"{threshold:g}"
+    value = repr(float(threshold))
     if before is not None:
         line, col = entry.lc.value("effectiveness_threshold")
         rest = lines[line][col:]
@@ -74,7 +75,7 @@ def set_site_value(folder: Path, keys: list[str], value: float) -> tuple[Any, Si
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     node: Any = _yaml().load(text)
-    rendered = f"{value:g}" if isinstance(value, float) else str(value)
+    rendered = repr(float(value)) if isinstance(value, float) else str(value)
     depth = 0
     while depth < len(keys) - 1 and isinstance(node.get(keys[depth]), dict):
         node = node[keys[depth]]
@@ -119,11 +120,27 @@ def _replace(
         site = load_site(trial)  # raises ContentInvalid with file, line and field
         if check is not None:
             check(site)
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    _write_atomically(path, text)
     return load_site(folder)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside the file, flushed to disk, with its permissions, then rename over it (a
+    symlinked file is written where it points); a failure leaves the file as it was."""
+    target = path.resolve()
+    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 FAQ_FILE = "faq.yaml"

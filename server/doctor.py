@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ CLIENT_FILES = {
     "tandem.js": "the browser client",
     "tandem-mirror.js": "the co-browse recorder",
     "console-live.js": "the console's live view",
+    "console-charts.js": "the console's charts",
 }
 
 
@@ -36,9 +38,15 @@ class Finding:
 
 
 def _redacted(url: str) -> str:
-    """A store or broker URL without its credentials."""
+    """A store or broker URL without its credentials (user and password, ``password=``)."""
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if rest else url
+    shown = f"{scheme}://{rest.rsplit('@', 1)[-1]}" if rest else url
+    return re.sub(r"(?i)([?&](?:password|pass|pwd)=)[^&]*", r"\1…", shown)
+
+
+def _told(exc: BaseException, url: str) -> str:
+    """An error's text without the URL's credentials, should it quote the URL."""
+    return str(exc).replace(url, _redacted(url))
 
 
 async def diagnose(
@@ -145,7 +153,7 @@ async def _store(settings: Settings) -> list[Finding]:
             ms = (time.perf_counter() - started) * 1000
             version = await store.schema_version()
     except (StoreError, OSError) as exc:
-        return [Finding("fail", "store", f"{where}: {exc}")]
+        return [Finding("fail", "store", f"{where}: {_told(exc, settings.store_url)}")]
     return [Finding("ok", "store", f"{where} (schema {version}, ping {ms:.1f} ms)")]
 
 
@@ -161,7 +169,7 @@ async def _broker(settings: Settings) -> list[Finding]:
             await broker.delete(key)
             ms = (time.perf_counter() - started) * 1000
     except (BrokerError, OSError) as exc:
-        return [Finding("fail", "broker", f"{where}: {exc}")]
+        return [Finding("fail", "broker", f"{where}: {_told(exc, settings.broker_url)}")]
     if written is None:
         return [Finding("fail", "broker", f"{where}: a write was refused")]
     return [Finding("ok", "broker", f"{where} (write and delete {ms:.1f} ms)")]

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from collections import deque
@@ -661,8 +662,18 @@ class RedisBroker(Broker):
                 raise BrokerError(f"redis pub/sub: {exc}") from exc
             session = self._session = _Session(conn)
             session.tasks = [
-                asyncio.create_task(self._read(session), name=f"broker-reader-{self.node_id}"),
-                asyncio.create_task(self._ping(session), name=f"broker-ping-{self.node_id}"),
+                # A fresh context: these outlive the request that happened to start them, and
+                # must not carry its log ids (server.logs).
+                asyncio.create_task(
+                    self._read(session),
+                    name=f"broker-reader-{self.node_id}",
+                    context=contextvars.Context(),
+                ),
+                asyncio.create_task(
+                    self._ping(session),
+                    name=f"broker-ping-{self.node_id}",
+                    context=contextvars.Context(),
+                ),
             ]
             for task in session.tasks:
                 self._tasks.add(task)

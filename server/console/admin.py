@@ -8,7 +8,9 @@ other server processes read it when they start (a shared folder, or the same com
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import time
 from urllib.parse import quote
 
@@ -20,6 +22,7 @@ from server.console.signin import account_for, audit, page, posted_form, state_o
 from server.content_edit import edit_site_list, set_process_threshold, set_site_value
 from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
+from server.settings import env_names
 from server.support.frustration import SignalKind
 from server.web import privacy
 from server.web.frustration import rules_for
@@ -109,7 +112,9 @@ async def set_frustration(request: Request) -> Response:
     try:
         value = float(str(form.get("value", "")))
     except ValueError:
-        return page("refused.html", 400, message="A weight or threshold is a number.")
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        return page("refused.html", 400, message="A weight or threshold is a number, 0 or more.")
     keys = ["frustration", "threshold"] if what == "threshold" else ["frustration", "weights", what]
     state = state_of(request)
     try:
@@ -206,6 +211,11 @@ async def edit_site(request: Request) -> Response:
 
     origin = str(form.get("origin", "")).strip().rstrip("/")
     kid, env = str(form.get("kid", "")).strip(), str(form.get("secret_env", "")).strip()
+    if what == "keys/add" and (not re.fullmatch(r"TANDEM_[A-Z0-9_]+", env) or env in env_names()):
+        return page(
+            "refused.html", 400,
+            message="A signing key's variable is named TANDEM_… and is not one of the server's own settings.",
+        )  # fmt: skip
     try:
         if what == "origins/add":
             site = edit_site_list(folder, "allowed_origins", add=origin)

@@ -9,18 +9,21 @@ version they started with.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import time
 from typing import Any
 from urllib.parse import quote
 
 import yaml
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.console.signin import account_for, audit, page, posted_form, state_of
 from server.knowledge.site import Site
+from server.knowledge.walkthrough import WalkthroughFile
 from server.publishing import load_catalog
 from server.store.base import WalkthroughVersion
 from server.support.run import DRIFT_MARGIN, RESOLVER_THRESHOLD, drifting
@@ -147,16 +150,28 @@ async def publish(request: Request) -> Response:
     if wanted != "none" and version is None:
         return page("refused.html", 400, message="Publish a version number, or none.")
     state = state_of(request)
-    before = (await state.store.walkthrough_index(site_key)).get(walkthrough)
-    now_ms = time.time_ns() // 1_000_000
-    if not await state.store.set_published(site_key, walkthrough, version, now_ms=now_ms):
-        return page("refused.html", 404, message="There is no such walkthrough or version.")
+    if (
+        version is not None
+    ):  # one stored under an older format must still load before visitors get it
+        stored = await state.store.walkthrough_version(site_key, walkthrough, version)
+        if stored is None:
+            return page("refused.html", 404, message="There is no such walkthrough or version.")
+        try:
+            WalkthroughFile.model_validate(stored.body)
+        except ValidationError as exc:
+            return page("refused.html", 400, message=f"Version {version} no longer loads: {exc}")
+    lock = state.publishing.setdefault(site_key, asyncio.Lock())
+    async with lock:  # one publish of a site at a time here: the catalog loaded is the last one
+        before = (await state.store.walkthrough_index(site_key)).get(walkthrough)
+        now_ms = time.time_ns() // 1_000_000
+        if not await state.store.set_published(site_key, walkthrough, version, now_ms=now_ms):
+            return page("refused.html", 404, message="There is no such walkthrough or version.")
+        state.catalogs[site_key] = await load_catalog(state.store, state.sites[site_key])
     await audit(
         request, site_key, account.email,
         "walkthrough.unpublished" if version is None else "walkthrough.published", walkthrough,
         version=version, previous=before,
     )  # fmt: skip
-    state.catalogs[site_key] = await load_catalog(state.store, state.sites[site_key])
     return RedirectResponse(
         f"/console/{site_key}/walkthroughs/{quote(walkthrough)}", status_code=303
     )

@@ -82,7 +82,7 @@ async def save_item(request: Request) -> Response:
     fields.update({name: str(form.get(name, "")).strip() for name in texts})
     if kind == "skills":
         fields["processes"] = [str(p) for p in form.getlist("processes")]
-    delete = form.get("delete") == "yes"
+    delete = form.get("delete") == "yes" and replacing is not None
     state = state_of(request)
     try:
         site = save_entry(

@@ -19,7 +19,9 @@ Slug = Annotated[
 class Strict(BaseModel):
     """Content models refuse unknown fields, so a misspelt key never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 class _HasId(Protocol):

@@ -87,7 +87,7 @@ class FrustrationSettings(Strict):
     error_click_window_ms: int = Field(default=1000, ge=100, le=10_000)
     quick_back_ms: int = Field(default=5000, ge=500, le=60_000)
     slow_step_factor: float = Field(default=3.0, gt=1, le=20)
-    weights: dict[SignalName, float] = Field(
+    weights: dict[SignalName, Annotated[float, Field(ge=0, le=100)]] = Field(
         default_factory=dict, description="signal → weight, replacing the published default"
     )
     cooldown_ms: int = Field(

@@ -124,7 +124,10 @@ def _maybe_unstorable(frame: bytes, message: Message) -> bool:
     field by field). In C, not Python: a NUL in any string shows as ``\\u0000`` in the message's
     JSON; a NaN or ±Infinity can only be a msgpack float, whose marker byte is found and read
     (a marker byte inside a string or bytes may give a false alarm: the slow look decides)."""
-    if b"\\u0000" in _json_encoder.encode(message):
+    try:
+        if b"\\u0000" in _json_encoder.encode(message):
+            return True
+    except (TypeError, msgspec.EncodeError):  # something JSON has no form for: look closely
         return True
     for marker, layout, size in _FLOATS:
         at = frame.find(marker)
@@ -160,9 +163,13 @@ def _unstorable(value: object, path: str) -> tuple[str, str] | None:
             found = _unstorable(item, f"{path}[{index}]")
             if found is not None:
                 return found
+    elif isinstance(value, msgspec.msgpack.Ext):
+        return path, f"{path or 'a value'} is a msgpack extension, which no store keeps"
     elif isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
+            if not isinstance(key, str):
+                return path, f"a key of {path or 'a map'} is not a string"
+            if "\x00" in key:
                 return path, f"a key of {path} contains a NUL character"
             found = _unstorable(item, path)
             if found is not None:

@@ -43,6 +43,11 @@ async def erase_visitor(store: Store, site: str, user: str, *, actor: str) -> di
     """Delete everything held about the visitor; audited under the pseudonym that goes with it."""
     pseudonym = await store.visitor_pseudonym(site, user)
     deleted = await store.erase_visitor(site, user)
+    # A batch of their events handed to the store just before their tabs closed may commit
+    # after that: a second pass, a moment later, takes it too.
+    await asyncio.sleep(0.3)
+    for table, count in (await store.erase_visitor(site, user)).items():
+        deleted[table] = deleted.get(table, 0) + count
     await store.append_audit(
         site, at_ms=now_ms(), actor=actor, action="visitor.erased", target=f"visitor:{pseudonym}",
         detail={"rows": deleted},
@@ -50,13 +55,25 @@ async def erase_visitor(store: Store, site: str, user: str, *, actor: str) -> di
     return deleted
 
 
+#: Why an erased visitor's connections close (1008: the page stops until it is loaded again).
+ERASED = "erased: this visitor's data was erased"
+
+
 async def forget_live(state: AppState, site: str, user: str) -> None:
-    """What the running server holds of an erased visitor: their live tabs and co-browse go."""
+    """What this server holds of a visitor being erased: their co-browse ends, their open tabs'
+    connections close (1008) with what they had not stored yet dropped, their live tabs go."""
+    import contextlib
+
     from server.web import cobrowse
 
     found = await state.broker.get(f"cbactive:{site}:{user}")
     if found is not None:
         await cobrowse.end(state, state.sites[site], found.value.decode())
+    for conn in [c for c in list(state.connections) if c.site.key == site and c.user == user]:
+        conn.unwritten.clear()
+        conn.user = None  # nothing more is accepted from it while it closes
+        with contextlib.suppress(Exception):
+            await conn.ws.close(code=1008, reason=ERASED)
     for tab in await state.live.tabs(site, user):
         await state.live.leave(site, user, tab.tab, conn=None)
 
@@ -68,6 +85,8 @@ async def apply_retention(store: Store, retention: dict[str, int], *, now: int) 
         before = now - days * DAY_MS
         count = await store.delete_events_before(site, before)
         deleted[site] = count
+        if not count:
+            continue  # nothing to say: the log is append-only, an hourly "nothing" would fill it
         await store.append_audit(
             site, at_ms=now, actor="system", action="retention.applied",
             detail={"events_deleted": count, "days": days, "before_ms": before},

@@ -44,6 +44,9 @@ class AppState:
     # (site, session, who) → when they last typed in the chat.
     typing: dict[tuple[str, str, str], int] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
+    publishing: dict[str, asyncio.Lock] = field(
+        default_factory=dict
+    )  # per site: one publish at a time
     watchers: set[Any] = field(default_factory=set)  # agents' live views open on this node
     # (site, session) → when its page was last asked for a fresh mirror snapshot.
     snapshot_asked: dict[tuple[str, str], int] = field(default_factory=dict)

@@ -380,6 +380,9 @@ async def test_an_admin_tunes_the_frustration_rules_into_site_yaml(server: LiveS
         edited = site_file.read_text()
         refused = await boss.post("/console/demo/admin/frustration", data={"csrf": token, "what": "threshold", "value": "-1"})  # fmt: skip
         assert refused.status_code == 400 and "threshold" in refused.text
+        for weird in ("nan", "inf", "-2"):
+            odd = await boss.post("/console/demo/admin/frustration", data={"csrf": token, "what": "rage_click", "value": weird})  # fmt: skip
+            assert odd.status_code == 400
         unknown = await boss.post("/console/demo/admin/frustration", data={"csrf": token, "what": "sneezing", "value": "1"})  # fmt: skip
         assert unknown.status_code == 400
     assert site_file.read_text() == edited and edited.startswith(original.rstrip("\n"))
@@ -491,6 +494,12 @@ async def test_an_admin_adds_an_origin_and_rotates_a_signing_key(
             await tab.recv_until(Welcome)
         assert await post("origins/add", origin="not a url") == 400
 
+        for taken in (
+            "TANDEM_ADMIN_TOKEN",
+            "PATH",
+            "TANDEM_SECRET",
+        ):  # the server's own, or not ours
+            assert await post("keys/add", kid="demo-x", secret_env=taken) == 400
         assert await post("keys/add", kid="demo-2", secret_env="TANDEM_TEST_DEMO_KEY_2") == 303
         assert await post("keys/remove", kid="demo-1") == 303
         assert await post("keys/remove", kid="demo-1") == 404

@@ -101,3 +101,13 @@ def test_the_command_exits_non_zero_when_something_is_wrong(tmp_path: Path) -> N
     assert "FAIL  client" in result.output
     result = CliRunner().invoke(main, ["doctor"], env={**env, "TANDEM_PORT": "eighty"})
     assert result.exit_code == 1 and "TANDEM_PORT" in result.output
+
+
+async def test_credentials_never_appear_even_in_an_error_that_quotes_the_url(
+    tmp_path: Path,
+) -> None:
+    env = good_env(
+        tmp_path, "postgress://admin:s3cret@db.acme.test/tandem?password=also-s3cret", free_port()
+    )
+    text, healthy = report(await diagnose(env))
+    assert not healthy and "s3cret" not in text and "FAIL  store" in text

@@ -119,3 +119,20 @@ async def test_retention_deletes_only_events_older_than_the_site_keeps_them(stor
     assert len(await store.read_events("shop", user_id="u-old")) == 1  # another site keeps its own
     [entry] = [e for e in await store.read_audit("demo") if e.action == "retention.applied"]
     assert entry.detail["events_deleted"] == 2 and entry.detail["days"] == 30
+
+
+async def test_erasing_a_connected_visitor_closes_their_tab_and_nothing_comes_back(
+    server: LiveServer,
+) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with tab_client(server) as tab:
+        await greet(tab, "u-leaving", "tab-erased-live")
+        await tab.send(Location(cseq=1, at=1, url="http://127.0.0.1:8001/team"))
+        await tab.recv_until(Ack)
+        async with client(server) as http:
+            erased = await http.delete("/api/users/demo/u-leaving", headers=headers)
+            assert erased.status_code == 200
+        code, reason = await tab.closed()
+        assert (code, reason.split(":")[0]) == (1008, "erased")
+    assert [row for row in await every_row(server.state.store) if "u-leaving" in row] == []
+    assert await server.state.live.tabs("demo", "u-leaving") == []

@@ -170,3 +170,20 @@ def test_roles_and_skills_are_added_changed_and_deleted_unless_in_use(tmp_path: 
     assert [(r.title, r.description) for r in site.roles if r.id == "onboarding-guide"] == [
         ("Guide", "")
     ]
+
+
+def test_a_saved_file_keeps_its_permissions_and_a_symlink_stays_one(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    folder = demo(tmp_path)
+    real = tmp_path / "real-processes.yaml"
+    real.write_text((folder / "processes.yaml").read_text())
+    os.chmod(real, 0o664)
+    (folder / "processes.yaml").unlink()
+    (folder / "processes.yaml").symlink_to(real)
+    set_process_threshold(folder, "invite-teammate", 0.7)
+    assert (folder / "processes.yaml").is_symlink()
+    assert "effectiveness_threshold: 0.7" in real.read_text()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o664
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -306,3 +306,14 @@ def test_a_value_no_store_can_keep_is_refused_with_the_message_s_cseq() -> None:
     )
     # Finite numbers and ordinary text are fine.
     decode_client(pack({"kind": "identify", "user": "u", "token": "t", "traits": {"score": 1e308}}))
+
+
+def test_an_extension_or_a_key_that_is_not_a_string_anywhere_in_a_mirror_is_refused() -> None:
+    for nested in ({"x": msgspec.msgpack.Ext(1, b"ab")}, {"k": {True: 1}}, {"k": [{None: 1}]}):
+        frame = msgspec.msgpack.encode(
+            {"kind": "mirror", "session": "s", "page": 1,
+             "events": [{"type": 3, "data": {"source": 0, "nested": nested}, "timestamp": 1}]}
+        )  # fmt: skip
+        with pytest.raises(ProtocolError) as refused:
+            decode_client(frame)
+        assert refused.value.problem is Problem.INVALID  # an error answered, not a crash

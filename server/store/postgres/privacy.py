@@ -32,7 +32,7 @@ class PostgresPrivacy(PostgresConnection):
         for row in out["pseudonyms"]:
             pseudonym = row["pseudonym"]
             rows = await self.pool.fetch(
-                "SELECT * FROM audit_log WHERE site = $1 AND (actor = $2 OR strpos(detail::text, $3) > 0)"
+                "SELECT * FROM audit_log WHERE site = $1 AND (actor = $2 OR target = $2 OR strpos(detail::text, $3) > 0)"
                 " ORDER BY id",
                 site, f"visitor:{pseudonym}", json.dumps(pseudonym),
             )  # fmt: skip

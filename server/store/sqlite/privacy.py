@@ -33,9 +33,9 @@ class SqlitePrivacy(SqliteConnection):
         out["audit_log"] = []
         for pseudonym in pseudonyms:
             out["audit_log"] += await self._rows(
-                "SELECT * FROM audit_log WHERE site = ? AND (actor = ? OR instr(detail, ?) > 0)"
+                "SELECT * FROM audit_log WHERE site = ? AND (actor = ? OR target = ? OR instr(detail, ?) > 0)"
                 " ORDER BY id",
-                (site, f"visitor:{pseudonym}", json.dumps(pseudonym)),
+                (site, f"visitor:{pseudonym}", f"visitor:{pseudonym}", json.dumps(pseudonym)),
             )
         return out
 
