@@ -305,6 +305,9 @@ def save_entry(
             if isinstance(value, list):
                 value = CommentedSeq(value)
                 value.fa.set_flow_style()
+            elif isinstance(value, dict):
+                value = CommentedMap(value)
+                value.fa.set_flow_style()
             values[key] = value
         if index is None:
             entries.append(CommentedMap({k: v for k, v in values.items() if v not in ("", [])}))

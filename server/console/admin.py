@@ -279,6 +279,50 @@ async def set_agent(request: Request) -> Response:
     return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
 
 
+async def save_process(request: Request) -> Response:
+    """Add, change or delete (``delete=yes``) a process in ``processes.yaml``: its title,
+    description, URL patterns and goal; one that walkthroughs belong to cannot be deleted."""
+    from server.content_edit import save_entry
+
+    site_key = request.path_params["site"]
+    replacing = request.path_params.get("process")
+    posted = await posted_form(request, site_key)
+    if isinstance(posted, Response):
+        return posted
+    account, form = posted
+    if account.role != "admin":
+        return page("refused.html", 403, message=ADMIN_ONLY)
+    goal_kind = str(form.get("goal_kind", "url"))
+    goal_value = str(form.get("goal_value", "")).strip()
+    if goal_kind not in ("url", "element", "event"):
+        return page("refused.html", 400, message="A goal is a URL, an element or an event.")
+    fields: dict[str, object] = {
+        "id": str(form.get("id", replacing or "")).strip(),
+        "title": str(form.get("title", "")).strip(),
+        "description": str(form.get("description", "")).strip(),
+        "url_patterns": [
+            u.strip() for u in str(form.get("url_patterns", "")).splitlines() if u.strip()
+        ],
+        "goal": {goal_kind: goal_value},
+    }
+    delete = form.get("delete") == "yes" and replacing is not None
+    state = state_of(request)
+    try:
+        site = save_entry(
+            state.settings.content_dir / site_key, "processes.yaml", "processes", fields,
+            replacing=replacing, delete=delete,
+        )  # fmt: skip
+    except KeyError:
+        return page("refused.html", 404, message="There is no such process.")
+    except ContentInvalid as exc:
+        return page("refused.html", 400, message=f"Not saved: {exc}")
+    use_site(state, site)
+    what = "deleted" if delete else "changed" if replacing else "added"
+    await audit(request, site_key, account.email, f"admin.process_{what}", str(fields["id"]))
+    notice = quote(f"Process {fields['id']} {what}.")
+    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
+
+
 async def visitor_export(request: Request) -> Response:
     site_key = request.path_params["site"]
     posted = await posted_form(request, site_key)
@@ -337,6 +381,18 @@ def admin_routes() -> list[BaseRoute]:
         Route(
             "/console/{site}/admin/channels/test",
             test_channel,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/processes/new",
+            save_process,
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        Route(
+            "/console/{site}/admin/processes/{process}/save",
+            save_process,
             methods=["POST"],
             include_in_schema=False,
         ),
