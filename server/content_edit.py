@@ -223,8 +223,9 @@ PERSONAE_FILE = "personae.yaml"
 
 
 def save_persona(
-    folder: Path, persona: str, *, name: str, avatar: str, voice: dict[str, str]
-) -> Site:
+    folder: Path, persona: str, *, name: str, avatar: str, voice: dict[str, str],
+    select_when: list[Any] | None = None,
+) -> Site:  # fmt: skip
     """Change a persona's name, avatar and voice lines in ``personae.yaml`` (a line left empty
     is removed: the default line is used); its role, skills and rules stay. Round trip, like
     the FAQ; ``KeyError`` for an unknown persona, ``ContentInvalid`` when it would not load."""
@@ -251,6 +252,11 @@ def save_persona(
             lines[line] = Quoted(text)
     if not lines:
         del entry["voice"]
+    if select_when is not None:  # who it is chosen for (none: anyone, the default persona)
+        if select_when:
+            entry["select_when"] = select_when
+        else:
+            entry.pop("select_when", None)
     return _replace(folder, path, _dumped(yaml, document))
 
 

@@ -4,8 +4,11 @@ persona is chosen for, its role and skills stay in the file, for the author to e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote
 
+import yaml
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +37,7 @@ async def personae_page(request: Request) -> Response:
     return page(
         "personae.html", site=site_key, account=account, csrf=who.csrf, personae=site.personae,
         roles=site.roles, skills=site.skills, processes=site.processes,
+        rules={p.id: _rules(p.select_when) for p in site.personae},
         lines=VOICE_LINES, defaults=DEFAULT_LINES, notice=request.query_params.get("notice", ""),
     )  # fmt: skip
 
@@ -47,11 +51,22 @@ async def save(request: Request) -> Response:
     if account.role not in AUTHOR_ROLES:
         return page("refused.html", 403, message=NOT_FOR_YOU)
     voice = {line: str(form.get(f"voice_{line}", "")).strip() for line in VOICE_LINES}
+    rules: list[object] | None = None
+    if "select_when" in form:  # written as YAML, as in the file: a list of rules
+        try:
+            parsed = yaml.safe_load(str(form.get("select_when", ""))) or []
+        except yaml.YAMLError as exc:
+            return page("refused.html", 400, message=f"Not saved: the rules are not YAML: {exc}")
+        if not isinstance(parsed, list):
+            return page(
+                "refused.html", 400, message="Not saved: the rules are a list (- visitor: new …)."
+            )
+        rules = parsed
     state = state_of(request)
     try:
         site = save_persona(
             state.settings.content_dir / site_key, persona, name=str(form.get("name", "")).strip(),
-            avatar=str(form.get("avatar", "")).strip(), voice=voice,
+            avatar=str(form.get("avatar", "")).strip(), voice=voice, select_when=rules,
         )  # fmt: skip
     except KeyError:
         return page("refused.html", 404, message="There is no such persona.")
@@ -61,6 +76,14 @@ async def save(request: Request) -> Response:
     await audit(request, site_key, account.email, "persona.changed", persona)
     notice = quote(f"Saved {persona}: the next answers speak so.")
     return RedirectResponse(f"/console/{site_key}/personae?notice={notice}", status_code=303)
+
+
+def _rules(rules: Sequence[BaseModel]) -> str:
+    """A persona's rules as the YAML an author writes (empty: chosen for anyone)."""
+    if not rules:
+        return ""
+    listed = [r.model_dump(exclude_none=True, exclude_defaults=True) for r in rules]
+    return yaml.safe_dump(listed, sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
 LISTS = {"roles": ("roles.yaml", ("title", "description")), "skills": ("skills.yaml", ("title",))}

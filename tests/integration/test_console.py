@@ -613,3 +613,23 @@ async def test_an_admin_adds_changes_and_deletes_a_process_and_one_in_use_stays(
         return text.replace("{ ", "{").replace(" }", "}")
 
     assert spaced(processes_file.read_text()) == spaced(original)
+
+
+async def test_an_author_changes_who_a_persona_is_chosen_for(server: LiveServer) -> None:
+    await add(server, "demo", "ann@acme.test", "author")
+    async with client(server) as ann:
+        await sign_in(ann, "demo", "ann@acme.test")
+        page = await ann.get("/console/demo/personae")
+        assert "min_failures: 1" in page.text  # the coach's rule, as written
+        token = await csrf_of(ann, "/console/demo/personae")
+        coach = {"csrf": token, "name": "Alex", "avatar": "🤝", "select_when": "- min_failures: 2\n- traits: {plan: [enterprise]}\n"}  # fmt: skip
+        assert (await ann.post("/console/demo/personae/coach", data=coach)).status_code == 303
+        for broken in ("- min_failures: [", "just words", "- shoe_size: 44"):
+            refused = await ann.post(
+                "/console/demo/personae/coach", data={**coach, "select_when": broken}
+            )
+            assert refused.status_code == 400
+    [found] = [p for p in server.state.sites["demo"].personae if p.id == "coach"]
+    assert [r.model_dump(exclude_none=True, exclude_defaults=True) for r in found.select_when] == [
+        {"min_failures": 2}, {"traits": {"plan": ["enterprise"]}}
+    ]  # fmt: skip
