@@ -18,7 +18,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.console.signin import account_for, audit, page, posted_form, state_of
+from server.console.signin import (
+    audit,
+    page,
+    posted_as,
+    signed_in_as,
+    state_of,
+)
 from server.content_edit import edit_site_list, set_process_threshold, set_site_value
 from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
@@ -29,6 +35,7 @@ from server.web.frustration import rules_for
 from server.web.state import AppState
 
 ADMIN_ONLY = "These pages are for admins."
+ADMINS = frozenset({"admin"})
 
 
 def use_site(state: AppState, site: Site) -> None:
@@ -44,12 +51,10 @@ def use_site(state: AppState, site: Site) -> None:
 
 async def admin_page(request: Request) -> Response:
     site_key = request.path_params["site"]
-    found = await account_for(request, site_key)
+    found = await signed_in_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(found, Response):
         return found
     who, account = found
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     site = state_of(request).sites[site_key]
     accounts = [
         a
@@ -69,12 +74,10 @@ async def admin_page(request: Request) -> Response:
 
 async def set_threshold(request: Request) -> Response:
     site_key, process = request.path_params["site"], request.path_params["process"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     try:
         value = float(str(form.get("threshold", "")))
     except ValueError:
@@ -99,12 +102,10 @@ async def set_threshold(request: Request) -> Response:
 async def set_frustration(request: Request) -> Response:
     """The frustration indicator's threshold, or one signal's weight, into ``site.yaml``."""
     site_key = request.path_params["site"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     what = str(form.get("what", ""))
     known = {kind.value for kind in SignalKind}
     if what != "threshold" and what not in known:
@@ -138,12 +139,10 @@ async def test_channel(request: Request) -> Response:
     from server.support.handoff import HandoffPacket, Visitor
 
     site_key = request.path_params["site"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     state = state_of(request)
     channels = state.sites[site_key].config.channels
     now_ms = time.time_ns() // 1_000_000
@@ -197,12 +196,10 @@ async def edit_site(request: Request) -> Response:
     from server.visitors import SigningKeyMissing, load_site_keys
 
     site_key, what = request.path_params["site"], request.path_params["what"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     state = state_of(request)
     folder = state.settings.content_dir / site_key
 
@@ -246,12 +243,10 @@ async def edit_site(request: Request) -> Response:
 async def set_agent(request: Request) -> Response:
     """An admin sets an agent's skills and capacity (routing uses them at the next dispatch)."""
     site_key, email = request.path_params["site"], request.path_params["email"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     site = state_of(request).sites[site_key]
     known = {s.id for s in site.skills} | {r.id for r in site.roles}
     skills = sorted({s.strip() for s in str(form.get("skills", "")).split(",") if s.strip()})
@@ -286,12 +281,10 @@ async def save_process(request: Request) -> Response:
 
     site_key = request.path_params["site"]
     replacing = request.path_params.get("process")
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     goal_kind = str(form.get("goal_kind", "url"))
     goal_value = str(form.get("goal_value", "")).strip()
     if goal_kind not in ("url", "element", "event"):
@@ -325,12 +318,10 @@ async def save_process(request: Request) -> Response:
 
 async def visitor_export(request: Request) -> Response:
     site_key = request.path_params["site"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     user = str(form.get("user", "")).strip()
     if not user:
         return page("refused.html", 400, message="Which visitor? Give their id.")
@@ -346,12 +337,10 @@ async def visitor_export(request: Request) -> Response:
 
 async def visitor_erase(request: Request) -> Response:
     site_key = request.path_params["site"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role != "admin":
-        return page("refused.html", 403, message=ADMIN_ONLY)
     user = str(form.get("user", "")).strip()
     if not user or form.get("confirm") != "yes":
         return page("refused.html", 400, message="Give the visitor's id and confirm the erasure.")

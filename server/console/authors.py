@@ -21,7 +21,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.console.signin import account_for, audit, page, posted_form, state_of
+from server.console.signin import (
+    audit,
+    page,
+    posted_as,
+    signed_in_as,
+    state_of,
+)
 from server.knowledge.site import Site
 from server.knowledge.walkthrough import WalkthroughFile
 from server.publishing import load_catalog
@@ -58,12 +64,10 @@ def preview_url(site: Site, version: WalkthroughVersion) -> str | None:
 
 async def library(request: Request) -> Response:
     site_key = request.path_params["site"]
-    found = await account_for(request, site_key)
+    found = await signed_in_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(found, Response):
         return found
     who, account = found
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     state = state_of(request)
     site = state.sites[site_key]
     index = await state.store.walkthrough_index(site_key)
@@ -94,12 +98,10 @@ async def library(request: Request) -> Response:
 
 async def walkthrough_page(request: Request) -> Response:
     site_key, walkthrough = request.path_params["site"], request.path_params["walkthrough"]
-    found = await account_for(request, site_key)
+    found = await signed_in_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(found, Response):
         return found
     who, account = found
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     state = state_of(request)
     versions = await state.store.walkthrough_versions(site_key, walkthrough)
     if not versions:
@@ -139,12 +141,10 @@ async def walkthrough_page(request: Request) -> Response:
 async def publish(request: Request) -> Response:
     """Publish a version (rolling back is publishing an older one) or unpublish the walkthrough."""
     site_key, walkthrough = request.path_params["site"], request.path_params["walkthrough"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     wanted = str(form.get("version", ""))
     version = None if wanted == "none" else _int(wanted)
     if wanted != "none" and version is None:

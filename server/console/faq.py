@@ -13,7 +13,13 @@ from starlette.routing import BaseRoute, Route
 
 from server.console.admin import use_site
 from server.console.authors import AUTHOR_ROLES
-from server.console.signin import account_for, audit, page, posted_form, state_of
+from server.console.signin import (
+    audit,
+    page,
+    posted_as,
+    signed_in_as,
+    state_of,
+)
 from server.content_edit import delete_faq_entry, save_faq_entry
 from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
@@ -25,12 +31,10 @@ NOT_FOR_YOU = "The FAQ is for authors and admins."
 
 async def faq_page(request: Request) -> Response:
     site_key = request.path_params["site"]
-    found = await account_for(request, site_key)
+    found = await signed_in_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(found, Response):
         return found
     who, account = found
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     site = state_of(request).sites[site_key]
     return page(
         "faq.html", site=site_key, account=account, csrf=who.csrf, entries=site.faq,
@@ -59,12 +63,10 @@ async def save(request: Request) -> Response:
     """Add an entry (no id in the path) or change one."""
     site_key = request.path_params["site"]
     replacing = request.path_params.get("entry")
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     entry = _entry(form)
     state = state_of(request)
     try:
@@ -82,12 +84,10 @@ async def save(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     site_key, entry = request.path_params["site"], request.path_params["entry"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(posted, Response):
         return posted
     account, _ = posted
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     state = state_of(request)
     try:
         site = delete_faq_entry(state.settings.content_dir / site_key, entry)

@@ -15,7 +15,13 @@ from starlette.routing import BaseRoute, Route
 
 from server.console.admin import use_site
 from server.console.authors import AUTHOR_ROLES
-from server.console.signin import account_for, audit, page, posted_form, state_of
+from server.console.signin import (
+    audit,
+    page,
+    posted_as,
+    signed_in_as,
+    state_of,
+)
 from server.content_edit import save_entry, save_persona
 from server.knowledge.sources import ContentInvalid
 from server.knowledge.support_content import VOICE_LINES
@@ -25,12 +31,10 @@ NOT_FOR_YOU = "Personae are for authors and admins."
 
 async def personae_page(request: Request) -> Response:
     site_key = request.path_params["site"]
-    found = await account_for(request, site_key)
+    found = await signed_in_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(found, Response):
         return found
     who, account = found
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     from server.web.help import DEFAULT_LINES
 
     site = state_of(request).sites[site_key]
@@ -44,12 +48,10 @@ async def personae_page(request: Request) -> Response:
 
 async def save(request: Request) -> Response:
     site_key, persona = request.path_params["site"], request.path_params["persona"]
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     voice = {line: str(form.get(f"voice_{line}", "")).strip() for line in VOICE_LINES}
     rules: list[object] | None = None
     if "select_when" in form:  # written as YAML, as in the file: a list of rules
@@ -94,12 +96,10 @@ async def save_item(request: Request) -> Response:
     site_key = request.path_params["site"]
     kind = request.url.path.split("/")[3]  # /console/{site}/roles/… or /console/{site}/skills/…
     replacing = request.path_params.get("item")
-    posted = await posted_form(request, site_key)
+    posted = await posted_as(request, site_key, AUTHOR_ROLES, NOT_FOR_YOU)
     if isinstance(posted, Response):
         return posted
     account, form = posted
-    if account.role not in AUTHOR_ROLES:
-        return page("refused.html", 403, message=NOT_FOR_YOU)
     file_name, texts = LISTS[kind]
     fields: dict[str, object] = {"id": str(form.get("id", replacing or "")).strip()}
     fields.update({name: str(form.get(name, "")).strip() for name in texts})

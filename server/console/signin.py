@@ -136,6 +136,30 @@ async def posted_form(request: Request, site: str) -> tuple[AccountRecord, FormD
     return account, form
 
 
+async def posted_as(
+    request: Request, site: str, roles: frozenset[str], refused: str
+) -> tuple[AccountRecord, FormData] | Response:
+    """A console form posted (CSRF checked) by an account of ``site`` whose role is in ``roles``."""
+    posted = await posted_form(request, site)
+    if isinstance(posted, Response):
+        return posted
+    if posted[0].role not in roles:
+        return page("refused.html", 403, message=refused)
+    return posted
+
+
+async def signed_in_as(
+    request: Request, site: str, roles: frozenset[str], refused: str
+) -> tuple[Signed, AccountRecord] | Response:
+    """The signed-in account of ``site``, when its role is in ``roles``."""
+    found = await account_for(request, site)
+    if isinstance(found, Response):
+        return found
+    if found[1].role not in roles:
+        return page("refused.html", 403, message=refused)
+    return found
+
+
 async def login_form(request: Request) -> Response:
     token = secrets.token_urlsafe(24)
     response = page(
