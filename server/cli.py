@@ -524,3 +524,30 @@ async def _keep_verifications(url: str, site: str, base_url: str, results: list[
                     [{k: v for k, v in asdict(s).items() if k != "seconds"} for s in r.steps],
                 )
             )
+
+
+@main.group()
+def export() -> None:
+    """Walkthroughs in other tools' formats."""
+
+
+@export.command("playwright")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="write here (default: print)"
+)
+def export_playwright(file: Path, out: Path | None) -> None:
+    """Write a walkthrough as a runnable Playwright (Python) test."""
+    from recorder.export import playwright_test
+    from recorder.verify import load
+    from server.knowledge.sources import ContentInvalid
+
+    try:
+        source = playwright_test(load(file))
+    except (ContentInvalid, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if out is None:
+        click.echo(source, nl=False)
+    else:
+        out.write_text(source)

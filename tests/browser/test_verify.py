@@ -97,3 +97,35 @@ async def test_the_demo_walkthroughs_verify_on_both_variants_and_a_missing_eleme
     )
     assert [(w, ok) for w, ok, _ in rows] == [("invite-teammate", 0)]
     assert json.loads(rows[0][2])[-1]["status"] == "not_found"
+
+
+async def test_an_exported_playwright_test_runs_and_passes(
+    browser: Browser, verify_stack: Stack, tmp_path: Path
+) -> None:
+    import os
+    import sys
+
+    from recorder.chromium import find_chromium
+
+    exported = tmp_path / "test_invite_teammate.py"
+    made = subprocess.run(
+        [TANDEM, "export", "playwright", str(REPO / "walkthroughs" / "demo" / "invite-teammate.yaml"),
+         "--out", str(exported)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "page.get_by_test_id('invite-submit').click()" in exported.read_text()
+    base = verify_stack.demo("mutated")  # ids, classes and texts changed: the test ids hold
+    state = await signed_in_state(browser, base, tmp_path / "state.json")
+    chromium = find_chromium().executable_path or ""
+    env = {
+        **os.environ,
+        "TANDEM_BASE_URL": base,
+        "TANDEM_STORAGE_STATE": str(state),
+        "TANDEM_CHROMIUM": chromium,
+    }
+    ran = subprocess.run(
+        [sys.executable, str(exported)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "passed: invite-teammate" in ran.stdout
