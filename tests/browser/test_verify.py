@@ -37,6 +37,16 @@ async def signed_in_state(browser: Browser, base: str, path: Path) -> Path:
     return path
 
 
+def run_command(
+    args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        args, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=180, check=False
+    )  # fmt: skip
+
+
 def verify(target: Path, base: str, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [TANDEM, "verify", str(target), "--base-url", base, "--storage-state", str(state), *extra],
@@ -102,30 +112,19 @@ async def test_the_demo_walkthroughs_verify_on_both_variants_and_a_missing_eleme
 async def test_an_exported_playwright_test_runs_and_passes(
     browser: Browser, verify_stack: Stack, tmp_path: Path
 ) -> None:
-    import os
     import sys
 
     from recorder.chromium import find_chromium
 
     exported = tmp_path / "test_invite_teammate.py"
-    made = subprocess.run(
-        [TANDEM, "export", "playwright", str(REPO / "walkthroughs" / "demo" / "invite-teammate.yaml"),
-         "--out", str(exported)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    walkthrough = str(REPO / "walkthroughs" / "demo" / "invite-teammate.yaml")
+    made = run_command([TANDEM, "export", "playwright", walkthrough, "--out", str(exported)])
     assert made.returncode == 0, made.stderr
     assert "page.get_by_test_id('invite-submit').click()" in exported.read_text()
     base = verify_stack.demo("mutated")  # ids, classes and texts changed: the test ids hold
     state = await signed_in_state(browser, base, tmp_path / "state.json")
     chromium = find_chromium().executable_path or ""
-    env = {
-        **os.environ,
-        "TANDEM_BASE_URL": base,
-        "TANDEM_STORAGE_STATE": str(state),
-        "TANDEM_CHROMIUM": chromium,
-    }
-    ran = subprocess.run(
-        [sys.executable, str(exported)], env=env, capture_output=True, text=True, timeout=120, check=False
-    )  # fmt: skip
+    env = {"TANDEM_BASE_URL": base, "TANDEM_STORAGE_STATE": str(state), "TANDEM_CHROMIUM": chromium}
+    ran = run_command([sys.executable, str(exported)], env=env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "passed: invite-teammate" in ran.stdout
