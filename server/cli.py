@@ -551,3 +551,39 @@ def export_playwright(file: Path, out: Path | None) -> None:
         click.echo(source, nl=False)
     else:
         out.write_text(source)
+
+
+@main.group("import")
+def import_() -> None:
+    """Walkthroughs from other tools' recordings."""
+
+
+@import_.command("chrome")
+@click.argument("recording", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "walkthrough_id", required=True, help="the walkthrough's id")
+@click.option("--process", required=True, help="the process it belongs to")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="write here (default: print)"
+)
+def import_chrome(recording: Path, walkthrough_id: str, process: str, out: Path | None) -> None:
+    """A Chrome DevTools Recorder recording (JSON) as a walkthrough: its selectors become each
+    step's candidates; typed values are never written."""
+    from recorder.chrome_import import to_yaml, walkthrough
+    from server.knowledge.sources import ContentInvalid, parse_yaml, validate
+    from server.knowledge.walkthrough import WalkthroughFile
+
+    try:
+        data = json.loads(recording.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"{recording}: not a recording: {exc}")
+        return
+    text = to_yaml(walkthrough(data, walkthrough_id=walkthrough_id, process=process))
+    try:
+        validate(WalkthroughFile, parse_yaml(text, str(out or recording)))
+    except ContentInvalid as exc:
+        _fail(f"the recording does not make a valid walkthrough:\n{exc}")
+        return
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)

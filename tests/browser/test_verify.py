@@ -128,3 +128,41 @@ async def test_an_exported_playwright_test_runs_and_passes(
     ran = run_command([sys.executable, str(exported)], env=env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "passed: invite-teammate" in ran.stdout
+
+
+CHROME_RECORDING = {
+    "title": "Invite a colleague",
+    "steps": [
+        {"type": "setViewport", "width": 1280, "height": 800, "deviceScaleFactor": 1, "isMobile": False,
+         "hasTouch": False, "isLandscape": False},
+        {"type": "navigate", "url": "http://127.0.0.1:8001/team", "assertedEvents": [{"type": "navigation"}]},
+        {"type": "click", "offsetX": 40, "offsetY": 12, "target": "main",
+         "selectors": [["aria/Invite a teammate[role=\"link\"]"], ["[data-testid=invite-open]"],
+                       ["xpath///*[@id=\"invite-open\"]"], ["pierce/[data-testid=invite-open]"], ["text/Invite a teammate"]]},
+        {"type": "change", "value": "CANARY-TYPED-NAME", "target": "main",
+         "selectors": [["aria/Full name"], ["[data-testid=invite-name]"], ["pierce/[data-testid=invite-name]"]]},
+        {"type": "change", "value": "canary-secret@acme.test", "target": "main",
+         "selectors": [["aria/Work email"], ["[data-testid=invite-email]"]]},
+        {"type": "click", "offsetX": 10, "offsetY": 10, "target": "main",
+         "selectors": [["aria/Send invitation[role=\"button\"]"], ["[data-testid=invite-submit]"], ["text/Send invitation"]]},
+    ],
+}  # fmt: skip
+
+
+async def test_a_chrome_recorder_recording_imports_without_its_typed_values_and_verifies(
+    browser: Browser, verify_stack: Stack, tmp_path: Path
+) -> None:
+    recording = tmp_path / "recording.json"
+    recording.write_text(json.dumps(CHROME_RECORDING))
+    imported = tmp_path / "invite-imported.yaml"
+    made = run_command([TANDEM, "import", "chrome", str(recording), "--id", "invite-imported",
+                        "--process", "invite-teammate", "--out", str(imported)])  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    text = imported.read_text()
+    assert "CANARY-TYPED-NAME" not in text and "canary-secret" not in text
+    assert "{kind: testid, value: invite-open}" in text or "kind: testid" in text
+    base = verify_stack.demo()
+    state = await signed_in_state(browser, base, tmp_path / "state.json")
+    done = verify(imported, base, state)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS  invite-imported v1" in done.stdout
