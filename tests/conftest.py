@@ -60,7 +60,9 @@ def postgres_dsn() -> str:
     if problem:
         if IN_CI:
             pytest.fail(f"{problem} (CI=true: store tests must run on PostgreSQL)")
-        pytest.skip(problem)
+        pytest.skip(
+            f"{problem}: the PostgreSQL half of the store tests needs a PostgreSQL there (the SQLite half runs); under CI=true they fail instead"
+        )
     return POSTGRES_DSN
 
 
@@ -82,7 +84,9 @@ def redis_url() -> str:
     if problem:
         if IN_CI:
             pytest.fail(f"{problem} (CI=true: broker tests must run on Redis)")
-        pytest.skip(problem)
+        pytest.skip(
+            f"{problem}: the Redis half of the broker tests needs a Redis there (TANDEM_TEST_REDIS; the in-process half runs); under CI=true they fail instead"
+        )
     return REDIS_URL
 
 
