@@ -1,5 +1,6 @@
-"""The console's admin pages: process thresholds (written into the site's ``processes.yaml``,
-validated, taking effect for the next support session) and a visitor's data (export, erase).
+"""The console's admin page: the site's configuration — origins and signing keys, processes
+and their thresholds, frustration rules (written into the site's YAML, validated, in use at
+once) — and agents' skills and capacity. Its data and channel forms post to ``operations``.
 
 Everything here is audited. What an edit changes is the content folder this server reads;
 other server processes read it when they start (a shared folder, or the same commit).
@@ -7,11 +8,9 @@ other server processes read it when they start (a shared folder, or the same com
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-import time
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -30,7 +29,6 @@ from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
 from server.settings import env_names
 from server.support.frustration import SignalKind
-from server.web import privacy
 from server.web.frustration import rules_for
 from server.web.state import AppState
 
@@ -127,66 +125,6 @@ async def set_frustration(request: Request) -> Response:
         request, site_key, account.email, "admin.frustration_changed", what, before=before, after=value
     )  # fmt: skip
     notice = quote(f"Frustration {what.replace('_', ' ')} is {value:g} from now on.")
-    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
-
-
-async def test_channel(request: Request) -> Response:
-    """Send a test referral to the site's webhook or email now, and say what became of it."""
-    import os
-    import secrets
-
-    from server.channels import email, webhook
-    from server.support.handoff import HandoffPacket, Visitor
-
-    site_key = request.path_params["site"]
-    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
-    if isinstance(posted, Response):
-        return posted
-    account, form = posted
-    state = state_of(request)
-    channels = state.sites[site_key].config.channels
-    now_ms = time.time_ns() // 1_000_000
-    packet = HandoffPacket(
-        site=site_key, session=f"test-{secrets.token_hex(6)}", created_ms=now_ms, triggers=["test"],
-        reasons=[{"code": "test", "detail": {"by": account.email}}],
-        visitor=Visitor(user="test-visitor", anonymous=True, traits={}),
-    )  # fmt: skip
-    channel = str(form.get("channel", ""))
-    if channel == "webhook" and channels.webhook is not None:
-        secret = os.environ.get(channels.webhook.secret_env, "")
-        if not secret:
-            outcome = f"not sent: {channels.webhook.secret_env} is not set"
-        else:
-            sent = await webhook.deliver(
-                channels.webhook.url, secret.encode(), packet.model_dump_json().encode(),
-                packet.session, max_attempts=1, clock=time.time,
-            )  # fmt: skip
-            outcome = (
-                f"delivered (HTTP {sent.status})" if sent.delivered
-                else f"not delivered: {sent.error or f'HTTP {sent.status}'}"
-            )  # fmt: skip
-    elif channel == "email" and channels.email is not None:
-        settings = state.settings
-        if not settings.smtp_host:
-            outcome = "not sent: TANDEM_SMTP_HOST is not set"
-        else:
-            server = email.SmtpServer(
-                settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
-                settings.smtp_password, settings.smtp_from,
-            )  # fmt: skip
-            try:
-                await email.send(
-                    server, email.referral_email(packet, channels.email.to, settings.smtp_from)
-                )
-                outcome = f"sent to {', '.join(channels.email.to)}"
-            except Exception as exc:  # SMTP or network: said, not raised
-                outcome = f"not sent: {exc}"
-    else:
-        return page("refused.html", 400, message="This site has no such channel.")
-    await audit(
-        request, site_key, account.email, "admin.channel_tested", channel, outcome=outcome
-    )  # fmt: skip
-    notice = quote(f"Test of the {channel}: {outcome}.")
     return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
 
 
@@ -316,42 +254,6 @@ async def save_process(request: Request) -> Response:
     return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
 
 
-async def visitor_export(request: Request) -> Response:
-    site_key = request.path_params["site"]
-    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
-    if isinstance(posted, Response):
-        return posted
-    account, form = posted
-    user = str(form.get("user", "")).strip()
-    if not user:
-        return page("refused.html", 400, message="Which visitor? Give their id.")
-    document = await privacy.export_visitor(
-        state_of(request).store, site_key, user, actor=account.email
-    )
-    return Response(
-        json.dumps(document, indent=2, ensure_ascii=False, default=str),
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{site_key}-visitor-export.json"'},
-    )
-
-
-async def visitor_erase(request: Request) -> Response:
-    site_key = request.path_params["site"]
-    posted = await posted_as(request, site_key, ADMINS, ADMIN_ONLY)
-    if isinstance(posted, Response):
-        return posted
-    account, form = posted
-    user = str(form.get("user", "")).strip()
-    if not user or form.get("confirm") != "yes":
-        return page("refused.html", 400, message="Give the visitor's id and confirm the erasure.")
-    state = state_of(request)
-    await privacy.forget_live(state, site_key, user)
-    deleted = await privacy.erase_visitor(state.store, site_key, user, actor=account.email)
-    rows = ", ".join(f"{table} {count}" for table, count in deleted.items() if count)
-    notice = quote(f"Erased {user}: {rows or 'nothing was held'}.")
-    return RedirectResponse(f"/console/{site_key}/admin?notice={notice}", status_code=303)
-
-
 def admin_routes() -> list[BaseRoute]:
     return [
         Route("/console/{site}/admin", admin_page, include_in_schema=False),
@@ -364,12 +266,6 @@ def admin_routes() -> list[BaseRoute]:
         Route(
             "/console/{site}/admin/site/{what:path}",
             edit_site,
-            methods=["POST"],
-            include_in_schema=False,
-        ),
-        Route(
-            "/console/{site}/admin/channels/test",
-            test_channel,
             methods=["POST"],
             include_in_schema=False,
         ),
@@ -394,18 +290,6 @@ def admin_routes() -> list[BaseRoute]:
         Route(
             "/console/{site}/admin/agents/{email}",
             set_agent,
-            methods=["POST"],
-            include_in_schema=False,
-        ),
-        Route(
-            "/console/{site}/admin/visitors/export",
-            visitor_export,
-            methods=["POST"],
-            include_in_schema=False,
-        ),
-        Route(
-            "/console/{site}/admin/visitors/erase",
-            visitor_erase,
             methods=["POST"],
             include_in_schema=False,
         ),

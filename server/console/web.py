@@ -20,6 +20,7 @@ from server.console.analytics import analytics_routes
 from server.console.authors import author_routes
 from server.console.faq import faq_routes
 from server.console.live import live_socket
+from server.console.operations import operations_routes
 from server.console.personae import personae_routes
 from server.console.signin import (
     REFRESH_S,
@@ -275,6 +276,7 @@ def console_routes() -> list[BaseRoute]:
     return [
         *author_routes(),
         *admin_routes(),
+        *operations_routes(),
         *analytics_routes(),
         *faq_routes(),
         *personae_routes(),
