@@ -30,6 +30,12 @@ const builds = [
     target: ["es2020"],
   },
   {
+    // The walkthrough recorder's capture (init script of `tandem record`): events, descriptors, toolbar.
+    entryPoints: { "tandem-capture": "src/capture/global.js" },
+    format: "iife",
+    target: ["es2020"],
+  },
+  {
     // The co-browse recorder (rrweb, masked), loaded by tandem.js only once an agent may see the page.
     entryPoints: { "tandem-mirror": "src/cobrowse/recorder.js" },
     format: "iife",

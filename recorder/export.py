@@ -27,23 +27,30 @@ def _value(template: str | None) -> str:
 def locator(step: Step) -> str:
     """The Playwright locator expression for the step's target (its first expressible candidate)."""
     assert step.target is not None
+    fingerprint = step.target.fingerprint
+    frames = fingerprint.frame if fingerprint else []
+    # An element inside iframes: Playwright reaches it through a frame locator per iframe.
+    page = "page" + "".join(f".frame_locator({selector!r})" for selector in frames)
     for candidate in step.target.candidates:
         c: dict[str, Any] = candidate.model_dump(exclude_none=True)
         kind, value = c["kind"], c.get("value")
         if kind == "testid":
-            return f"page.get_by_test_id({value!r})"
+            return f"{page}.get_by_test_id({value!r})"
         if kind == "role":
             name = f", name={c['name']!r}" if c.get("name") else ""
-            return f"page.get_by_role({value!r}{name})"
+            return f"{page}.get_by_role({value!r}{name})"
         if kind in ("label", "placeholder", "text", "title"):
             exact = ", exact=True" if c.get("exact", True) else ""
-            return f"page.get_by_{kind}({value!r}{exact})"
+            return f"{page}.get_by_{kind}({value!r}{exact})"
         if kind == "alt":
-            return f"page.get_by_alt_text({value!r})"
+            return f"{page}.get_by_alt_text({value!r})"
         if kind == "css":
-            return f"page.locator({value!r})"
+            return f"{page}.locator({value!r})"
         if kind == "xpath":
-            return f"page.locator({'xpath=' + str(value)!r})"
+            return f"{page}.locator({'xpath=' + str(value)!r})"
+        if kind == "shadow":  # Playwright's CSS pierces open shadow roots: host, then the element
+            chain = c["chain"]
+            return f"{page}.locator({chain[0]!r}).locator({chain[-1]!r})"
     raise ValueError(f"step {step.id}: no candidate Playwright can express")
 
 
@@ -63,6 +70,8 @@ def _step_lines(step: Step) -> list[str]:
         lines.append(f"    {target}.set_checked({action.checked is not False})")
     elif action is not None and action.kind == "press":
         lines.append(f"    {target}.press({(action.key or 'Enter')!r})")
+    elif action is not None and action.kind == "hover":
+        lines.append(f"    {target}.hover()")
     elif step.advance.after == "input":
         fingerprint = step.target.fingerprint
         kind = (fingerprint.attributes or {}).get("type") if fingerprint else None

@@ -28,9 +28,15 @@ SAMPLE_TRAITS = {"first_name": "Tandem", "last_name": "Verify", "email": "verify
 RESOLVE = """async ([descriptor, timeoutMs, threshold]) => {
   const r = await window.TandemResolver.resolve(descriptor, {timeoutMs, threshold});
   window.__tandemVerified = r.element;
+  // An element inside an iframe: Playwright acts on it through its own frame.
+  const token = Math.random().toString(36).slice(2);
+  const own = r.element ? r.element.ownerDocument.defaultView : null;
+  const framed = !!own && own !== window;
+  if (framed) { own.__tandemVerified = r.element; own.__tandemVerifiedToken = token; }
   return {status: r.status, strategy: r.strategy, similarity: r.similarity,
           tag: r.element ? r.element.tagName.toLowerCase() : null,
-          type: r.element && r.element.getAttribute ? (r.element.getAttribute("type") || "") : ""};
+          type: r.element && r.element.getAttribute ? (r.element.getAttribute("type") || "") : "",
+          framed, token};
 }"""
 
 
@@ -91,7 +97,16 @@ def _value(template: str | None) -> str:
 
 async def _do(page: Any, step: Step, found: dict[str, Any]) -> None:
     """Do the step as a visitor would, so the next step's page is there."""
-    element = await page.evaluate_handle("window.__tandemVerified")
+    frame = page.main_frame
+    if found.get("framed"):
+        for candidate in page.frames[1:]:
+            try:
+                if await candidate.evaluate("window.__tandemVerifiedToken") == found["token"]:
+                    frame = candidate
+                    break
+            except Exception:  # a frame going away, or another origin's
+                continue
+    element = await frame.evaluate_handle("window.__tandemVerified")
     handle = element.as_element()
     if handle is None:
         return
@@ -106,6 +121,8 @@ async def _do(page: Any, step: Step, found: dict[str, Any]) -> None:
         await handle.set_checked(action.checked is not False)
     elif action is not None and action.kind == "press":
         await handle.press(action.key or "Enter")
+    elif action is not None and action.kind == "hover":
+        await handle.hover()
     elif step.advance.after == "input":
         typed = "verify@example.com" if found.get("type") == "email" else "Tandem Verify"
         await handle.fill(typed)
@@ -136,6 +153,8 @@ async def verify_one(
             started = time.perf_counter()
             if step.target is None:
                 result.steps.append(StepResult(step.id, "found", "none", 1.0, "no target"))
+                if step.action is not None and step.action.kind == "navigate" and step.action.url:
+                    await page.goto(base_url.rstrip("/") + step.action.url)
                 continue
             descriptor = step.target.model_dump(mode="json", exclude_none=True)
             try:

@@ -526,6 +526,70 @@ async def _keep_verifications(url: str, site: str, base_url: str, results: list[
             )
 
 
+@main.command()
+@click.argument("url")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the walkthrough file to write, e.g. walkthroughs/acme/add-card.yaml")  # fmt: skip
+@click.option("--id", "walkthrough_id", help="the walkthrough's id (default: the file's name)")
+@click.option("--process", help="its process (default: the page's data-tandem-process marker)")
+@click.option("--title", help="its title (default: the first page's title)")
+@click.option("--storage-state", type=click.Path(exists=True, path_type=Path),
+              help="a Playwright storage state (cookies) to start signed in")  # fmt: skip
+@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="drive the recorder with a Python file's `async def record(page, recorder)`")  # fmt: skip
+@click.option("--headless/--headed", default=None,
+              help="default: headed for a person, headless with --script")  # fmt: skip
+def record(
+    url: str, out: Path, walkthrough_id: str | None, process: str | None, title: str | None,
+    storage_state: Path | None, script: Path | None, headless: bool | None,
+) -> None:  # fmt: skip
+    """Record a walkthrough: Chromium opens URL; do the task once, writing a sentence for each
+    step in the recorder's toolbar, and press Finish (or close the window)."""
+    import importlib.util
+
+    from recorder.capture import Recorder, RecorderError
+    from recorder.chromium import ChromiumNotFound
+    from recorder.steps import slug
+
+    if headless is None:
+        headless = script is not None
+    if not headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        _fail(
+            "no display: recording by hand needs a screen for Chromium (set DISPLAY, or run "
+            "under xvfb-run), or drive the recorder with --script"
+        )
+        return
+    ident = walkthrough_id or slug(out.stem, 63)
+
+    async def run() -> Recorder:
+        async with Recorder.launch(
+            url, walkthrough_id=ident, process=process, title=title, headless=headless,
+            storage_state=storage_state,
+        ) as recorder:  # fmt: skip
+            if script is not None:
+                spec = importlib.util.spec_from_file_location("tandem_record_script", script)
+                assert spec is not None and spec.loader is not None
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                await module.record(recorder.page, recorder)
+            else:
+                click.echo("Recording: do the task in the browser, then press Finish.")
+                await recorder.finished.wait()
+            await recorder.finish()
+            return recorder
+
+    try:
+        recorder = asyncio.run(run())
+    except (RecorderError, ChromiumNotFound) as exc:
+        _fail(str(exc))
+        return
+    recorder.save(out)
+    for note in recorder.composer.skipped:
+        click.echo(f"note: not recorded: {note}", err=True)
+    steps = len(recorder.content["steps"]) if recorder.content else 0
+    click.echo(f"wrote {out}: {steps} steps. Check it with: tandem verify {out} --base-url URL")
+
+
 @main.group()
 def export() -> None:
     """Walkthroughs in other tools' formats."""

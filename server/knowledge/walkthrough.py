@@ -126,7 +126,9 @@ KEYS = frozenset(
 class Action(Strict):
     """What "Do it for me" performs: one allowlisted action. Never arbitrary JavaScript."""
 
-    kind: Literal["click", "fill", "select", "check", "press", "scroll", "navigate", "wait"]
+    kind: Literal[
+        "click", "fill", "select", "check", "press", "hover", "scroll", "navigate", "wait"
+    ]
     value: str | None = Field(
         default=None, max_length=1000, description="fill/select: may use {{ user.trait }}"
     )
@@ -266,7 +268,7 @@ class Step(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
-        needs_target = {"click", "fill", "select", "check"}
+        needs_target = {"click", "fill", "select", "check", "hover"}
         if self.action is not None and self.action.kind in needs_target and self.target is None:
             raise ValueError(f"a {self.action.kind} action needs a target")
         if self.advance.after in ("click", "input") and self.target is None:

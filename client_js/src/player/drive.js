@@ -23,6 +23,7 @@ export function describeAction(action) {
     case "select": return `Choosing “${action.value ?? ""}”…`;
     case "check": return action.checked === false ? "Unticking it…" : "Ticking it…";
     case "press": return `Pressing ${action.key ?? "a key"}…`;
+    case "hover": return "Pointing at it…";
     case "scroll": return "Scrolling to it…";
     case "navigate": return `Going to ${action.url ?? "the page"}…`;
     case "wait": return "Waiting a moment…";
@@ -37,13 +38,13 @@ export function describeAction(action) {
  */
 export function actionAllowed(action, element, win) {
   const own = windowOf(element, win); // an element in an iframe is of that frame's realm
-  const needsTarget = ["click", "fill", "select", "check"].includes(action.kind);
+  const needsTarget = ["click", "fill", "select", "check", "hover"].includes(action.kind);
   if (needsTarget && !element) return false;
   if (action.kind === "press") return KEYS.has(action.key ?? "");
   if (action.kind === "navigate") return sameOriginPath(action.url ?? "", win) !== null;
   if (action.kind === "fill") return isTextField(element, own) && typeof action.value === "string";
   if (action.kind === "select") return element instanceof own.HTMLSelectElement && typeof action.value === "string";
-  return ["click", "check", "scroll", "wait"].includes(action.kind);
+  return ["click", "check", "hover", "scroll", "wait"].includes(action.kind);
 }
 
 /**
@@ -81,6 +82,7 @@ export async function perform(action, element, win) {
     case "select": setValue(el, action.value ?? "", own); break;
     case "check": if (/** @type {HTMLInputElement} */ (el).checked !== (action.checked ?? true)) el.click(); break;
     case "press": pressKey(element || win.document.activeElement || win.document.body, action.key ?? "", own); break;
+    case "hover": pointAt(el, own); break;
     case "scroll": if (!element) win.scrollTo({ top: 0 }); break;
     case "navigate": win.location.assign(/** @type {URL} */ (sameOriginPath(action.url ?? "", win)).href); break;
     case "wait": await sleep(Math.min(Math.max(action.ms ?? 0, 0), MAX_WAIT_MS)); break;
@@ -104,6 +106,23 @@ export function setValue(element, value, win) {
   if (setter) setter.call(element, value);
   element.dispatchEvent(new win.Event("input", { bubbles: true, composed: true }));
   element.dispatchEvent(new win.Event("change", { bubbles: true }));
+}
+
+/**
+ * Point at an element as a mouse would (what opens a menu that a script listens for;
+ * a menu drawn by CSS :hover alone cannot be opened by a page script).
+ * @param {Element} element
+ * @param {import("./types.js").Win} win
+ */
+function pointAt(element, win) {
+  const box = element.getBoundingClientRect();
+  const at = { clientX: box.left + box.width / 2, clientY: box.top + box.height / 2, composed: true };
+  element.dispatchEvent(new win.PointerEvent("pointerover", { ...at, bubbles: true }));
+  element.dispatchEvent(new win.PointerEvent("pointerenter", { ...at, bubbles: false }));
+  element.dispatchEvent(new win.MouseEvent("mouseover", { ...at, bubbles: true }));
+  element.dispatchEvent(new win.MouseEvent("mouseenter", { ...at, bubbles: false }));
+  element.dispatchEvent(new win.PointerEvent("pointermove", { ...at, bubbles: true }));
+  element.dispatchEvent(new win.MouseEvent("mousemove", { ...at, bubbles: true }));
 }
 
 /**

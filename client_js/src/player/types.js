@@ -6,7 +6,7 @@
  */
 
 /**
- * @typedef {"click" | "fill" | "select" | "check" | "press" | "scroll" | "navigate" | "wait"} ActionKind
+ * @typedef {"click" | "fill" | "select" | "check" | "press" | "hover" | "scroll" | "navigate" | "wait"} ActionKind
  * @typedef {object} Action
  * @property {ActionKind} kind
  * @property {string} [value] fill, select

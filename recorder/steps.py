@@ -1,0 +1,536 @@
+"""From what an author did to walkthrough steps: the recorder's pure logic (no I/O, no clock).
+
+The capture script in the page (``client_js/src/capture``) sends events — clicks, typing,
+choices, ticks, key presses, submits, uploads, captchas, hovers — each with the target's
+descriptor generated in the page; the shell (``recorder/capture.py``) adds the top frame's
+navigations. A ``Composer`` turns them into steps as they come:
+
+- typing into one field is one step however many keystrokes it took; choosing or ticking
+  the same control again changes that step;
+- a navigation (full load or SPA route) right after a click, key press or submit becomes
+  that step's ``advance`` and ``expect`` (the URL pattern it leads to); one the author
+  made otherwise becomes a ``navigate`` step;
+- a private field's value never arrives (the page withholds it): its step asks the visitor
+  to type it ("Enter your password") and has no action;
+- uploads and captchas are "you do this" steps: nothing is driven;
+- Tab after typing in a field is moving to the next field, not a step;
+- the author's commands (the toolbar, or the ``Recorder`` API) write the last step's text,
+  mark it destructive, add an expectation, forget a field's value, undo the last step.
+
+``walkthrough()`` gives the file's content; ``to_yaml`` writes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import yaml
+
+from server.knowledge.location import redact_url
+
+#: Characters with a meaning in URL patterns (URLPattern's pathname syntax).
+_PATTERN_SPECIAL = re.compile(r"([:*()+?{}\\])")
+#: Characters with a meaning in step text (the markdown subset).
+_MARKUP_SPECIAL = re.compile(r"([*`\[\]_<>!])")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+_PRIVATE_TEXT = {
+    "password": "Enter your password in **{label}**.",
+    "card": "Enter your card details in **{label}**.",
+    "one-time code": "Enter the one-time code you received in **{label}**.",
+}
+
+
+class BadEvent(ValueError):
+    """An event from the page that the recorder cannot use (it is skipped, and said)."""
+
+
+def markup(label: str) -> str:
+    """A label made safe for step text: no markup of its own, no HTML."""
+    return _MARKUP_SPECIAL.sub("", label).strip() or "this"
+
+
+def slug(text: str, limit: int = 40) -> str:
+    out = _NOT_SLUG.sub("-", text.lower()).strip("-")
+    return out[:limit].strip("-") or "step"
+
+
+def path_pattern(url: str) -> str:
+    """A URL as the pathname pattern a step advances to or expects (no query, no fragment)."""
+    path = urlsplit(url).path or "/"
+    return _PATTERN_SPECIAL.sub(r"\\\1", path)
+
+
+def clean_url(url: str, private_names: frozenset[str] = frozenset()) -> str:
+    """A URL without credentials, without sensitive query values and without the values of
+    fields known to be private (a GET form's password would otherwise ride in its query)."""
+    redacted = redact_url(url)
+    parts = urlsplit(redacted)
+    if not parts.query or not private_names:
+        return redacted
+    pairs = [
+        (k, "redacted" if k in private_names else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return parts._replace(query=urlencode(pairs)).geturl()
+
+
+def site_path(url: str, private_names: frozenset[str] = frozenset()) -> str:
+    """Path and (cleaned) query of a URL: what a ``navigate`` action and ``applies`` keep."""
+    parts = urlsplit(clean_url(url, private_names))
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass
+class Draft:
+    """A step being recorded."""
+
+    kind: str  # click, fill, select, check, press, upload, captcha, hover, navigate
+    label: str
+    target: dict[str, Any] | None = None
+    ref: tuple[str, int] | None = None  # (frame, element): what merges typing
+    value: str | None = None
+    private: str | None = None
+    checked: bool | None = None
+    radio: bool = False
+    key: str | None = None
+    option: str | None = None
+    url: str | None = None
+    appears: str | None = None
+    text: str | None = None  # the author's sentence
+    destructive: bool = False
+    expect_appears: str | None = None
+    leads_to: str | None = None  # the URL pattern a navigation right after it went to
+    open_for_navigation: bool = False
+
+    def auto_text(self) -> str:
+        label = markup(self.label)
+        if self.kind == "click":
+            return f"Click **{label}**."
+        if self.kind == "fill":
+            template = _PRIVATE_TEXT.get(self.private or "", "Type your value in **{label}**.")
+            if not self.private:
+                template = "Type in **{label}**."
+            return template.format(label=label)
+        if self.kind == "select":
+            return f"Choose **{markup(self.option or self.value or '')}** in **{label}**."
+        if self.kind == "check":
+            if self.radio:
+                return f"Choose **{label}**."
+            return f"{'Tick' if self.checked else 'Untick'} **{label}**."
+        if self.kind == "press":
+            where = f" in **{label}**" if self.target else ""
+            return f"Press **{self.key}**{where}."
+        if self.kind == "upload":
+            return f"Choose the file to upload with **{label}**. You do this yourself."
+        if self.kind == "captcha":
+            return "Complete the check that you are not a robot. You do this yourself."
+        if self.kind == "hover":
+            return f"Point at **{label}** to open it."
+        return f"Go to **{markup(self.url or '/')}**."
+
+    def step_id(self) -> str:
+        verb = {
+            "click": "click",
+            "fill": "enter",
+            "select": "choose",
+            "check": "tick",
+            "press": "press",
+            "upload": "upload",
+            "captcha": "captcha",
+            "hover": "open",
+            "navigate": "go-to",
+        }[self.kind]
+        what = self.key if self.kind == "press" else self.label
+        if self.kind in ("captcha",):
+            return "captcha"
+        if self.kind == "navigate":
+            what = self.url or "page"
+        return slug(f"{verb}-{what}")
+
+    def action(self) -> dict[str, Any] | None:
+        if self.kind == "click":
+            return {"kind": "click"}
+        if self.kind == "fill":
+            return (
+                None
+                if self.private or self.value is None
+                else {"kind": "fill", "value": self.value}
+            )
+        if self.kind == "select":
+            return {"kind": "select", "value": self.value or ""}
+        if self.kind == "check":
+            return {"kind": "check", "checked": bool(self.checked)}
+        if self.kind == "press":
+            return {"kind": "press", "key": self.key}
+        if self.kind == "hover":
+            return {"kind": "hover"}
+        if self.kind == "navigate":
+            return {"kind": "navigate", "url": self.url}
+        return None  # upload, captcha: the visitor does it
+
+    def advance(self) -> dict[str, Any] | None:
+        if self.leads_to:
+            return {"after": "url", "url": self.leads_to}
+        if self.kind == "hover" and self.appears:
+            return {"after": "appears", "selector": self.appears}
+        if self.kind in ("fill", "upload"):
+            return {"after": "input"}
+        if self.kind == "click":
+            return {"after": "click"}
+        return None  # the Next button
+
+    def expect(self) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        if self.leads_to:
+            out["url"] = self.leads_to
+        if self.expect_appears:
+            out["appears"] = self.expect_appears
+        if self.kind == "select" and self.value is not None and not self.expect_appears:
+            out["value"] = self.value
+        return out or None
+
+    def render(self, step_id: str) -> dict[str, Any]:
+        step: dict[str, Any] = {"id": step_id, "text": self.text or self.auto_text()}
+        if self.target is not None:
+            step["target"] = self.target
+        for key, value in (
+            ("action", self.action()),
+            ("advance", self.advance()),
+            ("expect", self.expect()),
+        ):
+            if value is not None:
+                step[key] = value
+        if self.destructive:
+            step["destructive"] = True
+        return step
+
+
+def _text(event: dict[str, Any], key: str, limit: int = 1000) -> str | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadEvent(f"{event.get('type')} event: {key} is not text")
+    return value[:limit]
+
+
+def _target(event: dict[str, Any]) -> dict[str, Any]:
+    target = event.get("target")
+    if not isinstance(target, dict) or not isinstance(target.get("candidates"), list):
+        raise BadEvent(f"{event.get('type')} event without a target descriptor")
+    if not target["candidates"]:
+        raise BadEvent(f"{event.get('type')} event: no candidate matches the element alone")
+    return {
+        "candidates": target["candidates"],
+        **({"fingerprint": target["fingerprint"]} if target.get("fingerprint") else {}),
+    }
+
+
+@dataclass
+class Composer:
+    """The recording: steps so far, and what the next event may change."""
+
+    walkthrough_id: str
+    process: str | None = None
+    title: str | None = None
+    start_url: str | None = None
+    drafts: list[Draft] = field(default_factory=list)
+    private_names: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
+    finished: bool = False
+    message: str = ""
+    _url: str | None = None
+
+    # -- the page's events ------------------------------------------------------------------
+
+    def start(self, url: str) -> None:
+        """The page the recording starts on."""
+        self.start_url = site_path(url)
+        self._url = path_pattern(url)
+
+    def event(self, event: dict[str, Any]) -> None:
+        """One event from the page; a malformed one is skipped and remembered in ``skipped``."""
+        kind = event.get("type")
+        handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
+        if handler is None:
+            self.skipped.append(f"unknown event type {kind!r}")
+            return
+        try:
+            handler(event)
+        except BadEvent as exc:
+            self.skipped.append(str(exc))
+            self.message = f"Not recorded: {exc}."
+
+    def navigated(self, url: str, *, by_page: bool = True, position: int | None = None) -> None:
+        """The top frame is on a new URL (a full load or an SPA route change). ``by_page``: the
+        page navigated (a link, a form, a script, an SPA route), not the author typing an
+        address. ``position``: how many steps there were when it happened (events may have
+        come in since)."""
+        at = len(self.drafts) if position is None else min(position, len(self.drafts))
+        if self.start_url is None or at == 0:
+            self.start(url)  # a redirect (to sign in, say) before the first step moves the start
+            return
+        pattern = path_pattern(url)
+        if pattern == self._url:
+            return
+        self._url = pattern
+        before = self.drafts[at - 1]
+        if by_page and before.open_for_navigation:
+            before.leads_to = pattern  # a redirect after it: the last URL is where it led
+            return
+        draft = Draft("navigate", label=pattern, url=site_path(url, frozenset(self.private_names)))
+        draft.open_for_navigation = at == len(self.drafts)
+        self.drafts.insert(at, draft)
+
+    def _ref(self, event: dict[str, Any]) -> tuple[str, int] | None:
+        frame, ref = event.get("frame"), event.get("ref")
+        return (frame, ref) if isinstance(frame, str) and isinstance(ref, int) else None
+
+    def _label(self, event: dict[str, Any]) -> str:
+        return (_text(event, "label", 80) or "this").strip() or "this"
+
+    def _add(self, draft: Draft) -> Draft:
+        for earlier in self.drafts:
+            earlier.open_for_navigation = False
+        self.drafts.append(draft)
+        self.message = ""
+        return draft
+
+    def _last(self, kind: str, ref: tuple[str, int] | None) -> Draft | None:
+        last = self.drafts[-1] if self.drafts else None
+        if last is not None and last.kind == kind and ref is not None and last.ref == ref:
+            return last
+        return None
+
+    def _on_navigating(self, event: dict[str, Any]) -> None:
+        """The page is about to navigate (the shell matches it with the navigation itself)."""
+
+    def _on_hello(self, event: dict[str, Any]) -> None:
+        process = _text(event, "process", 64)
+        if self.process is None and process:
+            self.process = slug(process, 63)
+        title = _text(event, "title", 200)
+        if self.title is None and title:
+            self.title = title.strip() or None
+
+    def _on_click(self, event: dict[str, Any]) -> None:
+        draft = self._add(Draft("click", self._label(event), _target(event), self._ref(event)))
+        draft.open_for_navigation = True
+
+    def _on_input(self, event: dict[str, Any]) -> None:
+        ref = self._ref(event)
+        private = _text(event, "private", 40)
+        value = None if private else _text(event, "value")
+        draft = self._last("fill", ref)
+        if draft is None:
+            draft = self._add(Draft("fill", self._label(event), _target(event), ref))
+        draft.private = draft.private or private
+        draft.value = None if draft.private else value
+
+    def _on_select(self, event: dict[str, Any]) -> None:
+        ref = self._ref(event)
+        draft = self._last("select", ref) or self._add(
+            Draft("select", self._label(event), _target(event), ref)
+        )
+        draft.value = _text(event, "value") or ""
+        draft.option = _text(event, "option", 80)
+
+    def _on_check(self, event: dict[str, Any]) -> None:
+        ref = self._ref(event)
+        draft = self._last("check", ref) or self._add(
+            Draft("check", self._label(event), _target(event), ref)
+        )
+        draft.checked = bool(event.get("checked"))
+        draft.radio = bool(event.get("radio"))
+
+    def _on_press(self, event: dict[str, Any]) -> None:
+        key = _text(event, "key", 20)
+        if key not in ("Enter", "Tab", "Escape"):
+            raise BadEvent(f"press event: key {key!r} is not recorded")
+        ref = self._ref(event)
+        last = self.drafts[-1] if self.drafts else None
+        if (
+            key == "Tab"
+            and last is not None
+            and last.ref == ref
+            and last.kind in ("fill", "select", "check")
+        ):
+            return  # moving on to the next field
+        target = _target(event) if event.get("target") is not None else None
+        draft = self._add(
+            Draft("press", self._label(event) if target else "", target, ref, key=key)
+        )
+        draft.open_for_navigation = True
+
+    def _on_submit(self, event: dict[str, Any]) -> None:
+        names = event.get("private_names") or []
+        if not isinstance(names, list):
+            raise BadEvent("submit event: private_names is not a list")
+        self.private_names.update(str(n)[:100] for n in names)
+        if self.drafts and self.drafts[-1].kind in ("click", "press"):
+            self.drafts[-1].open_for_navigation = True
+
+    def _on_upload(self, event: dict[str, Any]) -> None:
+        self._add(Draft("upload", self._label(event), _target(event), self._ref(event)))
+
+    def _on_captcha(self, event: dict[str, Any]) -> None:
+        self._add(Draft("captcha", self._label(event), _target(event), self._ref(event)))
+
+    def _on_hover(self, event: dict[str, Any]) -> None:
+        draft = Draft("hover", self._label(event), _target(event), self._ref(event))
+        draft.appears = _text(event, "appears", 1000)
+        self._add(draft)
+
+    def _on_pick(self, event: dict[str, Any]) -> None:
+        purpose = event.get("purpose")
+        if purpose == "cancel":
+            self.message = "Cancelled."
+        elif purpose == "expect":
+            selector = _text(event, "selector")
+            if not selector:
+                self.message = (
+                    "That element has no stable selector: pick another one (or a parent)."
+                )
+            else:
+                self.expect_visible(selector)
+        elif purpose == "private":
+            self.forget_value(self._ref(event))
+            self.message = f"{self._label(event)}: its value will never be written."
+        else:
+            raise BadEvent(f"pick event: unknown purpose {purpose!r}")
+
+    def _on_command(self, event: dict[str, Any]) -> None:
+        command = event.get("command")
+        if command == "text":
+            self.say(_text(event, "text", 2000) or "")
+        elif command == "destructive":
+            self.mark_destructive(bool(event.get("on")))
+        elif command == "undo":
+            self.undo()
+        elif command == "finish":
+            self.finished = True
+        else:
+            raise BadEvent(f"unknown command {command!r}")
+
+    # -- the author's commands ----------------------------------------------------------------
+
+    def _require_last(self) -> Draft | None:
+        if not self.drafts:
+            self.message = "No step yet: do something on the page first."
+            return None
+        return self.drafts[-1]
+
+    def say(self, text: str) -> None:
+        """The last step's sentence, as the visitor will read it."""
+        last = self._require_last()
+        if last is not None:
+            last.text = text.strip() or None
+            self.message = "Saved."
+
+    def mark_destructive(self, on: bool = True) -> None:
+        """Drive mode asks the visitor before doing the last step."""
+        last = self._require_last()
+        if last is not None:
+            last.destructive = on
+
+    def expect_visible(self, selector: str) -> None:
+        """After the last step, this element should be visible."""
+        last = self._require_last()
+        if last is not None:
+            last.expect_appears = selector
+            self.message = f"Expects {selector}."
+
+    def forget_value(self, ref: tuple[str, int] | None) -> None:
+        """A field's value must never be written: drop it from the step that typed it."""
+        chosen = self.drafts[-1:] if ref is None else [d for d in self.drafts if d.ref == ref]
+        for draft in chosen:
+            if draft.kind == "fill":
+                draft.private = draft.private or "marked"
+                draft.value = None
+
+    def undo(self) -> None:
+        """Take the last step back."""
+        if self.drafts:
+            self.drafts.pop()
+            self.message = "Last step removed."
+        else:
+            self.message = "Nothing to undo."
+
+    # -- the result -------------------------------------------------------------------------
+
+    def steps(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        used: set[str] = set()
+        for draft in self.drafts:
+            base = draft.step_id()
+            step_id, n = base, 2
+            while step_id in used:
+                step_id, n = f"{base[:58]}-{n}", n + 1
+            used.add(step_id)
+            out.append(draft.render(step_id))
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """What the toolbar shows."""
+        last = None
+        if self.drafts:
+            draft = self.drafts[-1]
+            last = {
+                "number": len(self.drafts),
+                "id": self.steps()[-1]["id"],
+                "text": draft.text or draft.auto_text(),
+                "destructive": draft.destructive,
+                "expect": draft.expect_appears,
+                "private": bool(draft.private),
+            }
+        return {
+            "count": len(self.drafts),
+            "last": last,
+            "message": self.message,
+            "finished": self.finished,
+        }
+
+    def walkthrough(self) -> dict[str, Any]:
+        """The walkthrough file's content (validate it before writing)."""
+        content: dict[str, Any] = {
+            "id": self.walkthrough_id,
+            "title": self.title or self.walkthrough_id.replace("-", " ").capitalize(),
+            "version": 1,
+            "process": self.process or self.walkthrough_id,
+            "description": "Recorded with tandem record.",
+        }
+        if self.start_url:
+            content["applies"] = {"urls": [path_pattern(self.start_url)]}
+        content["steps"] = self.steps()
+        return content
+
+
+class _Dumper(yaml.SafeDumper):
+    """Short lists and maps of scalars on one line (candidates, positions), the rest as blocks."""
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict[str, Any]) -> yaml.Node:
+    flat = len(data) <= 4 and all(
+        isinstance(v, (str, int, float, bool)) or v is None for v in data.values()
+    )
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flat)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flat = all(isinstance(v, str) for v in data) and sum(len(v) for v in data) < 80
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+
+_Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(list, _represent_list)
+
+
+def to_yaml(content: dict[str, Any], *, when: str = "") -> str:
+    """The walkthrough file's text."""
+    head = f"# Recorded with tandem record{' on ' + when if when else ''}. Typed secrets were never captured.\n"
+    body = yaml.dump(content, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+    return head + body
