@@ -238,6 +238,12 @@ class Recorder:
         self.finished.set()
         return content
 
+    async def save_storage_state(self, path: Path) -> Path:
+        """Keep the browser's cookies and storage (signed in, say) for ``tandem verify``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await self.context.storage_state(path=str(path))
+        return path
+
     def save(self, path: Path) -> Path:
         """Write the finished walkthrough (atomically: a temporary file, then a rename)."""
         if self.content is None:

@@ -144,11 +144,9 @@ class Draft:
             "hover": "open",
             "navigate": "go-to",
         }[self.kind]
-        what = self.key if self.kind == "press" else self.label
-        if self.kind in ("captcha",):
+        if self.kind == "captcha":
             return "captcha"
-        if self.kind == "navigate":
-            what = self.url or "page"
+        what = self.key if self.kind == "press" else self.label
         return slug(f"{verb}-{what}")
 
     def action(self) -> dict[str, Any] | None:
@@ -244,6 +242,11 @@ class Composer:
     finished: bool = False
     message: str = ""
     _url: str | None = None
+    _page: tuple[str | None, str | None] = (None, None)  # the current page's process and title
+    _named: tuple[bool, bool] = (False, False)  # process and title given by the author
+
+    def __post_init__(self) -> None:
+        self._named = (self.process is not None, self.title is not None)
 
     # -- the page's events ------------------------------------------------------------------
 
@@ -310,12 +313,15 @@ class Composer:
         """The page is about to navigate (the shell matches it with the navigation itself)."""
 
     def _on_hello(self, event: dict[str, Any]) -> None:
+        """A page loaded: its process marker and title, the walkthrough's unless the author
+        named them (the first page's; the page where the author pressed Start here)."""
         process = _text(event, "process", 64)
-        if self.process is None and process:
-            self.process = slug(process, 63)
-        title = _text(event, "title", 200)
-        if self.title is None and title:
-            self.title = title.strip() or None
+        title = (_text(event, "title", 200) or "").strip()
+        self._page = (slug(process, 63) if process else None, title or None)
+        if not self._named[0] and self.process is None and process:
+            self.process = self._page[0]
+        if not self._named[1] and self.title is None and title:
+            self.title = title
 
     def _on_click(self, event: dict[str, Any]) -> None:
         draft = self._add(Draft("click", self._label(event), _target(event), self._ref(event)))
@@ -333,11 +339,11 @@ class Composer:
 
     def _on_select(self, event: dict[str, Any]) -> None:
         ref = self._ref(event)
+        value, option = _text(event, "value") or "", _text(event, "option", 80)
         draft = self._last("select", ref) or self._add(
             Draft("select", self._label(event), _target(event), ref)
         )
-        draft.value = _text(event, "value") or ""
-        draft.option = _text(event, "option", 80)
+        draft.value, draft.option = value, option
 
     def _on_check(self, event: dict[str, Any]) -> None:
         ref = self._ref(event)
@@ -381,8 +387,9 @@ class Composer:
         self._add(Draft("captcha", self._label(event), _target(event), self._ref(event)))
 
     def _on_hover(self, event: dict[str, Any]) -> None:
+        appears = _text(event, "appears", 1000)
         draft = Draft("hover", self._label(event), _target(event), self._ref(event))
-        draft.appears = _text(event, "appears", 1000)
+        draft.appears = appears
         self._add(draft)
 
     def _on_pick(self, event: dict[str, Any]) -> None:
@@ -411,6 +418,8 @@ class Composer:
             self.mark_destructive(bool(event.get("on")))
         elif command == "undo":
             self.undo()
+        elif command == "restart":
+            self.restart(_text(event, "url", 4000) or "")
         elif command == "finish":
             self.finished = True
         else:
@@ -451,6 +460,18 @@ class Composer:
             if draft.kind == "fill":
                 draft.private = draft.private or "marked"
                 draft.value = None
+
+    def restart(self, url: str) -> None:
+        """Forget every step: the walkthrough starts here (after signing in, say)."""
+        if not url.startswith(("http://", "https://")):
+            raise BadEvent("restart: the page's URL is missing")
+        self.drafts.clear()
+        self.start(url)
+        if not self._named[0]:
+            self.process = self._page[0]
+        if not self._named[1]:
+            self.title = self._page[1]
+        self.message = "Starting here: do the task."
 
     def undo(self) -> None:
         """Take the last step back."""

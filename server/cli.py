@@ -537,11 +537,14 @@ async def _keep_verifications(url: str, site: str, base_url: str, results: list[
               help="a Playwright storage state (cookies) to start signed in")  # fmt: skip
 @click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="drive the recorder with a Python file's `async def record(page, recorder)`")  # fmt: skip
+@click.option("--save-storage-state", type=click.Path(dir_okay=False, path_type=Path),
+              help="keep the browser's cookies at the end (for tandem verify --storage-state)")  # fmt: skip
 @click.option("--headless/--headed", default=None,
               help="default: headed for a person, headless with --script")  # fmt: skip
 def record(
     url: str, out: Path, walkthrough_id: str | None, process: str | None, title: str | None,
-    storage_state: Path | None, script: Path | None, headless: bool | None,
+    storage_state: Path | None, script: Path | None, save_storage_state: Path | None,
+    headless: bool | None,
 ) -> None:  # fmt: skip
     """Record a walkthrough: Chromium opens URL; do the task once, writing a sentence for each
     step in the recorder's toolbar, and press Finish (or close the window)."""
@@ -576,6 +579,8 @@ def record(
                 click.echo("Recording: do the task in the browser, then press Finish.")
                 await recorder.finished.wait()
             await recorder.finish()
+            if save_storage_state is not None:
+                await recorder.save_storage_state(save_storage_state)
             return recorder
 
     try:

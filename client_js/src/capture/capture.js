@@ -149,8 +149,12 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
   const everPassword = new WeakSet();
   /** Fields the author marked private, or whose typing looked like a card number. */
   const markedPrivate = new WeakSet();
-  /** The descriptor of the field being typed into (computed once per run of typing). */
-  /** @type {{element: Element, target: import("../resolver/types.js").Descriptor, label: string} | null} */
+  /**
+   * The field being typed into: its value is sent once, when the typing ends (the field loses
+   * focus or changes, another event comes, the page goes away, the recorder asks) — so it is
+   * judged whole (a card number is one before its last digit is typed) and a pause sends nothing.
+   * @type {{element: Element, target: import("../resolver/types.js").Descriptor, label: string, ref: number} | null}
+   */
   let typing = null;
   /** @type {{key: string, element: Element | null, at: number} | null} */
   let lastKey = null;
@@ -212,9 +216,18 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
     }
   }).observe(doc, { subtree: true, childList: true, attributes: true, attributeFilter: ["hidden", "style", "class", "open", "aria-hidden"] });
 
-  /** Send the field being typed into as done (its last value is already sent). */
+  /** The typing is over: send its field's value (or only that it was private). */
   const endTyping = () => {
+    if (!typing) return;
+    const { element, target, label, ref } = typing;
     typing = null;
+    const value = /** @type {HTMLInputElement} */ (element).value ?? element.textContent ?? "";
+    let reason = privateReason(element);
+    if (!reason && looksLikeCardNumber(value)) {
+      markedPrivate.add(element);
+      reason = "card";
+    }
+    void emit({ type: "input", ref, target, label, private: reason, value: reason ? null : value });
   };
 
   /** @param {Event} event */
@@ -271,27 +284,29 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
     if (!event.isTrusted || ours(event)) return;
     const element = realTarget(event);
     if (!element || !isTextField(element)) return;
-    if (!typing || typing.element !== element) {
-      const described = describeTarget(element);
-      typing = { element, target: described.target, label: described.label };
-    }
-    const value = /** @type {HTMLInputElement} */ (element).value ?? element.textContent ?? "";
-    let reason = privateReason(element);
-    if (!reason && looksLikeCardNumber(value)) {
-      markedPrivate.add(element);
-      reason = "card";
-    }
-    void emit({ type: "input", ref: refOf(element), target: typing.target, label: typing.label, private: reason, value: reason ? null : value });
+    if (typing && typing.element !== element) endTyping();
+    if (!typing) typing = { element, ...describeTarget(element) };
+    privateReason(element); // a password field is remembered as one before it can change type
   }, true); // prettier-ignore
+
+  win.addEventListener("focusout", (event) => {
+    if (typing && realTarget(event) === typing.element) endTyping();
+  }, true); // prettier-ignore
+  win.addEventListener("pagehide", () => endTyping());
 
   win.addEventListener("change", (event) => {
     const element = realTarget(event);
     if (!element || ours(event)) return;
     const tag = tagOf(element);
-    // A <select> changed by a script (Playwright's select_option, an assistive tool) is still a
-    // choice the author made; other controls only count when a person changed them.
-    if (!event.isTrusted && tag !== "select") return;
     const type = (element.getAttribute("type") ?? "").toLowerCase();
+    // A <select> or a file input changed by a script (Playwright's select_option or
+    // set_input_files, an assistive tool) is still the author's choice; other controls only
+    // count when a person changed them.
+    if (!event.isTrusted && tag !== "select" && !(tag === "input" && type === "file")) return;
+    if (typing?.element === element) {
+      endTyping();
+      return;
+    }
     if (tag === "select") {
       const select = /** @type {HTMLSelectElement} */ (element);
       endTyping();
@@ -385,8 +400,11 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
 
   return {
     frame,
-    /** Wait until everything captured so far has reached the recorder. */
-    flush: () => pending,
+    /** Wait until everything captured so far (typing under way included) has reached the recorder. */
+    flush: () => {
+      endTyping();
+      return pending;
+    },
     /** @param {"expect" | "private"} purpose the next click picks an element for this */
     pick: (purpose) => {
       picking = purpose;

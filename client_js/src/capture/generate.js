@@ -53,6 +53,8 @@ export function looksGenerated(token) {
   if (/^:r[0-9a-z]*:$/i.test(value) || /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(value)) return true;
   if (/\d{4,}/.test(value) || /^\d/.test(value)) return true;
   if (/^(css|sc|jsx|emotion|styled|svelte|ember|chakra|mui|tw|_)-?[a-z0-9]*[0-9][a-z0-9]*$/i.test(value)) return true;
+  // A CSS-in-JS prefix and a hash with capitals or digits ("sc-bdVaJa", "emotion-0aB3").
+  if (/^(css|sc|jsx|emotion|styled|svelte|chakra|mui|tw)-(?=[\w]*[A-Z0-9])\w{4,}$/.test(value)) return true;
   if (/[0-9a-f]{6,}/i.test(value) && /\d/.test(value)) return true;
   let changes = 0;
   for (let i = 1; i < value.length; i++) {

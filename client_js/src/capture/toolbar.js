@@ -3,7 +3,7 @@
  * The author's toolbar: a small panel in its own shadow root (`<tandem-recorder>`, which the
  * capture never records and no generated candidate can match) to write each step's sentence,
  * mark it destructive, add an expectation ("this should now be visible"), mark a field
- * private, undo the last step and finish. Every command goes to the recorder, which answers
+ * private, undo the last step, start over on this page (after signing in, say) and finish. Every command goes to the recorder, which answers
  * with the recording's state; the toolbar only shows that state.
  */
 
@@ -59,6 +59,7 @@ export function createToolbar({ doc, command, pick }) {
       <button type="button" data-command="expect" title="Click what should be visible after this step">Expect…</button>
       <button type="button" data-command="private" title="Click a field whose value must never be written">Private field…</button>
       <button type="button" data-command="undo">Undo last step</button>
+      <button type="button" data-command="restart" title="Forget the steps so far: the walkthrough starts on this page">Start here</button>
       <button type="button" data-command="finish" class="primary">Finish</button>
     </div>
     <p class="hint" role="status" data-part="hint"></p>`;
@@ -98,7 +99,8 @@ export function createToolbar({ doc, command, pick }) {
         : "Click the field whose value must never be written (Esc cancels).";
       return;
     }
-    void command(name, name === "text" ? { text: text.value } : {}).then(render);
+    const extra = name === "text" ? { text: text.value } : name === "restart" ? { url: doc.location.href } : {};
+    void command(name, extra).then(render);
   });
   destructive.addEventListener("change", () => void command("destructive", { on: destructive.checked }).then(render));
   // Keys typed in the toolbar are the author's notes, not the page's: keep them from the page.
