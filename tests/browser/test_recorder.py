@@ -27,6 +27,7 @@ from recorder.steps import Composer
 from server.knowledge.sources import parse_yaml, validate
 from server.knowledge.walkthrough import WalkthroughFile
 from tests.browser.conftest import TANDEM, Stack, sign_in, start_stack, wait_in_page
+from tests.browser.test_widget import AXE, AXE_RUN
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
@@ -264,6 +265,8 @@ async def test_hover_menus_ticks_keys_uploads_captchas_and_private_fields_become
         seen = spy_on_events(recorder)
         page = recorder.page
         toolbar = page.locator("tandem-recorder")
+        await page.add_script_tag(path=str(AXE))  # the toolbar is accessible
+        assert await page.evaluate(AXE_RUN, "tandem-recorder") == []
         # A menu that opens on hover, and a click inside it.
         await page.get_by_role("button", name="Account").hover()
         await page.get_by_test_id("menu-sessions").click()

@@ -21,7 +21,7 @@ const STYLE = `
   .bar { position: fixed; left: 12px; bottom: 12px; z-index: 2147483647; width: 300px; box-sizing: border-box;
     font: 13px/1.4 system-ui, sans-serif; color: #1b1b1f; background: #fff; border: 2px solid #b3261e;
     border-radius: 10px; box-shadow: 0 6px 24px rgb(0 0 0 / 25%); padding: 10px; }
-  header { display: flex; justify-content: space-between; align-items: center; margin-bottom: 6px; }
+  .head { display: flex; justify-content: space-between; align-items: center; margin-bottom: 6px; }
   .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; background: #b3261e; margin-right: 6px; }
   .last { margin: 0 0 6px; padding: 6px; background: #f4f4f6; border-radius: 6px; min-height: 1.4em; }
   textarea { width: 100%; box-sizing: border-box; min-height: 3.2em; font: inherit; margin: 2px 0 4px; }
@@ -47,7 +47,7 @@ export function createToolbar({ doc, command, pick }) {
   bar.setAttribute("role", "region");
   bar.setAttribute("aria-label", "Tandem recorder");
   bar.innerHTML = `
-    <header><strong><span class="dot" aria-hidden="true"></span>Recording</strong><span class="count" aria-live="polite">0 steps</span></header>
+    <div class="head"><strong><span class="dot" aria-hidden="true"></span>Recording</strong><span class="count" aria-live="polite">0 steps</span></div>
     <p class="last" data-part="last">Do the task once: each action becomes a step.</p>
     <label for="text">What the visitor does in this step</label>
     <textarea id="text" name="text"></textarea>
