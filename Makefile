@@ -21,14 +21,41 @@ CHROME_STAMP := $(VENV)/.chromium
 export TANDEM_DEMO_SIGNING_KEY ?= demo-signing-key-not-for-production
 export TANDEM_ADMIN_TOKEN ?= dev-admin-token
 
-.PHONY: help run test install client client-test chromium lint typecheck unit integration browser clean bench
+# `make run-cluster`: two server nodes behind nginx, on this PostgreSQL and Redis (docs/deploy.md).
+CLUSTER_STORE_URL  ?= postgresql://postgres@127.0.0.1:5432/postgres?schema=tandem_cluster
+CLUSTER_BROKER_URL ?= redis://127.0.0.1:6379/0?prefix=tandem-cluster:
+
+.PHONY: help run run-cluster nginx test install client client-test chromium lint typecheck unit integration browser clean bench
 
 help:
 	@echo "make run    install what is missing, build the client, start the server (:8000) and the demo site (:8001)"
 	@echo "make test   install what is missing, then lint, type-check and run every test"
+	@echo "make run-cluster   two server nodes behind nginx (:8000) on PostgreSQL and Redis, and the demo site (:8001)"
 
 run: $(PY_STAMP) $(CLIENT)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+
+# Two nodes (:8010, :8011) behind nginx (:8000) and the demo site (:8001); the content is
+# published first, so that the nodes start together on a store already set up.
+run-cluster: $(PY_STAMP) $(CLIENT) nginx
+	@export PATH="$(abspath $(BIN)):$$PATH" NGINX_BIN="$$(command -v nginx || echo /usr/sbin/nginx)" \
+	  TANDEM_STORE_URL='$(CLUSTER_STORE_URL)' TANDEM_BROKER_URL='$(CLUSTER_BROKER_URL)' \
+	  TANDEM_SECRET="$${TANDEM_SECRET:-dev-cluster-secret-not-for-production}" \
+	  TANDEM_PUBLIC_URL=http://127.0.0.1:8000 && \
+	$(BIN)/tandem load walkthroughs && \
+	exec $(BIN)/honcho start -f Procfile.cluster
+
+# nginx for run-cluster: Debian's package, installed when missing and run as root.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "nginx not found: installing Debian's nginx package…"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx; \
+	  else \
+	    echo "error: nginx is needed for run-cluster (Debian/Ubuntu: apt-get install nginx; make does it when run as root)"; \
+	    exit 1; \
+	  fi; }
 
 test: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP) lint typecheck client-test
 	$(BIN)/pytest -n $(JOBS) tests

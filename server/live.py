@@ -30,6 +30,8 @@ class TabState(msgspec.Struct, kw_only=True, omit_defaults=True):
     connected_ms: int = 0
     updated_ms: int = 0
     focus_ms: int = 0  # when it last gained focus
+    # The walkthrough step its page reached: walkthrough, step, event (agents co-browsing see it).
+    step: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 _encoder = msgspec.msgpack.Encoder()

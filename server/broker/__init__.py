@@ -10,6 +10,7 @@ from __future__ import annotations
 from server.broker.base import (
     Broker,
     BrokerError,
+    Listener,
     StreamMessage,
     Subscription,
     SubscriptionLagged,
@@ -36,6 +37,7 @@ def open_broker(url: str) -> Broker:
 __all__ = [
     "Broker",
     "BrokerError",
+    "Listener",
     "StreamMessage",
     "Subscription",
     "SubscriptionLagged",

@@ -11,6 +11,9 @@
   (control grants, queue assignments).
 - **Presence**: members of a group with data, an owner and an expiry (live
   tabs, each held by the connection that reports it).
+- **Channels**: messages for whoever listens to a channel now, with no
+  numbering and no history (what a node holding a visitor's tab is sent for
+  its page). ``notify`` says whether anyone was listening.
 
 Times are milliseconds; expiry is measured by the broker's own clock.
 """
@@ -49,6 +52,28 @@ class Subscription(abc.ABC):
 
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[StreamMessage]: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Listener(abc.ABC):
+    """Messages sent to one channel after listening began, in the order each sender sent them.
+
+    Nothing is kept for a listener that was not there: a listener that falls
+    behind (or whose connection to the broker is lost) ends with
+    ``SubscriptionLagged`` once it has read what it was given, and whatever was
+    sent meanwhile is gone. Closing it ends the iteration.
+    """
+
+    @abc.abstractmethod
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -162,3 +187,13 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def presence(self, group: str) -> dict[str, bytes]:
         """Live members and their data."""
+
+    # --- channels --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def listen(self, channel: str) -> Listener:
+        """Receive what is sent to ``channel`` from now on (once this returns, nothing is missed)."""
+
+    @abc.abstractmethod
+    async def notify(self, channel: str, payload: bytes) -> int:
+        """Send ``payload`` to the channel's listeners; 0 when nobody listens (more: somebody does)."""

@@ -8,7 +8,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from server.broker.base import Broker, StreamMessage, Subscription, SubscriptionLagged, Versioned
+from server.broker.base import (
+    Broker,
+    Listener,
+    StreamMessage,
+    Subscription,
+    SubscriptionLagged,
+    Versioned,
+)
 
 HISTORY = 1000
 SUBSCRIBER_QUEUE = 10_000
@@ -51,6 +58,48 @@ class _MemorySubscription(Subscription):
         self._queue.put_nowait(None)
 
 
+class _MemoryListener(Listener):
+    def __init__(self, channels: dict[str, set[_MemoryListener]], channel: str) -> None:
+        self._channels = channels
+        self._channel = channel
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self.lagged = False
+
+    def deliver(self, payload: bytes) -> bool:
+        try:
+            self._queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.lagged = True
+            self._leave()
+            return False
+        return True
+
+    def _leave(self) -> None:
+        listeners = self._channels.get(self._channel)
+        if listeners is not None:
+            listeners.discard(self)
+            if not listeners:  # nobody listens any more: the channel is forgotten
+                del self._channels[self._channel]
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while True:
+            if self.lagged and self._queue.empty():
+                raise SubscriptionLagged("listener fell behind; what was sent meanwhile is lost")
+            payload = await self._queue.get()
+            if payload is None:
+                return
+            yield payload
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def close(self) -> None:
+        self._leave()
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+
 @dataclass
 class _Stream:
     epoch: int = 0
@@ -76,6 +125,7 @@ class MemoryBroker(Broker):
         self._state_versions: dict[str, int] = {}
         self._leases: dict[str, tuple[str, int]] = {}
         self._presence: dict[str, dict[str, tuple[bytes, int, str]]] = {}  # data, expiry, owner
+        self._channels: dict[str, set[_MemoryListener]] = {}
 
     async def start(self) -> None:
         return None
@@ -84,6 +134,9 @@ class MemoryBroker(Broker):
         for stream in self._streams.values():
             for subscriber in list(stream.subscribers):
                 await subscriber.close()
+        for listeners in list(self._channels.values()):
+            for listener in list(listeners):
+                await listener.close()
 
     def _stream(self, name: str) -> _Stream:
         stream = self._streams.get(name)
@@ -254,3 +307,14 @@ class MemoryBroker(Broker):
         if not members:
             del self._presence[group]
         return members
+
+    # --- channels ------------------------------------------------------------------------------
+
+    async def listen(self, channel: str) -> Listener:
+        listener = _MemoryListener(self._channels, channel)
+        self._channels.setdefault(channel, set()).add(listener)
+        return listener
+
+    async def notify(self, channel: str, payload: bytes) -> int:
+        listeners = self._channels.get(channel, set())
+        return sum(listener.deliver(payload) for listener in list(listeners))

@@ -18,6 +18,8 @@ not Redis Cluster. Everything the broker writes is under the key prefix ``P``
   only grows, so a key's version keeps growing across deletes and expiry without
   anything being kept per deleted key.
 - ``P lease:NAME`` — the holder's name, with PX expiry.
+- channel ``P chan:NAME`` — what is sent to the channel NAME (``notify``), as
+  it is: nothing is kept, only whoever listens at that moment receives it.
 - ``P presence:GROUP:exp`` — sorted set, member → expiry (ms), and
   ``P presence:GROUP:data`` — hash ``d:MEMBER`` → data, ``o:MEMBER`` → owner.
   Both expire (PEXPIREAT) with the group's latest member, so a group nobody
@@ -46,6 +48,10 @@ message it delivers must continue from the previous one (the next offset, or
 offset 1 of a new epoch), else it is lagged. When the pub/sub connection is
 lost (or stops answering PING), every local subscription ends with
 ``SubscriptionLagged`` and the next ``subscribe`` opens a new connection.
+Listeners of channels (``listen``) share that connection and its reader: a
+channel is subscribed with its first local listener, ``listen`` returns once
+the SUBSCRIBE is confirmed, and a lost connection ends them as lagged too.
+``notify`` is one PUBLISH: Redis answers how many connections (nodes) got it.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ from redis.exceptions import RedisError
 from server.broker.base import (
     Broker,
     BrokerError,
+    Listener,
     StreamMessage,
     Subscription,
     SubscriptionLagged,
@@ -425,10 +432,71 @@ class _RedisSubscription(Subscription):
         await self._broker._detach(self)
 
 
+class _RedisListener(Listener):
+    """One local listener of a channel: what the reader hands it, as it came."""
+
+    def __init__(self, broker: RedisBroker, session: _Session, channel: bytes) -> None:
+        self._broker = broker
+        self.session = session
+        self.channel = channel
+        self._queue: asyncio.Queue[bytes | _Wake | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self.lagged = False
+        self.finished = False
+        self._ended = False
+
+    def feed(self, payload: bytes) -> _Outcome:
+        if self.finished:
+            return "lagged" if self.lagged else "ended"
+        try:
+            self._queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.lagged = self.finished = True  # the queue is full: no iterator is waiting
+            return "lagged"
+        return "kept"
+
+    def lag(self) -> None:
+        if self.finished:
+            return
+        self.lagged = self.finished = True
+        if not self._queue.full():
+            self._queue.put_nowait(_WAKE)
+
+    def end(self) -> None:
+        if self._ended:
+            return
+        self.finished = self._ended = True
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while True:
+            if self.lagged and self._queue.empty():
+                raise SubscriptionLagged("listener fell behind; what was sent meanwhile is lost")
+            item = await self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, _Wake):
+                continue
+            yield item
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def close(self) -> None:
+        self.end()
+        await self._broker._detach(self)
+
+
 @dataclass(eq=False)
 class _Channel:
     ready: asyncio.Future[bool]  # the SUBSCRIBE was confirmed (False: the connection was lost)
-    subscribers: set[_RedisSubscription] = field(default_factory=set)
+    subscribers: set[_RedisSubscription] = field(default_factory=set)  # of a stream
+    listeners: set[_RedisListener] = field(default_factory=set)  # of a channel
+
+    @property
+    def used(self) -> bool:
+        return bool(self.subscribers or self.listeners)
 
 
 @dataclass(eq=False)
@@ -529,6 +597,8 @@ class RedisBroker(Broker):
             for channel in session.channels.values():
                 for subscriber in channel.subscribers:
                     subscriber.end()
+                for listener in channel.listeners:
+                    listener.end()
             await self._lose(session)
         # Readers and pingers of connections lost earlier may still be finishing.
         tasks = [task for task in self._tasks if task is not asyncio.current_task()]
@@ -548,6 +618,9 @@ class RedisBroker(Broker):
 
     def _channel(self, stream: str) -> bytes:
         return f"{self.prefix}stream:{stream}".encode()
+
+    def _mail_channel(self, channel: str) -> bytes:
+        return f"{self.prefix}chan:{channel}".encode()
 
     def _presence_keys(self, group: str) -> list[str]:
         base = f"{self.prefix}presence:{group}"
@@ -642,7 +715,7 @@ class RedisBroker(Broker):
             # One not started yet learns of the drop in order, through the channel.
             if subscriber.started and subscriber.feed(_Dropped(dropped_us)) != "kept":
                 entry.subscribers.discard(subscriber)
-        if not entry.subscribers:
+        if not entry.used:
             await self._unsubscribe_if_unused(session, channel)
 
     # --- the pub/sub connection ---------------------------------------------------------------
@@ -721,26 +794,33 @@ class RedisBroker(Broker):
         entry = session.channels.get(channel)
         if entry is None:
             return
-        event = _event(data)
-        for subscriber in list(entry.subscribers):
-            if subscriber.feed(event) != "kept":
-                entry.subscribers.discard(subscriber)
-        if not entry.subscribers:
+        for listener in list(entry.listeners):
+            if listener.feed(data) != "kept":
+                entry.listeners.discard(listener)
+        if entry.subscribers:
+            event = _event(data)
+            for subscriber in list(entry.subscribers):
+                if subscriber.feed(event) != "kept":
+                    entry.subscribers.discard(subscriber)
+        if not entry.used:
             await self._unsubscribe_if_unused(session, channel)
 
-    async def _detach(self, subscription: _RedisSubscription) -> None:
+    async def _detach(self, subscription: _RedisSubscription | _RedisListener) -> None:
         session = subscription.session
         entry = session.channels.get(subscription.channel)
         if entry is None:
             return
-        entry.subscribers.discard(subscription)
-        if not entry.subscribers:
+        if isinstance(subscription, _RedisListener):
+            entry.listeners.discard(subscription)
+        else:
+            entry.subscribers.discard(subscription)
+        if not entry.used:
             await self._unsubscribe_if_unused(session, subscription.channel)
 
     async def _unsubscribe_if_unused(self, session: _Session, channel: bytes) -> None:
         async with session.lock:
             entry = session.channels.get(channel)
-            if entry is None or entry.subscribers or session.lost:
+            if entry is None or entry.used or session.lost:
                 return
             del session.channels[channel]
             try:
@@ -761,7 +841,10 @@ class RedisBroker(Broker):
             log.warning(
                 "Redis pub/sub connection lost (%s): %d subscriptions end as lagged",
                 problem,
-                sum(len(entry.subscribers) for entry in session.channels.values()),
+                sum(
+                    len(entry.subscribers) + len(entry.listeners)
+                    for entry in session.channels.values()
+                ),
             )
         if self._session is session:
             self._session = None
@@ -769,6 +852,8 @@ class RedisBroker(Broker):
         for entry in channels.values():
             for subscriber in entry.subscribers:
                 subscriber.lag()
+            for listener in entry.listeners:
+                listener.lag()
         for waiting in session.pending.values():
             for ready in waiting:
                 if not ready.done():
@@ -853,3 +938,34 @@ class RedisBroker(Broker):
         with _redis_errors():
             flat = await self._presence_list(keys=self._presence_keys(group))
         return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+
+    # --- channels -----------------------------------------------------------------------------
+
+    async def listen(self, channel: str) -> Listener:
+        session = await self._open_session()
+        name = self._mail_channel(channel)
+        async with session.lock:
+            entry = session.channels.get(name)
+            if entry is None:
+                ready = asyncio.get_running_loop().create_future()
+                entry = session.channels[name] = _Channel(ready)
+                session.pending.setdefault(name, deque()).append(ready)
+                try:
+                    await session.write("SUBSCRIBE", name)
+                except BrokerError as exc:
+                    await self._lose(session, str(exc))
+                    raise
+            listener = _RedisListener(self, session, name)
+            entry.listeners.add(listener)
+        try:
+            if not await asyncio.shield(entry.ready):
+                raise BrokerError("the Redis pub/sub connection was lost")
+        except BaseException:
+            await listener.close()
+            raise
+        return listener
+
+    async def notify(self, channel: str, payload: bytes) -> int:
+        with _redis_errors():
+            received = await self._redis.publish(self._mail_channel(channel), payload)
+        return int(received)

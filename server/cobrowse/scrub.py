@@ -11,7 +11,10 @@ scripts, no custom or plugin events).
 To judge a mutation or an input event the scrubber must know the node it
 targets: it keeps a registry, id → ``NodeInfo``, built from each full snapshot
 (which starts it afresh) and from the nodes mutations add and remove. An event
-about a node it does not know is treated as the worst case.
+about a node it does not know is treated as the worst case. What changed of
+the registry (``take_changes``) goes into the stream with the events, so that
+agents' actions can be checked wherever the stream is read
+(``server.cobrowse.nodes``).
 
 Pure: no I/O, no clock. The caller's events are never changed; what changes is copied.
 """
@@ -23,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from server.cobrowse.nodes import Fact, NodeChanges
 from server.knowledge.location import redact_url
 
 #: What the browser sends for a masked field's value: fixed, so not even its length is told.
@@ -106,12 +110,27 @@ class MirrorScrubber:
         self._parent: dict[int, int] = {}
         self._children: dict[int, set[int]] = {}
         self._detached: list[dict[str, Any]] = []  # removes owed to the agent, per mutation
+        # What changed of the registry since ``take_changes`` (a node's latest state; None: gone).
+        self._journal: dict[int, NodeInfo | None] = {}
+        self._journal_reset = True  # a new registry: what it becomes is all there is
 
     def reset(self) -> None:
         """Forget every node (a new full snapshot starts)."""
         self._nodes.clear()
         self._parent.clear()
         self._children.clear()
+        self._journal.clear()
+        self._journal_reset = True
+
+    def take_changes(self) -> NodeChanges:
+        """What became of the registry (tags, privacy, nodes gone) since the last call."""
+        journal, reset = self._journal, self._journal_reset
+        self._journal, self._journal_reset = {}, False
+        return NodeChanges(
+            reset=reset,
+            known={i: Fact(n.tag, n.private) for i, n in journal.items() if n is not None},
+            gone=frozenset(i for i, n in journal.items() if n is None),
+        )
 
     def node(self, node_id: int) -> NodeInfo | None:
         """What is known of a relayed node, or None."""
@@ -389,6 +408,8 @@ class MirrorScrubber:
         """Record what a node is; a known node turned private loses its children, turned masked masks them."""
         old = self._nodes.get(node_id)
         self._nodes[node_id] = info
+        if old is None or (old.tag, old.private) != (info.tag, info.private):
+            self._journal[node_id] = info
         if old is None:
             return
         if info.private and not old.private:
@@ -421,7 +442,8 @@ class MirrorScrubber:
         stack = [node_id]
         while stack:
             current = stack.pop()
-            self._nodes.pop(current, None)
+            if self._nodes.pop(current, None) is not None:
+                self._journal[current] = None
             self._parent.pop(current, None)
             stack.extend(self._children.pop(current, ()))
 

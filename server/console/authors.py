@@ -33,6 +33,7 @@ from server.knowledge.walkthrough import WalkthroughFile
 from server.publishing import load_catalog
 from server.store.base import WalkthroughVersion
 from server.support.run import DRIFT_MARGIN, RESOLVER_THRESHOLD, drifting
+from server.web import catalogs
 from server.web.funnels import version_funnel
 
 AUTHOR_ROLES = frozenset({"author", "admin"})
@@ -167,6 +168,7 @@ async def publish(request: Request) -> Response:
         if not await state.store.set_published(site_key, walkthrough, version, now_ms=now_ms):
             return page("refused.html", 404, message="There is no such walkthrough or version.")
         state.catalogs[site_key] = await load_catalog(state.store, state.sites[site_key])
+    await catalogs.changed(state, site_key)  # the other nodes load it too
     await audit(
         request, site_key, account.email,
         "walkthrough.unpublished" if version is None else "walkthrough.published", walkthrough,

@@ -7,6 +7,13 @@ stream position it has; from then on this socket streams the mirror in order
 history, else from the latest snapshot, else the page is asked for one) and
 the session's news. An agent slower than the page gets coalesced pointer and
 scroll updates; one that falls too far behind starts over from the snapshot.
+
+All of it is broker state, so this socket may be on any node, whichever node
+holds the visitor's tab: the stream's messages also say what the visitor's
+node's re-check knows of the page's nodes, which this view learns in order
+with what it shows (``server.cobrowse.nodes``); an action is checked against
+that, the control token and the stream's epoch, then sent to the page wherever
+its tab is connected (``server.web.delivery``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from server import logs
 from server.broker import StreamMessage, Subscription, SubscriptionLagged
 from server.cobrowse import control
+from server.cobrowse.nodes import NodeChanges, NodeFacts
 from server.cobrowse.relay import begins_with_snapshot, coalesce
 from server.console.signin import signed_in, state_of
 from server.knowledge.site import Site
@@ -42,7 +50,7 @@ from server.protocol.agent import (
 )
 from server.protocol.messages import Remote
 from server.store.base import AccountRecord
-from server.web import agents, cobrowse
+from server.web import agents, cobrowse, delivery
 from server.web.state import AppState
 
 log = logging.getLogger("tandem.console.live")
@@ -126,6 +134,11 @@ class Watcher:
         self.strikes = 0
         self.joined = False
         self.subscriptions: list[Subscription] = []
+        # What is known of the page's nodes, as of the stream position ``facts_at`` (the last
+        # message learnt, in order with what was shown); ``page``: its recorder run.
+        self.facts = NodeFacts()
+        self.facts_at: tuple[int, int] = (0, 0)
+        self.page = 0
 
     @property
     def address(self) -> str:
@@ -205,10 +218,9 @@ class Watcher:
             await asyncio.sleep(HEARTBEAT_S)
             if not await self.still_allowed():
                 return
-            if self.sent[1] == WAITING:  # still no page to show: ask again (the page may be back)
-                view, _ = await cobrowse.view_of(self.state, self.site.key, self.session)
-                if view is not None and view.state == "granted":
-                    await cobrowse.ask_for_snapshot(self.state, self.site, self.session)
+            unknown = self.facts_at[0] != self.sent[0]  # shown, but its nodes are not known
+            if self.sent[1] == WAITING or unknown:  # ask again (the page may be back)
+                await self.ask_for_snapshot()
             await self.state.broker.presence_touch(
                 cobrowse.watchers_of(self.site.key, self.session), self.account.email,
                 self.account.name.encode(), cobrowse.WATCHING_TTL_MS, owner=self.conn_id,
@@ -244,28 +256,68 @@ class Watcher:
         if epoch and epoch == current:
             missing = await broker.history(self.stream, epoch=epoch, after_offset=offset)
             if missing is not None:
+                await self.know_nodes_at(epoch, offset)
                 self.sent = (epoch, offset)
                 await self.send_events(missing)
+                if self.facts_at != self.sent:  # the page's nodes are not known: a snapshot tells
+                    await self.ask_for_snapshot()
                 return
         snapshot = await broker.snapshot(self.stream)
         if snapshot is not None and snapshot.epoch == current:
             tail = await broker.history(self.stream, epoch=current, after_offset=snapshot.offset)
             if tail is not None:
+                self.learn(snapshot)
                 events = _events(snapshot.payload)
                 for message in tail:
+                    self.learn(message)
                     events.extend(_events(message.payload))
                 last = tail[-1].offset if tail else snapshot.offset
                 self.sent = (current, last)
                 await self.send(Replay(epoch=current, offset=last, events=events))
                 return
         self.sent = (current, WAITING)  # nothing of this epoch can be shown: wait for the next one
+        await self.ask_for_snapshot()
+
+    async def ask_for_snapshot(self) -> None:
         view, _ = await cobrowse.view_of(self.state, self.site.key, self.session)
         if view is not None and view.state == "granted":
             await cobrowse.ask_for_snapshot(self.state, self.site, self.session)
 
+    def learn(self, message: StreamMessage) -> None:
+        """What one stream message says of the page's nodes, taken in stream order; after a
+        gap nothing is known until the next snapshot."""
+        page, changes = _nodes(message.payload)
+        follows = (message.epoch, message.offset - 1) == self.facts_at
+        if changes is None or not (follows or changes.reset):
+            self.facts, self.facts_at = NodeFacts(), (0, 0)
+            return
+        self.facts.apply(changes)
+        self.facts_at, self.page = (message.epoch, message.offset), page
+
+    async def know_nodes_at(self, epoch: int, offset: int) -> bool:
+        """Whether the facts are (or can be made, from the snapshot and the history) those as
+        of (epoch, offset): an agent coming back gets only the gap, and its actions are still
+        checked against the whole page."""
+        if self.facts_at == (epoch, offset):
+            return True
+        broker = self.state.broker
+        snapshot = await broker.snapshot(self.stream)
+        if snapshot is None or snapshot.epoch != epoch or snapshot.offset > offset:
+            return False
+        tail = await broker.history(self.stream, epoch=epoch, after_offset=snapshot.offset)
+        if tail is None:
+            return False
+        self.learn(snapshot)
+        for message in tail:
+            if message.offset > offset:
+                break
+            self.learn(message)
+        return self.facts_at == (epoch, offset)
+
     async def send_events(self, messages: list[StreamMessage]) -> None:
         events: list[dict[str, Any]] = []
         for message in messages:
+            self.learn(message)
             events.extend(_events(message.payload))
             self.sent = (message.epoch, message.offset)
         if events:
@@ -310,6 +362,7 @@ class Watcher:
                 run = []
                 events = _events(message.payload)
                 if message.offset == 1 and begins_with_snapshot(events):
+                    self.learn(message)
                     self.sent = (message.epoch, message.offset)
                     await self.send(
                         Replay(epoch=message.epoch, offset=message.offset, events=events)
@@ -406,16 +459,14 @@ class Watcher:
             await self.refuse(act, refusal.code, refusal.message)
             return
         current, _ = await state.broker.position(self.stream)
-        if act.epoch != current:
+        if act.epoch != current or self.facts_at[0] != act.epoch:
             await self.refuse(act, "stale", "the page has changed since; try again")
             return
         view, _ = await cobrowse.view_of(state, site.key, session)
-        conn = cobrowse.page_of(state, site.key, view)
-        mirroring = conn.mirroring if conn is not None else None
-        if conn is None or mirroring is None or mirroring.session != session:
+        if view is None or view.state != "granted" or not view.tab:
             await self.refuse(act, "page_gone", "the visitor's page is not connected")
             return
-        node = mirroring.scrubber.node(act.node)
+        node = self.facts.node(act.node)
         if node is None or node.private:
             why = "private fields are never controlled" if node else "no such element on the page"
             await self.refuse(act, "private" if node else "unknown_node", why)
@@ -435,10 +486,10 @@ class Watcher:
             **({"length": len(act.value)} if act.action == "fill" else {}),
         )  # fmt: skip
         remote = Remote(
-            session=session, id=act.id, action=act.action, node=act.node, page=mirroring.page,
+            session=session, id=act.id, action=act.action, node=act.node, page=self.page,
             x=act.x, y=act.y, value=act.value, name=self.account.name,
         )  # fmt: skip
-        if not await cobrowse.send_to_page(conn, remote):
+        if not await delivery.to_tab(state, site.key, view.tab, remote, user=view.user):
             await self.send(
                 Refused(code="page_gone", message="the visitor's page is not connected", id=act.id)
             )
@@ -453,3 +504,12 @@ def _events(payload: bytes) -> list[dict[str, Any]]:
     body = msgspec.msgpack.decode(payload)
     events = body.get("events") if isinstance(body, dict) else None
     return list(events) if isinstance(events, list) else []
+
+
+def _nodes(payload: bytes) -> tuple[int, NodeChanges | None]:
+    """The recorder run a stream message is of, and what it says of the page's nodes."""
+    body = msgspec.msgpack.decode(payload)
+    if not isinstance(body, dict):
+        return 0, None
+    page = body.get("page")
+    return (page if isinstance(page, int) else 0), NodeChanges.from_wire(body.get("nodes"))

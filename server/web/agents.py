@@ -276,11 +276,9 @@ async def close(
         text=f"{agent.name} has closed this conversation. How did we do?",
         persona={"id": "agent", "name": agent.name, "avatar": agent.name[:1].upper()},
     )  # fmt: skip
-    for conn in list(state.connections):
-        if conn.site.key == site.key and conn.user == found.user_id:
-            await conn.send(answer)
-    from server.web import cobrowse
+    from server.web import cobrowse, delivery
 
+    await delivery.to_visitor(state, site.key, found.user_id, answer)
     await cobrowse.end(state, site, session)  # the page stops being shown, the banner goes
     return True
 
@@ -297,7 +295,7 @@ async def push_walkthrough(
     """The agent who holds the session starts a walkthrough in the visitor's tab (their focused one,
     else the most recent); the run's id, or None when there is no such walkthrough or tab."""
     from server.protocol.messages import RunMessage, Start
-    from server.web import runs
+    from server.web import delivery, runs
     from server.web.help import where_is
 
     found = next(
@@ -306,27 +304,26 @@ async def push_walkthrough(
     if found is None or found.state != "accepted" or found.agent != agent.email:
         return None
     place = await where_is(state, site.key, found.user_id, None)
-    conn = next(
-        (c for c in list(state.connections)
-         if place and c.site.key == site.key and c.user == found.user_id and c.tab == place.tab),
-        None,
-    )  # fmt: skip
-    if conn is None:
+    if place is None:  # no tab open, on any node
         return None
+    tab = runs.VisitorTab(state, site, found.user_id, place.tab)
     answer = await runs.start(
-        conn, Start(req=1, walkthrough=walkthrough, session=session), now_ms=now_ms
+        tab, Start(req=1, walkthrough=walkthrough, session=session), now_ms=now_ms
     )
     if not isinstance(answer, RunMessage):
         return None
-    await conn.send(msgspec.structs.replace(answer, req=0))  # not the page's request: the agent's
+    pushed = msgspec.structs.replace(answer, req=0)  # not the page's request: the agent's
+    if not await delivery.to_tab(state, site.key, place.tab, pushed, user=found.user_id):
+        return None  # the tab went away meanwhile: the run waits to be resumed
     return answer.run
 
 
 async def tell_visitor(
     state: AppState, site: Site, session: str, agent: AccountRecord, *, now_ms: int
 ) -> None:
-    """The visitor of an accepted session hears who is with them now (in every tab of theirs here)."""
+    """The visitor of an accepted session hears who is with them now (in every tab of theirs)."""
     from server.protocol.messages import HelpAnswer
+    from server.web import delivery
 
     found = await state.store.support_session(site.key, session)
     if found is None:
@@ -337,6 +334,4 @@ async def tell_visitor(
         text=f"{agent.name} from the team is with you now.", channel="live_agent", chat=True,
         persona={"id": "agent", "name": agent.name, "avatar": agent.name[:1].upper()},
     )  # fmt: skip
-    for conn in list(state.connections):
-        if conn.site.key == site.key and conn.user == user:
-            await conn.send(answer)
+    await delivery.to_visitor(state, site.key, user, answer)

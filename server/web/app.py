@@ -27,6 +27,7 @@ from server.settings import Settings
 from server.store import open_store
 from server.visitors import Visitors, load_site_keys
 from server.web import api, privacy
+from server.web import catalogs as published
 from server.web.cors import SiteCors
 from server.web.state import AppState
 from server.web.tab_socket import tab_socket
@@ -164,6 +165,7 @@ def create_app(settings: Settings) -> Starlette:
             catalogs=catalogs,
         )
         retention = asyncio.create_task(privacy.retention_loop(app.state.tandem))
+        following = asyncio.create_task(published.follow(app.state.tandem))
         tandem = app.state.tandem
         tandem.metrics.count_connections("tab", lambda: len(tandem.connections))
         tandem.metrics.count_connections("agent", lambda: len(tandem.watchers))
@@ -171,6 +173,8 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             retention.cancel()
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
             await app.state.tandem.scoring.close()
             background = app.state.tandem.frustration.background
             if background:  # referrals and handoffs under way get a moment to finish

@@ -4,7 +4,9 @@ A chat is open while the session's assignment is accepted. Each line is a
 ``chat`` support data item of the session (the transcript, with who said it
 and when); the visitor's lines come as durable ``chat`` messages over their
 tab's socket, the agent's from the console. Typing is a moment's news, kept
-in memory for a few seconds and never stored.
+in the broker for a few seconds (so the agent's console sees it whichever node
+it asks) and never stored. Lines reach the visitor's tabs wherever they are
+connected (``server.web.delivery``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from server.knowledge.site import Site
 from server.protocol.messages import ChatLine, Typed
 from server.store.base import AccountRecord, Assignment
+from server.web import delivery
 
 if TYPE_CHECKING:
     from server.web.state import AppState
@@ -44,9 +47,9 @@ async def visitor_line(
         site.key, user, CHAT, at_ms=now_ms,
         payload={"session": session, "sender": "visitor", "name": "", "text": text, "at_ms": now_ms},
     )  # fmt: skip
-    state.typing.pop((site.key, session, "visitor"), None)
+    await state.broker.delete(_typing_key(site.key, session))
     echo = ChatLine(session=session, sender="visitor", text=text, at=now_ms)
-    await _to_visitor(state, site.key, user, echo, skip_tab=tab)
+    await delivery.to_visitor(state, site.key, user, echo, skip_tab=tab)
     return "yes"
 
 
@@ -57,9 +60,12 @@ async def visitor_typing(
     chat = await open_chat(state, site, session)
     if chat is None or chat.user_id != user:
         return
-    if len(state.typing) > 10_000:
-        state.typing.clear()  # stale entries only cost a moment's "typing…"
-    state.typing[(site, session, "visitor")] = now_ms
+    key = _typing_key(site, session)
+    current = await state.broker.get(key)
+    await state.broker.compare_and_set(
+        key, str(now_ms).encode(), expected_version=current.version if current else 0,
+        ttl_ms=TYPING_FRESH_MS,
+    )  # fmt: skip
 
 
 async def agent_line(
@@ -75,7 +81,7 @@ async def agent_line(
         payload={"session": session, "sender": "agent", "name": agent.name, "text": text, "at_ms": now_ms},
     )  # fmt: skip
     line = ChatLine(session=session, sender="agent", name=agent.name, text=text, at=now_ms)
-    await _to_visitor(state, site.key, chat.user_id, line)
+    await delivery.to_visitor(state, site.key, chat.user_id, line)
     return True
 
 
@@ -83,7 +89,8 @@ async def agent_typing(state: AppState, site: Site, session: str, agent: Account
     chat = await open_chat(state, site.key, session)
     if chat is None or chat.agent != agent.email:
         return False
-    await _to_visitor(state, site.key, chat.user_id, Typed(session=session, name=agent.name))
+    typed = Typed(session=session, name=agent.name)
+    await delivery.to_visitor(state, site.key, chat.user_id, typed)
     return True
 
 
@@ -91,13 +98,10 @@ async def transcript(state: AppState, site: str, session: str, *, now_ms: int) -
     """The chat so far, and whether the visitor is typing, for the agent's console."""
     found = await state.store.support_session(site, session)
     lines = [i.payload for i in found[1] if i.kind == CHAT] if found else []
-    typed = state.typing.get((site, session, "visitor"), 0)
-    return {"lines": lines, "visitor_typing": now_ms - typed < TYPING_FRESH_MS}
+    typed = await state.broker.get(_typing_key(site, session))
+    return {"lines": lines, "visitor_typing": typed is not None}
 
 
-async def _to_visitor(
-    state: AppState, site: str, user: str, message: ChatLine | Typed, *, skip_tab: str = ""
-) -> None:
-    for conn in list(state.connections):
-        if conn.site.key == site and conn.user == user and conn.tab != skip_tab:
-            await conn.send(message)
+def _typing_key(site: str, session: str) -> str:
+    """Broker state while the visitor is typing in the session's chat (it expires)."""
+    return f"typing:{site}:{session}"

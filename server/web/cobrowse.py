@@ -7,8 +7,12 @@ slot, so an agent who joins or comes back gets snapshot + tail without the
 page recording anew); what agents need to know (who watches, control, the
 walkthrough step, results of actions) goes through a second stream, the
 session's news; the visitor's consent and the control token are broker state
-changed by compare-and-set. The page is reached through its tab's connection.
-The pure parts are ``server.cobrowse`` (re-check, control, relay).
+changed by compare-and-set; the walkthrough step the page reached is in its
+live tab's entry. So any node serves the agents, whichever node holds the
+visitor's tab: the page is reached through ``server.web.delivery``, and the
+mirror's stream says what is known of the page's nodes, which is what agents'
+actions are checked against (``server.console.live``).
+The pure parts are ``server.cobrowse`` (re-check, control, relay, nodes).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from server.cobrowse.relay import begins_with_snapshot, restamp
 from server.cobrowse.scrub import MirrorScrubber
 from server.knowledge.site import Site
 from server.protocol.agent import AgentServerMessage, Result, Status, encode_agent
-from server.protocol.messages import Cobrowse, Consent, Error, Mirror, Remote, RemoteDone
+from server.protocol.messages import Cobrowse, Consent, Error, Mirror, RemoteDone
+from server.web import delivery
 
 if TYPE_CHECKING:
     from server.web.state import AppState
@@ -162,21 +167,12 @@ async def watching(state: AppState, site: str, session: str) -> dict[str, str]:
     return {email: data.decode() for email, data in members.items()}
 
 
-def page_of(state: AppState, site: str, view: View | None) -> TabConnection | None:
-    """The connection of the tab the agents see (on this node)."""
+async def step_of(state: AppState, site: str, view: View | None) -> dict[str, str]:
+    """The walkthrough step the page the agents see reached (its live tab's entry says)."""
     if view is None or not view.tab:
-        return None
-    conn: TabConnection | None = state.tabs.get((site, view.tab))
-    return conn if conn is not None and conn.user == view.user else None
-
-
-async def send_to_page(conn: TabConnection, message: Cobrowse | Remote) -> bool:
-    """Send to the visitor's page; False when its connection is gone (never raises)."""
-    try:
-        await conn.send(message)
-    except Exception:  # the visitor's socket died under us: their page says hello again
-        return False
-    return True
+        return {}
+    tabs = await state.live.tabs(site, view.user)
+    return next((dict(t.step) for t in tabs if t.tab == view.tab), {})
 
 
 async def audit(
@@ -196,7 +192,7 @@ async def status_of(state: AppState, site: str, session: str) -> Status:
         view = answered_in_time(view, state.sites[site], now_ms())
     token, _ = await control_of(state, site, session)
     names = await watching(state, site, session)
-    conn = page_of(state, site, view)
+    step = await step_of(state, site, view)
     snapshot = await state.broker.snapshot(stream_of(site, session))
     return Status(
         view=view.state if view else "",
@@ -204,7 +200,7 @@ async def status_of(state: AppState, site: str, session: str) -> Status:
         control=token.phase.value if token else "",
         controller=token.agent if token else "",
         controller_name=token.name if token else "",
-        step=dict(conn.step_info) if conn is not None else {},
+        step=step,
         waiting_for_page=view is not None and view.state == "granted" and snapshot is None,
     )
 
@@ -223,10 +219,10 @@ async def tell_all(state: AppState, site: Site, session: str, *, snapshot: bool 
 
 async def tell_page(state: AppState, site: Site, session: str, *, snapshot: bool = False) -> None:
     view, _ = await view_of(state, site.key, session)
-    conn = page_of(state, site.key, view)
-    if view is None or conn is None:
+    if view is None or not view.tab:
         return
-    await send_to_page(conn, await page_message(state, site, session, view, snapshot=snapshot))
+    message = await page_message(state, site, session, view, snapshot=snapshot)
+    await delivery.to_tab(state, site.key, view.tab, message, user=view.user)
 
 
 async def page_message(
@@ -296,7 +292,6 @@ async def end(state: AppState, site: Site, session: str) -> None:
     """The co-browse session is over (closed or expired): the page stops, the banner goes, the
     agents' views close, and what the broker kept of the page is dropped."""
     view, _ = await view_of(state, site.key, session)
-    conn = page_of(state, site.key, view)
     await drop_control(state, site.key, session, version=None)
     if view is not None:
         await state.broker.delete(_view_key(site.key, session))
@@ -305,9 +300,9 @@ async def end(state: AppState, site: Site, session: str) -> None:
             await state.broker.delete(
                 _active_key(site.key, view.user), expected_version=active.version
             )
-    if conn is not None:
-        conn.mirroring = None
-        await send_to_page(conn, Cobrowse(session=session, ended=True))
+    if view is not None and view.tab:  # its connection stops mirroring, wherever it is
+        ended = Cobrowse(session=session, ended=True)
+        await delivery.to_tab(state, site.key, view.tab, ended, user=view.user)
     await publish_news(state, site.key, session, Status(ended=True))  # the agents' views close
     state.snapshot_asked.pop((site.key, session), None)
     await state.broker.drop_stream(stream_of(site.key, session))
@@ -317,9 +312,10 @@ async def end(state: AppState, site: Site, session: str) -> None:
 # --- the visitor's side ----------------------------------------------------------------------------
 
 
-async def on_hello(conn: TabConnection) -> None:
+async def on_hello(conn: TabConnection, *, snapshot: bool = True) -> None:
     """A tab says hello (a new page, a reconnect): it goes on with the co-browse it was in,
-    from a fresh snapshot (what the agents saw of it before is gone)."""
+    from a fresh snapshot (what the agents saw of it before is gone). Also when its broker
+    channel lagged (``snapshot`` False): it hears again where things stand."""
     if conn.user is None:
         return
     found = await conn.state.broker.get(_active_key(conn.site.key, conn.user))
@@ -336,9 +332,7 @@ async def on_hello(conn: TabConnection) -> None:
         view = claimed
     if view.tab != conn.tab:
         return
-    await send_to_page(
-        conn, await page_message(conn.state, conn.site, session, view, snapshot=True)
-    )
+    await conn.deliver(await page_message(conn.state, conn.site, session, view, snapshot=snapshot))
 
 
 async def on_consent(conn: TabConnection, message: Consent) -> None:
@@ -420,7 +414,9 @@ async def on_mirror(conn: TabConnection, message: Mirror) -> None:
             "mirror of tab %s: %d values or attributes removed by the re-check", conn.tab, stripped
         )
     safe, mirroring.floor_ms = restamp(safe, now_ms=now_ms(), floor_ms=mirroring.floor_ms)
-    payload = msgspec.msgpack.encode({"page": message.page, "events": safe})
+    # What the re-check learnt of the page's nodes goes along: actions are checked against it.
+    nodes = mirroring.scrubber.take_changes().to_wire()
+    payload = msgspec.msgpack.encode({"page": message.page, "events": safe, "nodes": nodes})
     stream = stream_of(site.key, message.session)
     with state.metrics.timed_broker("publish"):
         await state.broker.publish(stream, payload, new_epoch=message.full)
@@ -441,9 +437,9 @@ async def on_remote_done(conn: TabConnection, message: RemoteDone) -> None:
     )  # fmt: skip
 
 
-async def step_seen(conn: TabConnection, walkthrough: str, step: str, event: str) -> None:
-    """The visitor's walkthrough moved: agents watching see the step reached."""
-    conn.step_info = {"walkthrough": walkthrough, "step": step, "event": event}
+async def step_seen(conn: TabConnection) -> None:
+    """The visitor's walkthrough moved (its live tab's entry has the step): agents watching see
+    the step reached."""
     if conn.user is None:
         return
     found = await conn.state.broker.get(_active_key(conn.site.key, conn.user))

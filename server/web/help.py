@@ -207,12 +207,13 @@ async def _refer(
 
 
 async def push_to_tab(state: AppState, site: str, user: str, answer: HelpAnswer) -> str | None:
-    """Send the answer to the visitor's focused (else most recent) tab on this node; its id, or None."""
+    """Send the answer to the visitor's focused (else most recent) tab, on whichever node it is
+    connected; its id, or None."""
+    from server.web import delivery
+
     location = await where_is(state, site, user, None)
     if location is None:
         return None
-    conn = state.tabs.get((site, location.tab))  # the tab's one connection on this node
-    if conn is not None and conn.user == user:
-        await conn.send(answer)
+    if await delivery.to_tab(state, site, location.tab, answer, user=user):
         return str(location.tab)
     return None

@@ -60,20 +60,15 @@ ERASED = "erased: this visitor's data was erased"
 
 
 async def forget_live(state: AppState, site: str, user: str) -> None:
-    """What this server holds of a visitor being erased: their co-browse ends, their open tabs'
-    connections close (1008) with what they had not stored yet dropped, their live tabs go."""
-    import contextlib
-
-    from server.web import cobrowse
+    """What the servers hold of a visitor being erased: their co-browse ends, their open tabs'
+    connections close (1008) with what they had not stored yet dropped — on whichever node —
+    and their live tabs go."""
+    from server.web import cobrowse, delivery
 
     found = await state.broker.get(f"cbactive:{site}:{user}")
     if found is not None:
         await cobrowse.end(state, state.sites[site], found.value.decode())
-    for conn in [c for c in list(state.connections) if c.site.key == site and c.user == user]:
-        conn.unwritten.clear()
-        conn.user = None  # nothing more is accepted from it while it closes
-        with contextlib.suppress(Exception):
-            await conn.ws.close(code=1008, reason=ERASED)
+    await delivery.close_visitor(state, site, user, code=1008, reason=ERASED)
     for tab in await state.live.tabs(site, user):
         await state.live.leave(site, user, tab.tab, conn=None)
 

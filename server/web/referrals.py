@@ -65,9 +65,12 @@ async def offer_person(
         persona={"id": persona.id, "name": persona.name, "avatar": persona.avatar} if persona else {},
         channel=channel, queue=queue or {},
     )  # fmt: skip
-    for conn in list(state.connections):
-        if conn.site.key == site.key and conn.user == user and (tab is None or conn.tab == tab.tab):
-            await conn.send(answer)
+    from server.web import delivery
+
+    if tab is not None:
+        await delivery.to_tab(state, site.key, tab.tab, answer, user=user)
+    else:
+        await delivery.to_visitor(state, site.key, user, answer)
 
 
 async def handoff_packet(

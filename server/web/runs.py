@@ -8,7 +8,8 @@ writes the store.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.knowledge.render import render_steps
 from server.knowledge.walkthrough import WalkthroughFile
@@ -16,7 +17,37 @@ from server.protocol.messages import Error, Launcher, Offer, Offers, Resume, Run
 from server.support.run import Run, RunStatus, StepEvent, advance, reopen, start_run
 
 if TYPE_CHECKING:
+    from server.knowledge.site import Site
+    from server.web.state import AppState
     from server.web.tab_socket import TabConnection
+
+
+class Visit(Protocol):
+    """A visitor's tab a run starts in: its connection, or (``VisitorTab``) a tab whose
+    connection may be on another node."""
+
+    @property
+    def state(self) -> AppState: ...
+
+    @property
+    def site(self) -> Site: ...
+
+    @property
+    def user(self) -> str | None: ...
+
+    @property
+    def tab(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class VisitorTab:
+    """A visitor's tab known by its ids (an agent starts a walkthrough in it from the console)."""
+
+    state: AppState
+    site: Site
+    user: str | None
+    tab: str
+
 
 #: The launcher offers to continue a run the visitor left (closed the tab, came back days
 #: later) for this long; a run they closed themselves has ended and is not offered.
@@ -25,13 +56,13 @@ RESUME_WITHIN_MS = 30 * 24 * 60 * 60 * 1000
 STEP_ATTEMPTS = 5
 
 
-async def _traits(conn: TabConnection) -> dict[str, Any]:
+async def _traits(conn: Visit) -> dict[str, Any]:
     profile = await conn.state.store.get_profile(conn.site.key, conn.user or "")
     return dict(profile.traits) if profile else {}
 
 
 def _run_message(
-    conn: TabConnection,
+    conn: Visit,
     req: int,
     run_id: str,
     walkthrough: WalkthroughFile,
@@ -54,7 +85,7 @@ def _run_message(
     )  # fmt: skip
 
 
-async def _session_persona(conn: TabConnection, session: str) -> str | None:
+async def _session_persona(conn: Visit, session: str) -> str | None:
     """The persona of one of the visitor's support sessions ("" when it had none); None when it is not theirs.
 
     A run joins a support session only when that session is the visitor's own, and
@@ -93,7 +124,7 @@ async def offers(conn: TabConnection, message: Launcher, *, now_ms: int) -> Offe
     )
 
 
-async def start(conn: TabConnection, message: Start, *, now_ms: int) -> RunMessage | Error:
+async def start(conn: Visit, message: Start, *, now_ms: int) -> RunMessage | Error:
     catalog = conn.state.catalogs.get(conn.site.key)
     found = next(
         (

@@ -30,6 +30,7 @@ class AppState:
     live: LiveTabs
     visitors: Visitors
     catalogs: dict[str, Catalog] = field(default_factory=dict)
+    # The tabs' connections on this node (messages for pages go through server.web.delivery).
     connections: set[Any] = field(default_factory=set)
     tabs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (site, tab) → its connection
     frustration: Watches = field(default_factory=Watches)
@@ -41,8 +42,6 @@ class AppState:
     dispatching: dict[str, asyncio.Lock] = field(
         default_factory=dict
     )  # per site: one dispatch at a time
-    # (site, session, who) → when they last typed in the chat.
-    typing: dict[tuple[str, str, str], int] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     publishing: dict[str, asyncio.Lock] = field(
         default_factory=dict

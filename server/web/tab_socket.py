@@ -4,7 +4,8 @@ Thin shell around the pure parts: frames are decoded by ``server.protocol``,
 identities checked by ``server.identity``, processes resolved by
 ``server.knowledge``; this module only moves bytes, stores events and keeps
 the tab's live state in the broker. Acknowledgements go out strictly after
-the store committed, in cseq order.
+the store committed, in cseq order. It listens to the tab's broker channel, so
+that what other nodes have for the page reaches it (``server.web.delivery``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import logs
+from server.broker import BrokerError, Listener
 from server.identity.tokens import TokenRefused
 from server.knowledge.location import ProcessIndex, redact_url
 from server.knowledge.site import Site
@@ -40,6 +42,7 @@ from server.protocol.messages import (
     Chat,
     Chunk,
     ClientMessage,
+    Cobrowse,
     Consent,
     Error,
     Feedback,
@@ -65,7 +68,7 @@ from server.protocol.messages import (
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
-from server.web import chat, cobrowse, frustration, runs, session_news
+from server.web import chat, cobrowse, delivery, frustration, runs, session_news
 from server.web.help import answer_help
 from server.web.state import AppState
 
@@ -115,7 +118,9 @@ class TabConnection:
     unwritten_ready: asyncio.Event = field(default_factory=asyncio.Event)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     mirroring: cobrowse.Mirroring | None = None  # this tab's page is mirrored to agents
-    step_info: dict[str, str] = field(default_factory=dict)  # the walkthrough step reached
+    since_ms: int = 0  # when its hello was accepted: of two connections of a tab, the later wins
+    mailbox: Listener | None = None  # the tab's broker channel: what other nodes send the page
+    mailbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- sending --------------------------------------------------------------
 
@@ -124,6 +129,24 @@ class TabConnection:
             if self.ws.application_state == WebSocketState.CONNECTED:
                 await self.ws.send_bytes(encode(message))
                 self.state.metrics.messages_out.labels(kind_of(message)).inc()
+
+    async def deliver(self, message: ServerMessage) -> bool:
+        """Give the page a message from elsewhere in the server (an agent, the API); False when
+        its socket is gone. Never raises."""
+        if isinstance(message, Cobrowse) and message.ended:
+            self.mirroring = None  # nothing more of the page is streamed
+        try:
+            await self.send(message)
+        except Exception:  # the visitor's socket died under us: their page says hello again
+            return False
+        return True
+
+    async def shut(self, code: int, reason: str) -> None:
+        """Close the connection now, storing nothing more of what it received (an erasure)."""
+        self.unwritten.clear()
+        self.user = None  # nothing more is accepted from it while it closes
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, reason=reason)
 
     async def refuse(self, error: ProtocolError | Error) -> None:
         """Answer a refused message with ``error``; close 1008 when the peer keeps doing it."""
@@ -249,7 +272,9 @@ class TabConnection:
                 self.user = anon_id
             self.anonymous = True
             await self.state.store.upsert_profile(self.site.key, self.user, {}, now_ms=now_ms())
+        self.since_ms = now_ms()
         self.take_tab()
+        self.mailbox = await delivery.listen(self)
         self.durable = await self.state.store.last_cseq(self.site.key, self.tab)
         self.phase = Phase.OPEN
         await self.send(
@@ -263,6 +288,7 @@ class TabConnection:
                 max_frame=MAX_FRAME,
             )
         )
+        self.mailbox_ready.set()  # what other nodes sent meanwhile waited: the page says hello first
         await self.touch_live()
         await cobrowse.on_hello(self)
 
@@ -336,9 +362,11 @@ class TabConnection:
             payload = await runs.apply_step(self, message, now_ms=received)
             kind = "step"
             if payload.get("applied") == "yes":
-                await cobrowse.step_seen(
-                    self, str(payload.get("walkthrough", "")), message.step, message.event
-                )
+                reached = {"walkthrough": str(payload.get("walkthrough", ""))}
+                reached.update(step=message.step, event=message.event)
+                self.live = self._live_state(step=reached)
+                await self.touch_live()
+                await cobrowse.step_seen(self)
         elif isinstance(message, Signal | Goal | Feedback | Rating | Chat):
             payload = msgspec.to_builtins(message)
             kind = str(payload.pop("kind"))
@@ -425,6 +453,16 @@ class TabConnection:
                 self.durable = max(self.durable, records[-1].cseq)
                 await self.send(Ack(upto=self.durable))
 
+    async def read_mail(self) -> None:
+        await self.mailbox_ready.wait()
+        assert self.mailbox is not None
+        try:
+            await delivery.read_mail(self, self.mailbox)
+        except BrokerError as exc:
+            log.error("tab %s: its broker channel is out of reach: %s", self.tab, exc)
+            raise Close(1011, "broker unavailable; retry later") from exc
+        raise Close(1012, "server shutting down")  # only a closing broker ends the channel
+
     async def watch_taken(self) -> None:
         await self.taken.wait()
         raise Close(1008, TAB_TAKEN)
@@ -438,6 +476,9 @@ class TabConnection:
     async def leave(self) -> None:
         if self.state.tabs.get((self.site.key, self.tab)) is self:
             del self.state.tabs[(self.site.key, self.tab)]
+        if self.mailbox is not None:
+            with contextlib.suppress(Exception):
+                await self.mailbox.close()
         if self.live_user is not None:
             await self.state.live.leave(self.site.key, self.live_user, self.tab, conn=self.conn_id)
 
@@ -468,6 +509,7 @@ async def tab_socket(ws: WebSocket) -> None:
         asyncio.create_task(conn.store_events()),
         asyncio.create_task(conn.heartbeat()),
         asyncio.create_task(conn.watch_taken()),
+        asyncio.create_task(conn.read_mail()),
     ]
     receiver = asyncio.create_task(_receive(conn))
     try:

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from server.broker import (
     Broker,
     BrokerError,
+    Listener,
     StreamMessage,
     Subscription,
     SubscriptionLagged,
@@ -328,6 +329,68 @@ async def test_a_subscriber_that_falls_behind_is_told_after_what_it_has(
     await subscription.close()
 
 
+# --- channels ------------------------------------------------------------------------
+
+
+async def listen_for(listener: Listener, count: int) -> list[bytes]:
+    received: list[bytes] = []
+    async with asyncio.timeout(10):
+        async for payload in listener:
+            received.append(payload)
+            if len(received) == count:
+                break
+    return received
+
+
+async def listen_to_the_end(listener: Listener, into: list[bytes]) -> None:
+    async with asyncio.timeout(5):
+        async for payload in listener:
+            into.append(payload)
+
+
+async def test_a_channel_reaches_whoever_listens_now_and_keeps_nothing(broker: Broker) -> None:
+    assert await broker.notify("tab:demo:t1", b"nobody hears this") == 0
+    first = await broker.listen("tab:demo:t1")
+    second = await broker.listen("tab:demo:t1")
+    assert await broker.notify("tab:demo:t1", b"\x00binary:\xff") > 0
+    assert await broker.notify("tab:demo:t1", b"two") > 0
+    assert await broker.notify("tab:demo:other", b"elsewhere") == 0
+    assert await listen_for(first, 2) == [b"\x00binary:\xff", b"two"]
+    assert await listen_for(second, 2) == [b"\x00binary:\xff", b"two"]
+    # Closing ends the iteration; once nobody listens, nobody hears.
+    waiting = asyncio.create_task(anext(aiter(first), None))
+    await asyncio.sleep(0.01)
+    await first.close()
+    assert await asyncio.wait_for(waiting, 5) is None
+    await second.close()
+
+    async def unheard() -> bool:
+        return await broker.notify("tab:demo:t1", b"late") == 0
+
+    await eventually(unheard)
+
+
+async def test_a_listener_that_falls_behind_is_told_after_what_it_has(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import server.broker.memory
+    import server.broker.redis
+
+    keeping_up = await broker.listen("tab:demo:slow")
+    monkeypatch.setattr(server.broker.memory, "SUBSCRIBER_QUEUE", 3)
+    monkeypatch.setattr(server.broker.redis, "SUBSCRIBER_QUEUE", 3)
+    slow = await broker.listen("tab:demo:slow")
+    for i in range(5):
+        await broker.notify("tab:demo:slow", bytes([i]))
+    assert len(await listen_for(keeping_up, 5)) == 5
+    await keeping_up.close()
+    received: list[bytes] = []
+    with pytest.raises(SubscriptionLagged):
+        await listen_to_the_end(slow, received)
+    assert received == [b"\x00", b"\x01", b"\x02"]
+    await slow.close()
+
+
 # --- Redis only: several nodes on one Redis ------------------------------------------------
 
 
@@ -576,3 +639,59 @@ async def test_a_pubsub_connection_that_stops_answering_is_given_up(
             await read_to_the_end(subscription)
         await subscription.close()
         assert a._session is None
+
+
+async def test_a_channel_reaches_the_node_that_listens_and_says_when_none_does(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """What one node sends to a tab's channel reaches the node holding that tab; a node that
+    is gone (its pub/sub connection closed) no longer counts as listening."""
+    async with node(redis_url, redis_prefix) as a, node(redis_url, redis_prefix) as b:
+        on_a = await a.listen("tab:demo:x")
+        also_on_a = await a.listen("tab:demo:x")  # one connection per node: one receiver
+        assert await b.notify("tab:demo:x", b"for the page") == 1
+        assert await listen_for(on_a, 1) == [b"for the page"]
+        assert await listen_for(also_on_a, 1) == [b"for the page"]
+        await on_a.close()
+        assert await b.notify("tab:demo:x", b"still heard") == 1
+        assert await listen_for(also_on_a, 1) == [b"still heard"]
+        await also_on_a.close()
+
+        async def unheard() -> bool:
+            return await b.notify("tab:demo:x", b"nobody") == 0
+
+        await eventually(unheard)
+        # A node that stops: its channels go with its connection.
+        c = node(redis_url, redis_prefix)
+        await c.start()
+        await c.listen("tab:demo:y")
+        assert await b.notify("tab:demo:y", b"here") == 1
+        await c.close()
+
+        async def gone() -> bool:
+            return await b.notify("tab:demo:y", b"gone") == 0
+
+        await eventually(gone)
+
+
+async def test_a_lost_pubsub_connection_ends_listeners_as_lagged(
+    redis_url: str, redis_prefix: str
+) -> None:
+    async with node(redis_url, redis_prefix) as a, node(redis_url, redis_prefix) as b:
+        listener = await a.listen("tab:demo:cut")
+        await b.notify("tab:demo:cut", b"before")
+        assert await listen_for(listener, 1) == [b"before"]
+        async with aioredis.Redis.from_url(redis_url) as admin:
+            ids = [
+                c["id"]
+                for c in await admin.client_list()
+                if c["name"] == f"tandem-broker-{a.node_id}"
+            ]
+            await admin.client_kill_filter(_id=ids[0])
+        with pytest.raises(SubscriptionLagged):
+            await listen_to_the_end(listener, [])
+        await listener.close()
+        again = await a.listen("tab:demo:cut")  # on a new connection
+        assert await b.notify("tab:demo:cut", b"after") == 1
+        assert await listen_for(again, 1) == [b"after"]
+        await again.close()

@@ -196,6 +196,9 @@ async def test_the_visitor_agrees_and_agents_see_a_rechecked_mirror_that_survive
             await ada.send(Join(epoch=position[0], offset=position[1]))
             gap = await ada.recv_until(Events | Replay)
             assert isinstance(gap, Events) and gap.offset == position[1] + 1
+            # What she points at is checked against the whole page, though she got only the gap.
+            await ada.send(Act(id=1, action="highlight", node=12, epoch=position[0]))
+            assert (await tab.recv_until(Remote)).node == 12
         snapshots_asked = [m for m in await drain(tab) if isinstance(m, Cobrowse) and m.snapshot]
         assert snapshots_asked == []
 

@@ -1,0 +1,176 @@
+"""Messages for a visitor's pages, from whichever server node, to wherever their tabs are connected.
+
+A tab's WebSocket is held by one node; the agent who answers, the admin API
+that pushes help, or the erasure that closes the visitor's tabs may be on
+another. Every message for a page goes through here: delivered at once when
+the tab's connection is on this node, otherwise sent on the tab's broker
+channel (``server.protocol.tabmail``), which the node holding the tab listens
+to (``listen``). With the in-process broker every tab is on this node.
+
+What reaches nobody (the tab went away, its node died) is not kept: a page
+that comes back learns where things stand at its hello (the co-browse state)
+or from the store (the chat transcript, its runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from server.broker import BrokerError, Listener, SubscriptionLagged
+from server.live import TabState
+from server.protocol import decode_server, encode
+from server.protocol.messages import ServerMessage
+from server.protocol.tabmail import (
+    Close,
+    MailInvalid,
+    Send,
+    Taken,
+    addressed_to,
+    channel_of,
+    decode_mail,
+    encode_mail,
+    newer,
+)
+
+if TYPE_CHECKING:
+    from server.web.state import AppState
+    from server.web.tab_socket import TabConnection
+
+log = logging.getLogger("tandem.delivery")
+
+
+def _here(state: AppState, site: str, tab: str) -> TabConnection | None:
+    """The tab's connection on this node, unless a newer one (here or elsewhere) took it."""
+    conn: TabConnection | None = state.tabs.get((site, tab))
+    return conn if conn is not None and not conn.taken.is_set() else None
+
+
+async def _notify(state: AppState, site: str, tab: str, mail: Send | Close | Taken) -> bool:
+    """Send to the node holding the tab; whether any node listens to it (never raises)."""
+    try:
+        with state.metrics.timed_broker("notify"):
+            return await state.broker.notify(channel_of(site, tab), encode_mail(mail)) > 0
+    except BrokerError as exc:
+        log.warning("could not reach tab %s through the broker: %s", tab, exc)
+        return False
+
+
+async def to_tab(
+    state: AppState, site: str, tab: str, message: ServerMessage, *, user: str | None = None
+) -> bool:
+    """Deliver ``message`` to the page of ``tab`` (only while it is ``user``'s, when given).
+
+    True when its connection took it here, or some node holding the tab was
+    sent it; False when the tab is connected nowhere (or to another visitor
+    here). Never raises.
+    """
+    conn = _here(state, site, tab)
+    if conn is not None:
+        return (user is None or conn.user == user) and await conn.deliver(message)
+    return await _notify(state, site, tab, Send(frame=encode(message), user=user or ""))
+
+
+async def to_visitor(
+    state: AppState, site: str, user: str, message: ServerMessage, *, skip_tab: str = ""
+) -> int:
+    """Deliver ``message`` to every open tab of the visitor (but ``skip_tab``); how many took it.
+
+    The tabs on this node directly; the others the broker's live tabs know of
+    through their channels.
+    """
+    delivered: set[str] = {skip_tab}
+    count = 0
+    here: list[TabConnection] = [
+        conn
+        for (at, tab), conn in list(state.tabs.items())
+        if at == site and tab not in delivered and conn.user == user and not conn.taken.is_set()
+    ]
+    for conn in here:
+        delivered.add(conn.tab)
+        count += await conn.deliver(message)
+    elsewhere = [t.tab for t in await _live_tabs(state, site, user) if t.tab not in delivered]
+    if elsewhere:
+        mail = Send(frame=encode(message), user=user)
+        for tab in elsewhere:
+            count += await _notify(state, site, tab, mail)
+    return count
+
+
+async def close_visitor(state: AppState, site: str, user: str, *, code: int, reason: str) -> None:
+    """Close every connection of the visitor's tabs (what they had not stored yet is dropped)."""
+    here: set[str] = set()
+    for conn in [c for c in list(state.connections) if c.site.key == site and c.user == user]:
+        here.add(conn.tab)
+        await conn.shut(code, reason)
+    for live in await _live_tabs(state, site, user):
+        if live.tab not in here:
+            await _notify(state, site, live.tab, Close(code=code, reason=reason, user=user))
+
+
+async def _live_tabs(state: AppState, site: str, user: str) -> list[TabState]:
+    try:
+        return list(await state.live.tabs(site, user))
+    except BrokerError as exc:
+        log.warning("the broker's live tabs are out of reach: %s", exc)
+        return []
+
+
+# --- the node holding a tab ------------------------------------------------------------------
+
+
+async def listen(conn: TabConnection) -> Listener:
+    """Listen to the tab's channel, then tell any older connection of the tab, on any node, that
+    this one took it (it closes as ``tab_taken``)."""
+    listener = await conn.state.broker.listen(channel_of(conn.site.key, conn.tab))
+    taken = Taken(conn=conn.conn_id, since_ms=conn.since_ms)
+    await _notify(conn.state, conn.site.key, conn.tab, taken)
+    return listener
+
+
+async def read_mail(conn: TabConnection, listener: Listener) -> None:
+    """Act on what other nodes send the tab, for as long as the connection lasts.
+
+    A listener that lagged (its broker connection was lost) listens again
+    (``BrokerError`` when it cannot); what was sent meanwhile is gone, so the
+    page hears where its co-browse stands again.
+    """
+    while True:
+        try:
+            async for raw in listener:
+                await on_mail(conn, raw)
+            return
+        except SubscriptionLagged:
+            log.warning("tab %s: its broker channel lagged; listening again", conn.tab)
+            with contextlib.suppress(Exception):
+                await listener.close()
+            listener = conn.mailbox = await conn.state.broker.listen(
+                channel_of(conn.site.key, conn.tab)
+            )
+            from server.web import cobrowse
+
+            await cobrowse.on_hello(conn, snapshot=False)
+
+
+async def on_mail(conn: TabConnection, raw: bytes) -> None:
+    try:
+        mail = decode_mail(raw)
+    except MailInvalid as exc:
+        log.error("tab %s: unreadable mail on its channel: %s", conn.tab, exc)
+        return
+    if isinstance(mail, Taken):
+        if newer(mail, conn.conn_id, conn.since_ms):
+            conn.taken.set()
+        return
+    if conn.taken.is_set() or not addressed_to(mail, conn.user):
+        return
+    if isinstance(mail, Close):
+        await conn.shut(mail.code, mail.reason)
+        return
+    try:
+        message = decode_server(mail.frame)
+    except Exception as exc:  # a node of another version: nothing this page could use
+        log.error("tab %s: unreadable message for its page: %s", conn.tab, exc)
+        return
+    await conn.deliver(message)
