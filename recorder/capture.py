@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -37,8 +38,9 @@ BINDING = "__tandemCapture"
 NAVIGATION_GRACE_S = 0.25
 
 
-def _without_fragment(url: str) -> str:
-    return url.split("#", 1)[0]
+def _page_address(url: str) -> str:
+    """A URL without its query and fragment: what the page announces of a navigation."""
+    return url.split("#", 1)[0].split("?", 1)[0]
 
 
 class RecorderError(RuntimeError):
@@ -55,8 +57,10 @@ class Recorder:
         walkthrough_id: str,
         process: str | None = None,
         title: str | None = None,
+        test_id_attribute: str = "data-testid",
     ) -> None:
         self.context = context
+        self.test_id_attribute = test_id_attribute
         self.composer = Composer(walkthrough_id, process=process, title=title)
         self.finished = asyncio.Event()
         self._page: Page | None = None
@@ -80,7 +84,13 @@ class Recorder:
                 f"{CAPTURE_BUNDLE.name} is not built: run `make client` (or `npm run build` "
                 "in client_js)"
             )
-        await self.context.expose_binding(BINDING, self._on_event)
+        await self.context.expose_binding(
+            BINDING, lambda source, event: self._on_event(source, event)
+        )
+        if self.test_id_attribute != "data-testid":
+            await self.context.add_init_script(
+                f"window.__tandemTestIdAttribute = {json.dumps(self.test_id_attribute)};"
+            )
         await self.context.add_init_script(path=str(CAPTURE_BUNDLE))
 
     async def open(self, url: str) -> Page:
@@ -105,6 +115,7 @@ class Recorder:
         headless: bool = True,
         storage_state: str | Path | None = None,
         viewport: ViewportSize | None = None,
+        test_id_attribute: str = "data-testid",
     ) -> AsyncIterator[Recorder]:
         """Chromium with a recording open at ``url``; closed on leaving the block."""
         async with async_playwright() as pw:
@@ -115,8 +126,14 @@ class Recorder:
                     storage_state=str(storage_state) if storage_state else None,
                     viewport=viewport or ViewportSize(width=1280, height=800),
                     no_viewport=not headless and viewport is None,
+                    # The toolbar and the capture are the recorder's, not the page's: a strict
+                    # Content-Security-Policy (or Trusted Types) must not break them.
+                    bypass_csp=True,
                 )
-                recorder = cls(context, walkthrough_id=walkthrough_id, process=process, title=title)
+                recorder = cls(
+                    context, walkthrough_id=walkthrough_id, process=process, title=title,
+                    test_id_attribute=test_id_attribute,
+                )  # fmt: skip
                 await recorder.attach()
                 await recorder.open(url)
                 yield recorder
@@ -126,9 +143,15 @@ class Recorder:
     # -- events ------------------------------------------------------------------------------
 
     def _on_event(self, source: dict[str, Any], event: Any) -> dict[str, Any]:
+        if self._page is not None and source.get("page") not in (None, self._page):
+            # A popup or another tab: its navigations are not followed, so neither are its events.
+            note = "events in another window (a popup, a new tab) are not recorded"
+            if note not in self.composer.skipped:
+                self.composer.skipped.append(note)
+            return self.composer.state()
         if isinstance(event, dict) and event.get("type") == "navigating":
             now = asyncio.get_running_loop().time()
-            self._page_navigations.append((now, _without_fragment(str(event.get("url", "")))))
+            self._page_navigations.append((now, _page_address(str(event.get("url", "")))))
             self._navigation_known.set()
         elif isinstance(event, dict):
             self.composer.event(event)
@@ -152,7 +175,7 @@ class Recorder:
         navigation's. The announcement may trail the navigation by a moment: wait that moment."""
         loop = asyncio.get_running_loop()
         committed = loop.time()
-        key = _without_fragment(url)
+        key = _page_address(url)
         deadline = committed + NAVIGATION_GRACE_S
 
         # Announcements from long before are of navigations that never happened (cancelled).
@@ -241,7 +264,10 @@ class Recorder:
     async def save_storage_state(self, path: Path) -> Path:
         """Keep the browser's cookies and storage (signed in, say) for ``tandem verify``."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        await self.context.storage_state(path=str(path))
+        try:
+            await self.context.storage_state(path=str(path))
+        except Exception as exc:  # the author quit the browser: there is nothing left to keep
+            raise RecorderError(f"the browser's session could not be kept: {exc}") from exc
         return path
 
     def save(self, path: Path) -> Path:
@@ -255,5 +281,16 @@ class Recorder:
         )
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(to_yaml(self.content, when=when))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as any file the author makes, not mkstemp's 0600
         os.replace(temporary, path)
         return path
+
+    def save_draft(self, path: Path) -> Path:
+        """Write what was recorded, unvalidated, next to ``path`` (``NAME.draft.yaml``): when
+        the recording does not make a valid walkthrough, nothing the author did is lost."""
+        draft = path.with_name(f"{path.stem}.draft.yaml")
+        draft.parent.mkdir(parents=True, exist_ok=True)
+        draft.write_text(to_yaml(self.composer.walkthrough()), encoding="utf-8")
+        return draft

@@ -56,10 +56,17 @@ def locator(step: Step) -> str:
 
 def _step_lines(step: Step) -> list[str]:
     lines = [f"    # {step.id}: {step.text.splitlines()[0][:90]}"]
-    if step.target is None:
-        return [*lines, "    # (no target: nothing to do on the page)"]
-    target = locator(step)
     action = step.action
+    if step.target is None:
+        if action is not None and action.kind == "navigate" and action.url:
+            return [*lines, f"    page.goto(BASE_URL + {action.url!r})"]
+        if action is not None and action.kind == "press" and action.key:
+            return [*lines, f"    page.keyboard.press({action.key!r})"]
+        return [*lines, "    # (no target: nothing to do on the page)"]
+    fingerprint = step.target.fingerprint
+    if fingerprint is not None and (fingerprint.attributes or {}).get("type") == "file":
+        return [*lines, "    # (an upload: the visitor chooses the file)"]
+    target = locator(step)
     if action is not None and action.kind == "click":
         lines.append(f"    {target}.click()")
     elif action is not None and action.kind == "fill":

@@ -25,11 +25,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import yaml
+from pydantic import ValidationError
 
 from server.knowledge.location import redact_url
+from server.knowledge.markup import check_text
+from server.knowledge.walkthrough import Step
+
+#: The most steps a walkthrough has.
+MAX_STEPS = 100
 
 #: Characters with a meaning in URL patterns (URLPattern's pathname syntax).
 _PATTERN_SPECIAL = re.compile(r"([:*()+?{}\\])")
@@ -58,10 +64,25 @@ def slug(text: str, limit: int = 40) -> str:
     return out[:limit].strip("-") or "step"
 
 
+def variable_segment(segment: str) -> bool:
+    """Whether a path segment is an id or a token rather than a name: digits (an invoice
+    number, a date), a hex hash or UUID, a long mixed-case token, a JWT. Such segments are
+    the author's own (their invoice, their reset link) and become ``*``."""
+    text = unquote(segment)
+    if re.search(r"\d{4,}", text) or re.fullmatch(r"[0-9a-fA-F-]{16,}", text):
+        return True
+    mixed = all(re.search(p, text) for p in (r"[A-Z]", r"[a-z]", r"\d"))
+    return (len(text) >= 20 and mixed) or (text.count(".") == 2 and len(text) > 30)
+
+
 def path_pattern(url: str) -> str:
-    """A URL as the pathname pattern a step advances to or expects (no query, no fragment)."""
+    """A URL as the pathname pattern a step advances to or expects: no query, no fragment,
+    ids and tokens in the path as ``*``."""
     path = urlsplit(url).path or "/"
-    return _PATTERN_SPECIAL.sub(r"\\\1", path)
+    segments = [
+        "*" if variable_segment(s) else _PATTERN_SPECIAL.sub(r"\\\1", s) for s in path.split("/")
+    ]
+    return "/".join(segments)
 
 
 def clean_url(url: str, private_names: frozenset[str] = frozenset()) -> str:
@@ -82,6 +103,21 @@ def site_path(url: str, private_names: frozenset[str] = frozenset()) -> str:
     """Path and (cleaned) query of a URL: what a ``navigate`` action and ``applies`` keep."""
     parts = urlsplit(clean_url(url, private_names))
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def fixed_path(url: str) -> bool:
+    """Whether a URL's path names the same page for every visitor (no id or token in it)."""
+    return not any(variable_segment(s) for s in (urlsplit(url).path or "/").split("/"))
+
+
+def fill_value(value: str) -> str | None:
+    """A typed value as a ``fill`` action's value: action values are templates, so template
+    syntax the author typed is kept literal; None when it cannot be (or is too long)."""
+    if len(value) > 900 or "endraw" in value:
+        return None
+    if any(mark in value for mark in ("{{", "{%", "{#")):
+        return "{% raw %}" + value + "{% endraw %}"
+    return value
 
 
 @dataclass
@@ -105,8 +141,15 @@ class Draft:
     expect_appears: str | None = None
     leads_to: str | None = None  # the URL pattern a navigation right after it went to
     open_for_navigation: bool = False
+    outside: bool = False  # in an iframe of another origin: the visitor does it
 
     def auto_text(self) -> str:
+        text = self._auto_text()
+        if self.outside:
+            return text.rstrip(".") + ", in the embedded frame. You do this yourself."
+        return text
+
+    def _auto_text(self) -> str:
         label = markup(self.label)
         if self.kind == "click":
             return f"Click **{label}**."
@@ -116,8 +159,12 @@ class Draft:
                 template = "Type in **{label}**."
             return template.format(label=label)
         if self.kind == "select":
+            if self.private:
+                return f"Choose your option in **{label}**."
             return f"Choose **{markup(self.option or self.value or '')}** in **{label}**."
         if self.kind == "check":
+            if self.private:
+                return f"Tick **{label}** if it applies to you."
             if self.radio:
                 return f"Choose **{label}**."
             return f"{'Tick' if self.checked else 'Untick'} **{label}**."
@@ -130,7 +177,9 @@ class Draft:
             return "Complete the check that you are not a robot. You do this yourself."
         if self.kind == "hover":
             return f"Point at **{label}** to open it."
-        return f"Go to **{markup(self.url or '/')}**."
+        if self.url is None:
+            return f"Open the page at **{markup(self.label)}** yourself."
+        return f"Go to **{markup(self.url)}**."
 
     def step_id(self) -> str:
         verb = {
@@ -150,6 +199,8 @@ class Draft:
         return slug(f"{verb}-{what}")
 
     def action(self) -> dict[str, Any] | None:
+        if self.outside or (self.private and self.kind in ("fill", "select", "check")):
+            return None  # the visitor does it: nothing of it may be written
         if self.kind == "click":
             return {"kind": "click"}
         if self.kind == "fill":
@@ -167,18 +218,22 @@ class Draft:
         if self.kind == "hover":
             return {"kind": "hover"}
         if self.kind == "navigate":
-            return {"kind": "navigate", "url": self.url}
+            return {"kind": "navigate", "url": self.url} if self.url else None
         return None  # upload, captcha: the visitor does it
 
     def advance(self) -> dict[str, Any] | None:
         if self.leads_to:
             return {"after": "url", "url": self.leads_to}
+        if self.outside:
+            return None  # the Next button: nothing here can be watched
         if self.kind == "hover" and self.appears:
             return {"after": "appears", "selector": self.appears}
-        if self.kind in ("fill", "upload"):
+        if self.kind in ("fill", "upload") or (self.private and self.kind in ("select", "check")):
             return {"after": "input"}
         if self.kind == "click":
             return {"after": "click"}
+        if self.kind == "navigate" and self.url is None:
+            return {"after": "url", "url": self.label}
         return None  # the Next button
 
     def expect(self) -> dict[str, Any] | None:
@@ -187,13 +242,18 @@ class Draft:
             out["url"] = self.leads_to
         if self.expect_appears:
             out["appears"] = self.expect_appears
-        if self.kind == "select" and self.value is not None and not self.expect_appears:
+        if (
+            self.kind == "select"
+            and self.value is not None
+            and not self.private
+            and not self.expect_appears
+        ):
             out["value"] = self.value
         return out or None
 
     def render(self, step_id: str) -> dict[str, Any]:
         step: dict[str, Any] = {"id": step_id, "text": self.text or self.auto_text()}
-        if self.target is not None:
+        if self.target is not None and not self.outside:
             step["target"] = self.target
         for key, value in (
             ("action", self.action()),
@@ -216,16 +276,33 @@ def _text(event: dict[str, Any], key: str, limit: int = 1000) -> str | None:
     return value[:limit]
 
 
+_URL_IN_SELECTOR = re.compile(r"(href|action|src)[~|^$*]?=[\"']?[^\"'\]]*[?#]")
+
+
 def _target(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's target descriptor, again without link queries (the page already left them
+    out; a page's script could have sent anything)."""
     target = event.get("target")
     if not isinstance(target, dict) or not isinstance(target.get("candidates"), list):
         raise BadEvent(f"{event.get('type')} event without a target descriptor")
-    if not target["candidates"]:
+    candidates = [
+        c
+        for c in target["candidates"]
+        if isinstance(c, dict) and not _URL_IN_SELECTOR.search(str(c.get("value", "")))
+    ]
+    if not candidates:
         raise BadEvent(f"{event.get('type')} event: no candidate matches the element alone")
-    return {
-        "candidates": target["candidates"],
-        **({"fingerprint": target["fingerprint"]} if target.get("fingerprint") else {}),
-    }
+    out: dict[str, Any] = {"candidates": candidates}
+    fingerprint = target.get("fingerprint")
+    if isinstance(fingerprint, dict):
+        attributes = fingerprint.get("attributes")
+        if isinstance(attributes, dict):
+            for key in ("href", "action", "src"):
+                if isinstance(attributes.get(key), str) and "?" in attributes[key]:
+                    base = "https://x.invalid" if attributes[key].startswith("/") else ""
+                    attributes[key] = redact_url(base + attributes[key]).removeprefix(base)
+        out["fingerprint"] = fingerprint
+    return out
 
 
 @dataclass
@@ -238,6 +315,7 @@ class Composer:
     start_url: str | None = None
     drafts: list[Draft] = field(default_factory=list)
     private_names: set[str] = field(default_factory=set)
+    private_targets: list[dict[str, Any]] = field(default_factory=list)  # marked fields' candidates
     skipped: list[str] = field(default_factory=list)
     finished: bool = False
     message: str = ""
@@ -262,11 +340,30 @@ class Composer:
         if handler is None:
             self.skipped.append(f"unknown event type {kind!r}")
             return
+        before = len(self.drafts)
         try:
             handler(event)
         except BadEvent as exc:
             self.skipped.append(str(exc))
             self.message = f"Not recorded: {exc}."
+            return
+        if self.drafts and len(self.drafts) >= before and kind not in ("command", "pick"):
+            self._check_last(added=len(self.drafts) > before)
+
+    def _check_last(self, *, added: bool) -> None:
+        """The last step must be a valid step: one that is not is dropped (and said) now,
+        rather than failing the whole recording at Finish."""
+        last = self.drafts[-1]
+        try:
+            Step.model_validate(last.render(last.step_id()))
+        except ValidationError as exc:
+            reason = str(exc.errors()[0].get("msg", "invalid")) if exc.errors() else "invalid"
+            self.skipped.append(f"{last.kind} step not kept: {reason}")
+            self.message = f"Not recorded: {reason}."
+            if added:
+                self.drafts.pop()
+            else:
+                last.value = None
 
     def navigated(self, url: str, *, by_page: bool = True, position: int | None = None) -> None:
         """The top frame is on a new URL (a full load or an SPA route change). ``by_page``: the
@@ -285,9 +382,12 @@ class Composer:
         if by_page and before.open_for_navigation:
             before.leads_to = pattern  # a redirect after it: the last URL is where it led
             return
-        draft = Draft("navigate", label=pattern, url=site_path(url, frozenset(self.private_names)))
+        # An address with an id or token in its path is the author's own: the visitor goes there.
+        address = site_path(url, frozenset(self.private_names)) if fixed_path(url) else None
+        draft = Draft("navigate", label=pattern, url=address)
         draft.open_for_navigation = at == len(self.drafts)
-        self.drafts.insert(at, draft)
+        if len(self.drafts) < MAX_STEPS:
+            self.drafts.insert(at, draft)
 
     def _ref(self, event: dict[str, Any]) -> tuple[str, int] | None:
         frame, ref = event.get("frame"), event.get("ref")
@@ -297,11 +397,25 @@ class Composer:
         return (_text(event, "label", 80) or "this").strip() or "this"
 
     def _add(self, draft: Draft) -> Draft:
+        if len(self.drafts) >= MAX_STEPS:
+            raise BadEvent(f"a walkthrough has at most {MAX_STEPS} steps")
         for earlier in self.drafts:
             earlier.open_for_navigation = False
         self.drafts.append(draft)
         self.message = ""
         return draft
+
+    def _new(self, kind: str, event: dict[str, Any], **fields: Any) -> Draft:
+        """A step for an element event (in an iframe of another origin: one the visitor does)."""
+        draft = Draft(kind, self._label(event), _target(event), self._ref(event), **fields)
+        draft.outside = event.get("cross_origin") is True
+        return self._add(draft)
+
+    def _marked(self, target: dict[str, Any] | None) -> bool:
+        """Whether a target is one of the fields the author marked private (any page)."""
+        if target is None or not self.private_targets:
+            return False
+        return any(c in self.private_targets for c in target.get("candidates", []))
 
     def _last(self, kind: str, ref: tuple[str, int] | None) -> Draft | None:
         last = self.drafts[-1] if self.drafts else None
@@ -324,34 +438,42 @@ class Composer:
             self.title = title
 
     def _on_click(self, event: dict[str, Any]) -> None:
-        draft = self._add(Draft("click", self._label(event), _target(event), self._ref(event)))
+        draft = self._new("click", event)
         draft.open_for_navigation = True
 
     def _on_input(self, event: dict[str, Any]) -> None:
         ref = self._ref(event)
         private = _text(event, "private", 40)
-        value = None if private else _text(event, "value")
-        draft = self._last("fill", ref)
-        if draft is None:
-            draft = self._add(Draft("fill", self._label(event), _target(event), ref))
+        typed = None if private else _text(event, "value", 100_000)
+        draft = self._last("fill", ref) or self._new("fill", event)
+        if self._marked(draft.target):
+            private = private or "marked"
+        if private and ref is not None:
+            self.forget_value(
+                ref, private
+            )  # and what the same field got before (a half-typed card)
         draft.private = draft.private or private
-        draft.value = None if draft.private else value
+        draft.value = None if draft.private or typed is None else fill_value(typed)
+        if typed is not None and draft.value is None and not draft.private:
+            self.message = "That value cannot be kept as it is: the visitor types their own."
 
     def _on_select(self, event: dict[str, Any]) -> None:
         ref = self._ref(event)
+        private = _text(event, "private", 40)
         value, option = _text(event, "value") or "", _text(event, "option", 80)
-        draft = self._last("select", ref) or self._add(
-            Draft("select", self._label(event), _target(event), ref)
-        )
-        draft.value, draft.option = value, option
+        draft = self._last("select", ref) or self._new("select", event)
+        marked = "marked" if self._marked(draft.target) else None
+        draft.private = draft.private or private or marked
+        draft.value, draft.option = (None, None) if draft.private else (value, option)
+        draft.open_for_navigation = True
 
     def _on_check(self, event: dict[str, Any]) -> None:
         ref = self._ref(event)
-        draft = self._last("check", ref) or self._add(
-            Draft("check", self._label(event), _target(event), ref)
-        )
+        draft = self._last("check", ref) or self._new("check", event)
+        draft.private = draft.private or _text(event, "private", 40)
         draft.checked = bool(event.get("checked"))
         draft.radio = bool(event.get("radio"))
+        draft.open_for_navigation = True
 
     def _on_press(self, event: dict[str, Any]) -> None:
         key = _text(event, "key", 20)
@@ -366,10 +488,10 @@ class Composer:
             and last.kind in ("fill", "select", "check")
         ):
             return  # moving on to the next field
-        target = _target(event) if event.get("target") is not None else None
-        draft = self._add(
-            Draft("press", self._label(event) if target else "", target, ref, key=key)
-        )
+        if event.get("target") is not None:
+            draft = self._new("press", event, key=key)
+        else:
+            draft = self._add(Draft("press", "", None, ref, key=key))
         draft.open_for_navigation = True
 
     def _on_submit(self, event: dict[str, Any]) -> None:
@@ -381,16 +503,19 @@ class Composer:
             self.drafts[-1].open_for_navigation = True
 
     def _on_upload(self, event: dict[str, Any]) -> None:
-        self._add(Draft("upload", self._label(event), _target(event), self._ref(event)))
+        self._new("upload", event)
 
     def _on_captcha(self, event: dict[str, Any]) -> None:
-        self._add(Draft("captcha", self._label(event), _target(event), self._ref(event)))
+        self._new("captcha", event)
+
+    def _on_error(self, event: dict[str, Any]) -> None:
+        """The capture failed on an event (the page went on): said, not recorded."""
+        where, message = _text(event, "where", 40), _text(event, "message", 300)
+        self.skipped.append(f"capture error on {where}: {message}")
 
     def _on_hover(self, event: dict[str, Any]) -> None:
         appears = _text(event, "appears", 1000)
-        draft = Draft("hover", self._label(event), _target(event), self._ref(event))
-        draft.appears = appears
-        self._add(draft)
+        self._new("hover", event, appears=appears)
 
     def _on_pick(self, event: dict[str, Any]) -> None:
         purpose = event.get("purpose")
@@ -405,7 +530,18 @@ class Composer:
             else:
                 self.expect_visible(selector)
         elif purpose == "private":
+            if event.get("not_field"):
+                self.message = "That is not a field: click the field itself (or its label)."
+                return
+            candidates = event.get("candidates")
+            if isinstance(candidates, list):
+                self.private_targets.extend(
+                    c for c in candidates if isinstance(c, dict) and c not in self.private_targets
+                )
             self.forget_value(self._ref(event))
+            for draft in self.drafts:
+                if self._marked(draft.target) and draft.kind in ("fill", "select", "check"):
+                    draft.private, draft.value, draft.option = "marked", None, None
             self.message = f"{self._label(event)}: its value will never be written."
         else:
             raise BadEvent(f"pick event: unknown purpose {purpose!r}")
@@ -422,6 +558,7 @@ class Composer:
             self.restart(_text(event, "url", 4000) or "")
         elif command == "finish":
             self.finished = True
+            self.message = "Finished: writing the walkthrough…"
         else:
             raise BadEvent(f"unknown command {command!r}")
 
@@ -436,9 +573,14 @@ class Composer:
     def say(self, text: str) -> None:
         """The last step's sentence, as the visitor will read it."""
         last = self._require_last()
-        if last is not None:
-            last.text = text.strip() or None
-            self.message = "Saved."
+        if last is None:
+            return
+        try:
+            last.text = check_text(text.strip()) if text.strip() else None
+        except ValueError as exc:
+            self.message = f"Not saved: {exc}"
+            return
+        self.message = "Saved."
 
     def mark_destructive(self, on: bool = True) -> None:
         """Drive mode asks the visitor before doing the last step."""
@@ -453,13 +595,14 @@ class Composer:
             last.expect_appears = selector
             self.message = f"Expects {selector}."
 
-    def forget_value(self, ref: tuple[str, int] | None) -> None:
-        """A field's value must never be written: drop it from the step that typed it."""
+    def forget_value(self, ref: tuple[str, int] | None, reason: str = "marked") -> None:
+        """A field's value must never be written: drop it from every step that typed it (the
+        last step when ``ref`` is None)."""
         chosen = self.drafts[-1:] if ref is None else [d for d in self.drafts if d.ref == ref]
         for draft in chosen:
-            if draft.kind == "fill":
-                draft.private = draft.private or "marked"
-                draft.value = None
+            if draft.kind in ("fill", "select", "check"):
+                draft.private = draft.private or reason
+                draft.value, draft.option = None, None
 
     def restart(self, url: str) -> None:
         """Forget every step: the walkthrough starts here (after signing in, say)."""
@@ -513,6 +656,7 @@ class Composer:
             "last": last,
             "message": self.message,
             "finished": self.finished,
+            "private_targets": self.private_targets,
         }
 
     def walkthrough(self) -> dict[str, Any]:

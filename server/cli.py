@@ -539,16 +539,19 @@ async def _keep_verifications(url: str, site: str, base_url: str, results: list[
               help="drive the recorder with a Python file's `async def record(page, recorder)`")  # fmt: skip
 @click.option("--save-storage-state", type=click.Path(dir_okay=False, path_type=Path),
               help="keep the browser's cookies at the end (for tandem verify --storage-state)")  # fmt: skip
+@click.option("--test-id-attribute", default="data-testid", show_default=True,
+              help="the attribute the site's test ids are in")  # fmt: skip
 @click.option("--headless/--headed", default=None,
               help="default: headed for a person, headless with --script")  # fmt: skip
 def record(
     url: str, out: Path, walkthrough_id: str | None, process: str | None, title: str | None,
     storage_state: Path | None, script: Path | None, save_storage_state: Path | None,
-    headless: bool | None,
+    test_id_attribute: str, headless: bool | None,
 ) -> None:  # fmt: skip
     """Record a walkthrough: Chromium opens URL; do the task once, writing a sentence for each
     step in the recorder's toolbar, and press Finish (or close the window)."""
     import importlib.util
+    import re
 
     from recorder.capture import Recorder, RecorderError
     from recorder.chromium import ChromiumNotFound
@@ -563,12 +566,18 @@ def record(
         )
         return
     ident = walkthrough_id or slug(out.stem, 63)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", ident):
+        _fail(f"--id {ident!r}: use lower-case letters, digits and dashes (at most 63)")
+        return
+    kept: list[Recorder] = []
+    notes: list[str] = []
 
-    async def run() -> Recorder:
+    async def run() -> None:
         async with Recorder.launch(
             url, walkthrough_id=ident, process=process, title=title, headless=headless,
-            storage_state=storage_state,
+            storage_state=storage_state, test_id_attribute=test_id_attribute,
         ) as recorder:  # fmt: skip
+            kept.append(recorder)
             if script is not None:
                 spec = importlib.util.spec_from_file_location("tandem_record_script", script)
                 assert spec is not None and spec.loader is not None
@@ -579,18 +588,24 @@ def record(
                 click.echo("Recording: do the task in the browser, then press Finish.")
                 await recorder.finished.wait()
             await recorder.finish()
+            recorder.save(out)
             if save_storage_state is not None:
-                await recorder.save_storage_state(save_storage_state)
-            return recorder
+                try:
+                    await recorder.save_storage_state(save_storage_state)
+                except RecorderError as exc:
+                    notes.append(str(exc))
 
     try:
-        recorder = asyncio.run(run())
+        asyncio.run(run())
     except (RecorderError, ChromiumNotFound) as exc:
+        if kept and kept[0].composer.drafts:
+            draft = kept[0].save_draft(out)
+            _fail(f"{exc}\nWhat was recorded is in {draft}: fix it, then rename it.")
         _fail(str(exc))
         return
-    recorder.save(out)
-    for note in recorder.composer.skipped:
-        click.echo(f"note: not recorded: {note}", err=True)
+    recorder = kept[0]
+    for note in [*recorder.composer.skipped, *notes]:
+        click.echo(f"note: {note}", err=True)
     steps = len(recorder.content["steps"]) if recorder.content else 0
     click.echo(f"wrote {out}: {steps} steps. Check it with: tandem verify {out} --base-url URL")
 

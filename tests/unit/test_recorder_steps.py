@@ -219,10 +219,107 @@ def test_urls_lose_credentials_sensitive_values_and_private_fields() -> None:
 
 def test_a_get_form_that_carries_a_private_field_never_leaks_it_into_a_navigate_step() -> None:
     c = composer()
-    c.event({"type": "submit", "frame": "top", "method": "get", "private_names": ["pin"]})
+    # "memo" is no sensitive-looking name: only the page's word that the field is private hides it.
+    c.event({"type": "submit", "frame": "top", "method": "get", "private_names": ["memo"]})
     c.event(event("click", 1, "x", label="X"))
-    c.navigated(f"{BASE}/done?pin=1234&ok=1", by_page=False)
-    assert c.steps()[1]["action"]["url"] == "/done?pin=redacted&ok=1"
+    c.navigated(f"{BASE}/done?memo=my-secret&ok=1", by_page=False)
+    assert c.steps()[1]["action"]["url"] == "/done?memo=redacted&ok=1"
+
+
+def test_a_private_choice_keeps_neither_its_value_nor_its_option() -> None:
+    c = composer()
+    c.event(event("select", 1, "month", private="card", value=None, option=None, label="Month"))
+    c.event(event("check", 2, "consent", private="marked", checked=True, label="Consent"))
+    month, consent = c.steps()
+    assert "action" not in month and "expect" not in month
+    assert month["text"] == "Choose your option in **Month**."
+    assert month["advance"] == {"after": "input"}
+    assert "action" not in consent
+    valid(c)
+
+
+def test_a_card_number_typed_in_two_goes_loses_the_first_part_too() -> None:
+    c = composer()
+    c.event(event("input", 4, "ref", value="4242 4242", label="Reference"))
+    c.event(event("click", 5, "elsewhere", label="Elsewhere"))
+    c.event(event("input", 4, "ref", private="card", value=None, label="Reference"))
+    assert "4242" not in to_yaml(c.walkthrough())
+    assert all("action" not in s for s in c.steps() if s["id"].startswith("enter"))
+
+
+def test_a_field_marked_private_stays_private_on_the_next_page() -> None:
+    c = composer()
+    mark = {"kind": "testid", "value": "maiden"}
+    c.event({"type": "pick", "purpose": "private", "frame": "p1", "ref": 3, "candidates": [mark]})
+    assert c.state()["private_targets"] == [mark]  # sent to every page, which withholds it
+    c.event({**event("input", 1, "maiden", value="Smith", label="Maiden"), "frame": "p2"})
+    (step,) = c.steps()
+    assert "action" not in step and "Smith" not in to_yaml(c.walkthrough())
+    c.event({"type": "pick", "purpose": "private", "frame": "p2", "not_field": True})
+    assert c.message.startswith("That is not a field")
+
+
+def test_typed_template_syntax_stays_literal_and_bad_sentences_are_refused() -> None:
+    c = composer()
+    c.event(event("input", 1, "note", value="{{ 7 * 7 }} {% if x %}", label="Note"))
+    (step,) = c.steps()
+    assert step["action"]["value"] == "{% raw %}{{ 7 * 7 }} {% if x %}{% endraw %}"
+    valid(c)
+    c.say("<img src=x onerror=alert(1)>")
+    assert c.message.startswith("Not saved") and c.steps()[0]["text"] == "Type in **Note**."
+
+
+def test_a_step_that_would_not_validate_is_dropped_at_once_and_said() -> None:
+    c = composer()
+    bad = event("click", 1, "x", label="X")
+    bad["target"]["candidates"] = [{"kind": "rocket", "value": "x"}]
+    c.event(bad)
+    assert c.drafts == [] and c.message.startswith("Not recorded")
+    for n in range(100):
+        c.event(event("click", n + 10, f"b{n}", label=f"B{n}"))
+    c.event(event("click", 500, "one-too-many", label="More"))
+    assert len(c.drafts) == 100 and "at most 100 steps" in c.skipped[-1]
+
+
+def test_ids_and_tokens_in_paths_become_wildcards_and_are_not_navigated_to() -> None:
+    assert path_pattern(f"{BASE}/invoices/INV-1001") == "/invoices/*"
+    assert path_pattern(f"{BASE}/reset/3f2504e04f8911d39a0c0305e82c3301") == "/reset/*"
+    assert path_pattern(f"{BASE}/team/invite") == "/team/invite"
+    c = composer()
+    c.event(event("click", 1, "a", label="A"))
+    c.navigated(f"{BASE}/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", by_page=False)
+    reset = c.steps()[1]
+    assert "action" not in reset and reset["advance"] == {"after": "url", "url": "/reset/*"}
+    assert "eyJ" not in to_yaml(c.walkthrough())
+    valid(c)
+
+
+def test_a_step_in_an_iframe_of_another_origin_is_one_the_visitor_does() -> None:
+    c = composer()
+    c.event({**event("click", 1, "pay", label="Pay"), "cross_origin": True})
+    (step,) = c.steps()
+    assert "target" not in step and "action" not in step and "advance" not in step
+    assert step["text"] == "Click **Pay**, in the embedded frame. You do this yourself."
+    valid(c)
+
+
+def test_a_navigation_after_a_choice_is_where_the_choice_leads() -> None:
+    c = composer()
+    c.event(event("select", 1, "view", value="cards", option="Cards", label="View"))
+    c.navigated(f"{BASE}/billing/cards")
+    (step,) = c.steps()
+    assert step["advance"] == {"after": "url", "url": "/billing/cards"}
+
+
+def test_link_queries_never_reach_a_candidate_or_the_fingerprint() -> None:
+    c = composer()
+    forged = event("click", 1, "reset", label="Reset")
+    forged["target"]["candidates"].append({"kind": "css", "value": 'a[href="/r?token=abc"]'})
+    forged["target"]["fingerprint"]["attributes"]["href"] = "/r?token=abc&lang=en"
+    c.event(forged)
+    (step,) = c.steps()
+    assert "abc" not in to_yaml(c.walkthrough())
+    assert step["target"]["fingerprint"]["attributes"]["href"] == "/r?token=redacted&lang=en"
 
 
 def test_start_here_forgets_the_steps_and_takes_this_pages_process_and_title() -> None:

@@ -13,9 +13,9 @@
  * uploads are never sent either.
  */
 import { isPrivateField } from "../player/private-field.js";
-import { hostOf, isElement, tagOf } from "../resolver/dom.js";
+import { frameElementOf, hostOf, isElement, tagOf } from "../resolver/dom.js";
 import { isVisible } from "../resolver/visibility.js";
-import { descriptorFor, expectationSelector, isTandemUi } from "./generate.js";
+import { candidatesFor, descriptorFor, expectationSelector, isTandemUi } from "./generate.js";
 
 /** Keys that become steps. */
 const KEYS = new Set(["Enter", "Tab", "Escape"]);
@@ -82,6 +82,7 @@ export function isTextField(element) {
  * @param {Element} element
  */
 function isField(element) {
+  if (/** @type {HTMLElement} */ (element).isContentEditable === true) return true;
   const tag = tagOf(element);
   if (tag === "select" || tag === "textarea" || tag === "option") return true;
   if (!isInput(element)) return false;
@@ -125,14 +126,33 @@ export function clickTarget(element) {
 }
 
 /**
- * What an element is called, for the step's text: its accessible name, placeholder or name.
+ * What an element is called, for the step's text: its accessible name, placeholder or name
+ * attribute — never what a concealed element shows.
  * @param {Element} element
  * @param {import("../resolver/types.js").Descriptor} descriptor
+ * @param {boolean} conceal
  */
-function labelOf(element, descriptor) {
+function labelOf(element, descriptor, conceal) {
   const fp = descriptor.fingerprint;
-  const name = fp?.name || element.getAttribute("placeholder") || element.getAttribute("name") || fp?.text || "";
+  const labelled = descriptor.candidates.find((c) => c.kind === "label")?.value;
+  const name = conceal
+    ? labelled || element.getAttribute("aria-label") || element.getAttribute("placeholder") || element.getAttribute("name") || ""
+    : fp?.name || element.getAttribute("placeholder") || element.getAttribute("name") || fp?.text || "";
   return name.replace(/\s+/g, " ").trim().slice(0, 80) || tagOf(element);
+}
+
+/** Fields a "Private field…" pick means, from a click on the field, its label or a wrapper. */
+const FIELDS = "input, select, textarea, [contenteditable]:not([contenteditable=false])";
+
+/**
+ * Whether an element is inside a region the site marked private (across shadow roots).
+ * @param {Element} element
+ */
+function inPrivateRegion(element) {
+  for (let current = /** @type {Element | null} */ (element); current; current = current.parentElement ?? hostOf(current)) {
+    if (current.hasAttribute("data-tandem-private")) return true;
+  }
+  return false;
 }
 
 /**
@@ -142,13 +162,20 @@ function labelOf(element, descriptor) {
 export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
   const doc = win.document;
   const frame = Math.random().toString(36).slice(2, 10);
+  // An iframe of another origin: its elements cannot be reached from the top page.
+  const crossOrigin = win.top !== win && frameElementOf(doc) === null;
   /** @type {WeakMap<Element, number>} */
   const refs = new WeakMap();
   let nextRef = 1;
   /** Fields that were once password fields: private for good, whatever they show now. */
   const everPassword = new WeakSet();
-  /** Fields the author marked private, or whose typing looked like a card number. */
+  /** Fields the author marked private here, or whose typing looked like a card number. */
   const markedPrivate = new WeakSet();
+  /** Fields the author marked private on any page so far (their candidates, from the recorder). */
+  /** @type {string[]} */
+  let authorMarks = [];
+  /** @type {WeakMap<Element, boolean>} */
+  let authorMarked = new WeakMap();
   /**
    * The field being typed into: its value is sent once, when the typing ends (the field loses
    * focus or changes, another event comes, the page goes away, the recorder asks) — so it is
@@ -156,8 +183,6 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
    * @type {{element: Element, target: import("../resolver/types.js").Descriptor, label: string, ref: number} | null}
    */
   let typing = null;
-  /** @type {{key: string, element: Element | null, at: number} | null} */
-  let lastKey = null;
   let lastStepAt = 0;
   /** @type {{element: Element, at: number, opened: Element[]} | null} */
   let hovering = null;
@@ -175,20 +200,24 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
   };
   /** @param {Sent} event */
   const emit = (event) => {
-    const sent = send({ ...event, frame });
+    const sent = send({ ...event, frame, ...(crossOrigin && event.target ? { cross_origin: true } : {}) });
     pending = pending.then(() => sent).catch(() => null);
     return sent;
   };
   /** @param {Element} element */
-  const describeTarget = (element) => {
-    const target = descriptorFor(element, { testIdAttribute });
-    return { target, label: labelOf(element, target), ref: refOf(element) };
+  const isAuthorMarked = (element) => {
+    if (!authorMarks.length) return false;
+    if (!authorMarked.has(element)) {
+      const mine = candidatesFor(element, { testIdAttribute, conceal: true }).map((c) => JSON.stringify(c));
+      authorMarked.set(element, mine.some((c) => authorMarks.includes(c)));
+    }
+    return /** @type {boolean} */ (authorMarked.get(element));
   };
   /** @param {Element} element */
   const privateReason = (element) => {
     if (isInput(element) && (element.getAttribute("type") ?? "").toLowerCase() === "password") everPassword.add(element);
     if (everPassword.has(element)) return "password";
-    if (markedPrivate.has(element)) return "marked";
+    if (markedPrivate.has(element) || isAuthorMarked(element)) return "marked";
     if (isPrivateField(element)) {
       const autocomplete = (element.getAttribute("autocomplete") ?? "").toLowerCase();
       if (autocomplete.includes("one-time-code")) return "one-time code";
@@ -197,24 +226,49 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
     }
     return null;
   };
+  /** What an element shows must not be written: a private field, typed content, a private region. */
+  const concealed = (/** @type {Element} */ element) =>
+    !!privateReason(element) || inPrivateRegion(element) || /** @type {HTMLElement} */ (element).isContentEditable === true;
+  /** @param {Element} element */
+  const describeTarget = (element) => {
+    const conceal = concealed(element);
+    const target = descriptorFor(element, { testIdAttribute, conceal });
+    return { target, label: labelOf(element, target, conceal), ref: refOf(element) };
+  };
 
-  // A field that turns from a password field into a text field ("show password") stays private.
-  new win.MutationObserver((records) => {
-    for (const record of records) {
-      if (record.oldValue?.toLowerCase() === "password" && isElement(record.target)) everPassword.add(record.target);
-    }
-  }).observe(doc, { subtree: true, attributes: true, attributeFilter: ["type"], attributeOldValue: true });
-
-  // Content that appears while the pointer rests on something: a hover-opened menu.
-  new win.MutationObserver((records) => {
-    if (!hovering || performance.now() - hovering.at > HOVER_MS) return;
-    for (const record of records) {
-      const nodes = record.type === "childList" ? Array.from(record.addedNodes) : [record.target];
-      for (const node of nodes) {
-        if (isElement(node) && !isTandemUi(node) && !hovering.element.contains(node) && isVisible(node)) hovering.opened.push(node);
+  /** @param {Document | ShadowRoot} root */
+  const observe = (root) => {
+    // A field that turns from a password field into a text field ("show password") stays private.
+    new win.MutationObserver((records) => {
+      for (const record of records) {
+        if (record.oldValue?.toLowerCase() === "password" && isElement(record.target)) everPassword.add(record.target);
       }
+    }).observe(root, { subtree: true, attributes: true, attributeFilter: ["type"], attributeOldValue: true });
+    // Content that appears while the pointer rests on something: a hover-opened menu.
+    new win.MutationObserver((records) => {
+      if (!hovering || performance.now() - hovering.at > HOVER_MS) return;
+      for (const record of records) {
+        const nodes = record.type === "childList" ? Array.from(record.addedNodes) : [record.target];
+        for (const node of nodes) if (isElement(node) && opensNew(node)) hovering.opened.push(node);
+      }
+    }).observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ["hidden", "style", "class", "open", "aria-hidden"] });
+  };
+  /** New content a hover opened: visible, not the page's frame, not around what is hovered. */
+  const opensNew = (/** @type {Element} */ node) =>
+    !!hovering && !isTandemUi(node) && !["html", "body", "main"].includes(tagOf(node)) &&
+    !hovering.element.contains(node) && !node.contains(hovering.element) && isVisible(node);
+  observe(doc);
+  // Shadow roots (open or closed) are observed as they are made: the init script runs first.
+  const attachShadow = win.Element.prototype.attachShadow;
+  win.Element.prototype.attachShadow = function (/** @type {ShadowRootInit} */ init) {
+    const root = attachShadow.call(this, init);
+    try {
+      observe(root);
+    } catch {
+      // never break the page
     }
-  }).observe(doc, { subtree: true, childList: true, attributes: true, attributeFilter: ["hidden", "style", "class", "open", "aria-hidden"] });
+    return root;
+  };
 
   /** The typing is over: send its field's value (or only that it was private). */
   const endTyping = () => {
@@ -222,7 +276,7 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
     const { element, target, label, ref } = typing;
     typing = null;
     const value = /** @type {HTMLInputElement} */ (element).value ?? element.textContent ?? "";
-    let reason = privateReason(element);
+    let reason = privateReason(element) ?? (inPrivateRegion(element) ? "marked" : null);
     if (!reason && looksLikeCardNumber(value)) {
       markedPrivate.add(element);
       reason = "card";
@@ -233,32 +287,46 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
   /** @param {Event} event */
   const ours = (event) => event.composedPath().some((node) => isElement(node) && isTandemUi(node));
 
-  win.addEventListener("mouseover", (event) => {
+  /**
+   * A capture-phase listener that never breaks the page: a failure is reported, not thrown.
+   * @param {string} type
+   * @param {(event: any) => void} handle
+   */
+  const listen = (type, handle) => {
+    win.addEventListener(type, (event) => {
+      try {
+        handle(event);
+      } catch (error) {
+        void emit({ type: "error", where: type, message: String(error).slice(0, 300) });
+      }
+    }, true); // prettier-ignore
+  };
+
+  listen("mouseover", (event) => {
     if (!event.isTrusted || ours(event)) return;
     const element = realTarget(event);
     if (!element) return;
     const target = clickTarget(element);
     if (hovering && (hovering.element === target || hovering.opened.some((o) => o.contains(target)))) return;
     hovering = { element: target, at: performance.now(), opened: [] };
-  }, true); // prettier-ignore
+  });
 
-  win.addEventListener("click", (event) => {
-    if (!event.isTrusted || ours(event)) return;
+  listen("focusin", (event) => {
+    const element = realTarget(event);
+    if (element) privateReason(element); // a password field is remembered before it can change type
+  });
+
+  listen("click", (event) => {
+    if (!event.isTrusted) return;
     const element = realTarget(event);
     if (!element) return;
-    if (picking) {
+    if (picking && !ours(event)) {
       event.preventDefault();
       event.stopImmediatePropagation();
-      const purpose = picking;
-      picking = null;
-      if (purpose === "private") {
-        markedPrivate.add(element);
-        void emit({ type: "pick", purpose, ref: refOf(element), label: describeTarget(element).label });
-      } else {
-        void emit({ type: "pick", purpose, selector: expectationSelector(element, { testIdAttribute }), label: describeTarget(element).label });
-      }
+      pick(element);
       return;
     }
+    if (ours(event)) return;
     const captcha = element.closest(CAPTCHA);
     if (captcha) {
       sendCaptcha(captcha);
@@ -267,8 +335,6 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
     const target = clickTarget(element);
     if (isField(target)) return; // typing, choosing and ticking are their own steps
     if (tagOf(target) === "label" && /** @type {HTMLLabelElement} */ (target).control) return;
-    // A click the browser made from Enter or Space on a button: the key press was the step.
-    if (event.detail === 0 && lastKey && lastKey.element === target && performance.now() - lastKey.at < 500) return;
     endTyping();
     const opened = hovering && performance.now() - hovering.at < 30_000 ? hovering : null;
     if (opened && opened.opened.some((o) => o.contains(target)) && !opened.element.contains(target)) {
@@ -278,23 +344,44 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
     hovering = null;
     lastStepAt = performance.now();
     void emit({ type: "click", ...describeTarget(target) });
-  }, true); // prettier-ignore
+  });
 
-  win.addEventListener("input", (event) => {
+  /** @param {Element} element what the author clicked while picking */
+  const pick = (element) => {
+    const purpose = picking;
+    picking = null;
+    if (purpose === "expect") {
+      void emit({ type: "pick", purpose, selector: expectationSelector(element, { testIdAttribute }), label: describeTarget(element).label });
+      return;
+    }
+    // The field itself, whether its label, a wrapper or the field was clicked.
+    const label = element.closest("label");
+    const field = element.matches(FIELDS) ? element
+      : (label && /** @type {HTMLLabelElement} */ (label).control) || element.closest(FIELDS) || element.querySelector(FIELDS); // prettier-ignore
+    if (!field) {
+      void emit({ type: "pick", purpose: "private", not_field: true });
+      return;
+    }
+    markedPrivate.add(field);
+    const { ref, label: name } = describeTarget(field);
+    const marks = candidatesFor(field, { testIdAttribute, conceal: true });
+    void emit({ type: "pick", purpose: "private", ref, label: name, candidates: marks });
+  };
+
+  listen("input", (event) => {
     if (!event.isTrusted || ours(event)) return;
     const element = realTarget(event);
     if (!element || !isTextField(element)) return;
     if (typing && typing.element !== element) endTyping();
     if (!typing) typing = { element, ...describeTarget(element) };
-    privateReason(element); // a password field is remembered as one before it can change type
-  }, true); // prettier-ignore
+  });
 
-  win.addEventListener("focusout", (event) => {
+  listen("focusout", (event) => {
     if (typing && realTarget(event) === typing.element) endTyping();
-  }, true); // prettier-ignore
+  });
   win.addEventListener("pagehide", () => endTyping());
 
-  win.addEventListener("change", (event) => {
+  listen("change", (event) => {
     const element = realTarget(event);
     if (!element || ours(event)) return;
     const tag = tagOf(element);
@@ -307,56 +394,67 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
       endTyping();
       return;
     }
+    const reason = privateReason(element) ?? (inPrivateRegion(element) ? "marked" : null);
     if (tag === "select") {
       const select = /** @type {HTMLSelectElement} */ (element);
       endTyping();
       lastStepAt = performance.now();
       const option = select.selectedOptions[0];
-      void emit({ type: "select", ...describeTarget(element), value: select.value, option: option ? option.text.trim().slice(0, 80) : select.value });
+      const chosen = reason ? { private: reason, value: null, option: null } : { value: select.value, option: option ? option.text.trim().slice(0, 80) : select.value };
+      void emit({ type: "select", ...describeTarget(element), ...chosen });
     } else if (tag === "input" && (type === "checkbox" || type === "radio")) {
       endTyping();
       lastStepAt = performance.now();
-      void emit({ type: "check", ...describeTarget(element), checked: /** @type {HTMLInputElement} */ (element).checked, radio: type === "radio" });
+      const checked = /** @type {HTMLInputElement} */ (element).checked;
+      void emit({ type: "check", ...describeTarget(element), checked, radio: type === "radio", private: reason });
     } else if (tag === "input" && type === "file") {
       endTyping();
       lastStepAt = performance.now();
       void emit({ type: "upload", ...describeTarget(element) }); // the file's name is never sent
     }
-  }, true); // prettier-ignore
+  });
 
-  win.addEventListener("keydown", (event) => {
-    if (!event.isTrusted || ours(event) || event.isComposing) return;
+  listen("keydown", (event) => {
+    if (!event.isTrusted || event.isComposing) return;
     if (picking && event.key === "Escape") {
       picking = null;
       void emit({ type: "pick", purpose: "cancel" });
       return;
     }
-    if (!KEYS.has(event.key)) return;
+    if (ours(event) || !KEYS.has(event.key)) return;
     const element = realTarget(event);
     if (event.key === "Enter" && element && (tagOf(element) === "textarea" || /** @type {HTMLElement} */ (element).isContentEditable)) return;
-    lastKey = { key: event.key, element: element ? clickTarget(element) : null, at: performance.now() };
+    // Enter on a button or link clicks it, and Enter in a form's field clicks its submit button:
+    // the click is the step (it is what a visitor does, and what drive mode can do).
+    if (event.key === "Enter" && element) {
+      const clicked = clickTarget(element);
+      if ((isClickable(clicked) && !isField(clicked)) || submitterOf(element)) {
+        endTyping();
+        return;
+      }
+    }
     const focused = element && tagOf(element) !== "body" && tagOf(element) !== "html" ? element : null;
     const typedInto = typing?.element === focused;
     endTyping();
     lastStepAt = performance.now();
     void emit({ type: "press", key: event.key, after_typing: typedInto, ...(focused ? describeTarget(focused) : {}) });
-  }, true); // prettier-ignore
+  });
 
-  win.addEventListener("submit", (event) => {
+  listen("submit", (event) => {
     if (!event.isTrusted) return;
     const form = /** @type {HTMLFormElement} */ (realTarget(event));
     if (!form || tagOf(form) !== "form") return;
     const method = (form.getAttribute("method") ?? "get").toLowerCase();
     // Names of private fields a GET form would put in the URL: the recorder removes their values.
     const privateNames = Array.from(form.elements)
-      .filter((field) => field.getAttribute("name") && privateReason(field))
+      .filter((field) => field.getAttribute("name") && (privateReason(field) || inPrivateRegion(field)))
       .map((field) => /** @type {string} */ (field.getAttribute("name")));
     const submitter = /** @type {SubmitEvent} */ (event).submitter;
     const unrecorded = performance.now() - lastStepAt > 1000;
     endTyping();
     if (unrecorded && submitter) void emit({ type: "click", ...describeTarget(submitter) });
     void emit({ type: "submit", method, private_names: privateNames });
-  }, true); // prettier-ignore
+  });
 
   /** @param {Element} element */
   const sendCaptcha = (element) => {
@@ -375,27 +473,22 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
   });
 
   // Navigations the page makes (links, forms, scripts, SPA routes) — as opposed to the author
-  // typing an address — are announced, so the recorder credits them to the step that caused them.
-  if (win.top === win) {
-    const navigating = (/** @type {string | URL | null | undefined} */ url) => {
-      if (url === null || url === undefined) return;
+  // typing an address, going back or reloading — are announced, so the recorder credits them to
+  // the step that caused them. Only the address's path is sent: a GET form's query may hold a
+  // private value.
+  const nav = /** @type {any} */ (win).navigation;
+  if (win.top === win && nav && typeof nav.addEventListener === "function") {
+    nav.addEventListener("navigate", (/** @type {any} */ event) => {
       try {
-        void emit({ type: "navigating", url: new URL(String(url), win.location.href).href });
+        if (event.navigationType === "traverse" || event.navigationType === "reload") return;
+        if (event.downloadRequest !== null && event.downloadRequest !== undefined) return;
+        if (event.hashChange) return;
+        const url = new URL(String(event.destination?.url ?? ""), win.location.href);
+        void emit({ type: "navigating", url: url.origin + url.pathname });
       } catch {
         // not a URL: the navigation itself will fail
       }
-    };
-    const nav = /** @type {any} */ (win).navigation;
-    if (nav && typeof nav.addEventListener === "function") {
-      nav.addEventListener("navigate", (/** @type {any} */ event) => navigating(event.destination?.url));
-    }
-    for (const name of /** @type {const} */ (["pushState", "replaceState"])) {
-      const original = win.history[name];
-      win.history[name] = function (/** @type {any} */ data, /** @type {string} */ unused, /** @type {string | URL | null} */ url) {
-        navigating(url);
-        return original.call(this, data, unused, url);
-      };
-    }
+    });
   }
 
   return {
@@ -409,5 +502,23 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
     pick: (purpose) => {
       picking = purpose;
     },
+    /** @param {unknown} marks the candidates of fields the author marked private, from the recorder */
+    setMarks: (marks) => {
+      if (!Array.isArray(marks)) return;
+      const next = marks.map((m) => JSON.stringify(m));
+      if (next.length !== authorMarks.length) authorMarked = new WeakMap(); // judge every field again
+      authorMarks = next;
+    },
   };
+}
+
+/**
+ * The submit button Enter in this field would click (implicit submission), if any.
+ * @param {Element} element
+ * @returns {Element | null}
+ */
+function submitterOf(element) {
+  if (!isInput(element) || !TEXT_TYPES.has((element.getAttribute("type") ?? "").toLowerCase())) return null;
+  const form = /** @type {HTMLInputElement} */ (element).form;
+  return form ? form.querySelector("button:not([type]), button[type=submit], input[type=submit], input[type=image]") : null;
 }

@@ -9,12 +9,13 @@
  * of CSS-in-JS builds, framework counters) are never used: they change on the next build.
  */
 import { matchCandidate } from "../resolver/candidates.js";
-import { hostOf, isShadowRoot, safeMatches, tagOf } from "../resolver/dom.js";
+import { framesOf, hostOf, isShadowRoot, safeMatches, tagOf } from "../resolver/dom.js";
 import { describe } from "../resolver/fingerprint.js";
 import { GENERIC } from "../resolver/roles.js";
 import { Search } from "../resolver/search.js";
 import { selectorFor } from "../resolver/selectors.js";
-import { squash } from "../resolver/text.js";
+import { normalize, squash } from "../resolver/text.js";
+import { sanitizeUrl } from "../sanitize.js";
 
 /** @typedef {import("../resolver/types.js").Candidate} Candidate */
 /** @typedef {import("../resolver/types.js").Descriptor} Descriptor */
@@ -50,7 +51,12 @@ export function looksGenerated(token) {
   const value = token.trim();
   if (!value) return true;
   if (value.length > 48) return true;
-  if (/^:r[0-9a-z]*:$/i.test(value) || /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(value)) return true;
+  if (/:r[0-9a-z]*:|«r[0-9a-z]*»|^_r_[0-9a-z]+_$/i.test(value) || /[0-9a-f]{8}-[0-9a-f]{4}-/i.test(value)) return true;
+  // Framework counters and CSS-module hashes: mat-input-0, cdk-overlay-0, ui-id-3, radix-…,
+  // headlessui-…, react-select-2-…, downshift-0-…, j_idt12, jss123, Home_container__d4b2f.
+  if (/^(mat|cdk|ui-id|radix|headlessui|react-select|react-aria|downshift|rc-tabs|mui|chakra|vaadin|ant|ng|el)-.*\d/i.test(value)) return true;
+  if (/^(j_idt|jss|ember)\d/i.test(value)) return true;
+  if (/__[A-Za-z0-9]{5,}$/.test(value) && /\d/.test(value)) return true;
   if (/\d{4,}/.test(value) || /^\d/.test(value)) return true;
   if (/^(css|sc|jsx|emotion|styled|svelte|ember|chakra|mui|tw|_)-?[a-z0-9]*[0-9][a-z0-9]*$/i.test(value)) return true;
   // A CSS-in-JS prefix and a hash with capitals or digits ("sc-bdVaJa", "emotion-0aB3").
@@ -93,10 +99,11 @@ export function isTandemUi(element) {
  * @param {string} testIdAttribute
  */
 export function searchFor(element, testIdAttribute) {
+  // The resolver's Search already leaves out what is inside Tandem's UI (its shadow roots):
+  // only the host elements themselves remain to drop.
   const search = new Search(element.ownerDocument, testIdAttribute);
-  search.elements = search.elements.filter((e) => !isTandemUi(e));
+  search.elements = search.elements.filter((e) => !TANDEM_UI.test(e.localName));
   search.known = new Set(search.elements);
-  search.roots = search.roots.filter((root) => !(isShadowRoot(root) && isTandemUi(root.host)));
   return search;
 }
 
@@ -117,6 +124,8 @@ function readableCss(element, testIdAttribute, unique) {
   const attributes = [];
   for (const name of CSS_ATTRIBUTES) {
     const value = element.getAttribute(name);
+    // A link's query may carry a token: such URLs never become selectors.
+    if ((name === "href" || name === "action") && value && /[?#]/.test(value)) continue;
     if (value && value.length <= 200) attributes.push(attributeSelector(name, value));
   }
   options.push(...attributes.map((a) => `${tag}${a}`));
@@ -146,20 +155,92 @@ function structuralPath(element) {
   return steps.join(" > ");
 }
 
+/** Above this many elements, text-like candidates are checked on a narrowed set first. */
+const NARROW_ABOVE = 1500;
+/** When more elements than this could match a text-like candidate, it is not offered. */
+const NARROW_BUDGET = 400;
+
 /**
- * The candidates of an element, best first, each matching it alone.
+ * The search, narrowed to the elements that could have this text, name or label: those whose
+ * content holds every word of it; those whose aria-label, title, alt, placeholder or value does;
+ * the controls of <label>s that do; and those named in ways not checked here (aria-labelledby,
+ * inputs, images). A superset of what a text, role or label candidate can match, so uniqueness
+ * is still judged right, without computing every element's text, name and labels on a large
+ * page (`element.labels` alone walks the document).
+ * @param {import("../resolver/search.js").Search} search
+ * @param {string} value
+ * @returns {import("../resolver/search.js").Search | null} null: too many could match to bother
+ */
+function narrowed(search, value) {
+  if (search.elements.length <= NARROW_ABOVE) return search;
+  const words = normalize(value).split(" ").filter(Boolean);
+  const holds = (/** @type {string | null} */ text) => !!text && words.every((w) => text.toLowerCase().includes(w));
+  /** @type {Set<Element>} */
+  const keep = new Set();
+  for (const e of search.elements) {
+    const tag = tagOf(e);
+    if (holds(e.textContent) || e.hasAttribute("aria-labelledby") || tag === "input" || tag === "img" || tag === "area") {
+      keep.add(e);
+    } else if (["aria-label", "title", "alt", "placeholder", "value"].some((a) => holds(e.getAttribute(a)))) {
+      keep.add(e);
+    }
+  }
+  for (const label of search.queryAll("label")) {
+    const control = /** @type {HTMLLabelElement} */ (label).control;
+    if (control && holds(label.textContent)) keep.add(control);
+  }
+  // So many could match that the candidate would hardly be unique: not worth its cost.
+  if (keep.size > NARROW_BUDGET) return null;
+  const elements = search.elements.filter((e) => keep.has(e));
+  const view = /** @type {import("../resolver/search.js").Search} */ (Object.create(search));
+  view.elements = elements;
+  view.known = new Set(elements);
+  return view;
+}
+
+/**
+ * A selector for a shadow host or an iframe in its own tree, never by a generated name:
+ * its test id, a readable selector, else its structural path.
  * @param {Element} element
- * @param {{testIdAttribute?: string}} [options]
+ * @param {string} testIdAttribute
+ */
+export function hostSelector(element, testIdAttribute) {
+  const root = /** @type {Document | ShadowRoot} */ (element.getRootNode());
+  const inTree = (/** @type {string} */ selector) => {
+    try {
+      const found = root.querySelectorAll(selector);
+      return found.length === 1 && found[0] === element;
+    } catch {
+      return false;
+    }
+  };
+  const chosen = selectorFor(element, testIdAttribute);
+  const generated = /#|\[id=/.test(chosen) && looksGenerated(element.getAttribute("id") ?? "");
+  if (!generated && !/:nth-of-type/.test(chosen)) return chosen;
+  return readableCss(element, testIdAttribute, inTree) ?? structuralPath(element);
+}
+
+/**
+ * The candidates of an element, best first, each matching it alone. `conceal`: the element's
+ * content is private (a private field, a contenteditable, something in a private region):
+ * no candidate says what it shows (its text, its name, its title or alt).
+ * @param {Element} element
+ * @param {{testIdAttribute?: string, conceal?: boolean}} [options]
  * @returns {Candidate[]}
  */
 export function candidatesFor(element, options = {}) {
   const testIdAttribute = options.testIdAttribute ?? "data-testid";
+  const conceal = options.conceal === true;
   const search = searchFor(element, testIdAttribute);
   /** @type {Candidate[]} */
   const kept = [];
-  /** @param {Candidate} candidate */
-  const offer = (candidate) => {
-    const found = matchCandidate(candidate, search);
+  /**
+   * @param {Candidate} candidate
+   * @param {import("../resolver/search.js").Search | null} [where] null: not worth checking
+   */
+  const offer = (candidate, where = /** @type {typeof search | null} */ (search)) => {
+    if (!where || (candidate.value ?? "").length > 1000) return;
+    const found = matchCandidate(candidate, where);
     const same = kept.some((c) => JSON.stringify(c) === JSON.stringify(candidate));
     if (!same && found.length === 1 && found[0] === element) kept.push(candidate);
   };
@@ -168,18 +249,20 @@ export function candidatesFor(element, options = {}) {
   const testId = element.getAttribute(testIdAttribute);
   if (testId) offer({ kind: "testid", value: testId });
   const role = search.role(element);
-  const name = squash(search.name(element));
-  if (role && !GENERIC.has(role) && name && name.length <= MAX_TEXT) offer({ kind: "role", value: role, name });
+  const name = conceal ? "" : squash(search.name(element));
+  if (role && !GENERIC.has(role) && name && name.length <= MAX_TEXT) offer({ kind: "role", value: role, name }, narrowed(search, name));
   for (const label of search.labels(element)) {
     const text = squash(label);
-    if (text && text.length <= MAX_TEXT) offer({ kind: "label", value: text });
+    if (text && text.length <= MAX_TEXT) offer({ kind: "label", value: text }, narrowed(search, text));
   }
-  for (const kind of /** @type {const} */ (["placeholder", "alt"])) {
+  /** @type {("placeholder" | "alt")[]} */
+  const described = conceal ? ["placeholder"] : ["placeholder", "alt"];
+  for (const kind of described) {
     if (attr(kind) && attr(kind).length <= MAX_TEXT) offer({ kind, value: attr(kind) });
   }
-  const text = squash(search.text(element));
-  if (text && text.length <= MAX_TEXT && !["input", "textarea", "select"].includes(tagOf(element))) offer({ kind: "text", value: text });
-  if (attr("title") && attr("title").length <= MAX_TEXT) offer({ kind: "title", value: attr("title") });
+  const text = conceal ? "" : squash(search.text(element));
+  if (text && text.length <= MAX_TEXT && !["input", "textarea", "select"].includes(tagOf(element))) offer({ kind: "text", value: text }, narrowed(search, text));
+  if (!conceal && attr("title") && attr("title").length <= MAX_TEXT) offer({ kind: "title", value: attr("title") });
 
   const root = /** @type {Document | ShadowRoot} */ (element.getRootNode());
   const inTree = (/** @type {string} */ selector) => {
@@ -195,10 +278,9 @@ export function candidatesFor(element, options = {}) {
 
   const hosts = [];
   for (let host = hostOf(element); host; host = hostOf(host)) hosts.unshift(host);
-  if (hosts.length) {
+  if (hosts.length && hosts.length < 8) {
     const own = readableCss(element, testIdAttribute, inTree) ?? structuralPath(element);
-    const chain = [...hosts.map((host) => selectorFor(host, testIdAttribute)), own];
-    if (chain.every((s) => !/#[^\s>]*\d{3,}/.test(s))) offer({ kind: "shadow", chain });
+    offer({ kind: "shadow", chain: [...hosts.map((host) => hostSelector(host, testIdAttribute)), own] });
   }
   const path = structuralPath(element);
   if (kept.length < 2 || !kept.some((c) => c.kind === "css" || c.kind === "shadow")) offer({ kind: "css", value: path });
@@ -206,14 +288,49 @@ export function candidatesFor(element, options = {}) {
 }
 
 /**
+ * A link or form address without the values of sensitive query keys (a token in a reset link).
+ * @param {string} value
+ * @param {string} base
+ */
+function cleanAddress(value, base) {
+  if (!/[?#]/.test(value)) return value;
+  let absolute;
+  try {
+    absolute = new URL(value, base);
+  } catch {
+    return value.replace(/[?#].*$/, "");
+  }
+  const clean = new URL(sanitizeUrl(absolute.href) || absolute.origin + absolute.pathname);
+  const relative = !/^[a-z][a-z0-9+.-]*:/i.test(value);
+  return relative ? clean.pathname + clean.search + clean.hash : clean.href;
+}
+
+/**
  * The target descriptor of an element: its candidates and its fingerprint. A fingerprint
- * keeps no value a person typed: inputs' values are only kept for buttons (what they show).
+ * keeps no value a person typed (inputs' values only for buttons, what they show), no
+ * sensitive query value of a link, no generated name of the iframes and shadow hosts it is
+ * in; with `conceal`, neither what the element shows (its name and text).
  * @param {Element} element
- * @param {{testIdAttribute?: string}} [options]
+ * @param {{testIdAttribute?: string, conceal?: boolean}} [options]
  * @returns {Descriptor}
  */
 export function descriptorFor(element, options = {}) {
-  const { fingerprint } = describe(element, options);
+  const testIdAttribute = options.testIdAttribute ?? "data-testid";
+  const { fingerprint } = describe(element, { testIdAttribute });
+  const fp = /** @type {Record<string, any>} */ (fingerprint);
+  if (options.conceal) {
+    delete fp.name;
+    delete fp.text;
+    if (fp.attributes) for (const key of ["title", "alt", "aria-label", "value"]) delete fp.attributes[key];
+  }
+  for (const key of ["href", "action"]) {
+    if (fp.attributes?.[key]) fp.attributes[key] = cleanAddress(fp.attributes[key], element.baseURI);
+  }
+  const hosts = [];
+  for (let host = hostOf(element); host; host = hostOf(host)) hosts.unshift(host);
+  if (hosts.length) fp.shadow_hosts = hosts.map((host) => hostSelector(host, testIdAttribute));
+  const frames = framesOf(element);
+  if (frames.length) fp.frame = frames.map((frame) => hostSelector(frame, testIdAttribute));
   return { candidates: candidatesFor(element, options), fingerprint };
 }
 

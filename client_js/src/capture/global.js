@@ -35,15 +35,18 @@ function install() {
   if (win.TandemCapture || !binding()) return;
   // The site's test id attribute, when the recorder was told it is not data-testid.
   const testIdAttribute = typeof win.__tandemTestIdAttribute === "string" ? win.__tandemTestIdAttribute : "data-testid";
+  /** @type {ReturnType<typeof installCapture> | null} */
+  let capture = null;
   /** @param {Record<string, unknown>} event */
   const send = async (event) => {
     const call = binding();
     if (!call) return null;
     const state = await call(event);
+    capture?.setMarks(state?.private_targets); // fields marked private on another page too
     topRender()?.(state);
     return state;
   };
-  const capture = installCapture({ win, send, testIdAttribute });
+  capture = installCapture({ win, send, testIdAttribute });
   /** @type {((state: RecordingState | null) => void) | null} */
   let render = null;
   win.TandemCapture = Object.freeze({

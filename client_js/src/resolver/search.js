@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * What one resolving pass searches: the root, every open shadow root in it
- * (recursively) and every same-origin iframe's document; closed shadow roots
+ * (recursively, but not those of Tandem's own `<tandem-…>` elements) and every same-origin iframe's document; closed shadow roots
  * and cross-origin frames are out of reach and skipped silently. A `Search`
  * also remembers, per element, what the pass computed about it (role, name, text).
  */
@@ -107,7 +107,9 @@ export class Search extends Facts {
     if (isElement(root)) this.elements.push(root);
     for (const element of root.querySelectorAll("*")) {
       this.elements.push(element);
-      if (element.shadowRoot) this.collect(element.shadowRoot);
+      // Tandem's own UI (<tandem-player>, <tandem-widget>…) is never a target: its buttons
+      // ("Next", "Back") would make the page's own ones ambiguous.
+      if (element.shadowRoot && !element.localName.startsWith("tandem-")) this.collect(element.shadowRoot);
       const doc = isFrame(element) ? frameDocument(element) : null;
       if (doc?.documentElement) this.collect(doc);
     }
