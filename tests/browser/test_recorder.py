@@ -119,6 +119,18 @@ def load_walkthrough(path: Path) -> WalkthroughFile:
     return validate(WalkthroughFile, parse_yaml(path.read_text(), str(path)))
 
 
+# Every id and class name in the page, shadow roots included.
+NAMES_IN_PAGE = """() => {
+  const names = [];
+  const walk = (root) => root.querySelectorAll("*").forEach((e) => {
+    names.push(e.id, ...e.classList);
+    if (e.shadowRoot) walk(e.shadowRoot);
+  });
+  walk(document);
+  return names.filter(Boolean);
+}"""
+
+
 async def record_invite_tour(recorder: Recorder, base: str) -> None:
     """The scripted recording of the demo: an invoice opened on the SPA route, the billing
     address in its shadow root, the notifications button in its iframe, then inviting a teammate."""
@@ -188,7 +200,7 @@ async def test_a_scripted_recording_of_the_demo_validates_and_verifies_on_both_v
     assert framed.fingerprint.frame == ['iframe[data-testid="notifications-frame"]']
     sent = steps["click-send-invitation"]
     assert sent.expect is not None and sent.expect.appears == "[data-testid=invite-sent]"
-    # Every candidate is unique on the page; the mutated variant's generated names never appear.
+    # Every target has fallbacks: at least two candidates.
     for step in walkthrough.steps:
         kinds = [c.kind.value for c in step.target.candidates] if step.target else []
         assert len(kinds) >= (2 if step.target else 0), step.id
@@ -199,6 +211,21 @@ async def test_a_scripted_recording_of_the_demo_validates_and_verifies_on_both_v
         done = verify(out, base, state)
         assert done.returncode == 0, f"{variant}:\n{done.stdout}{done.stderr}"
         assert "PASS  invite-tour v1" in done.stdout
+
+    # Recorded on the mutated variant, whose ids and classes are all generated ("e3fa9c1"):
+    # none of them is written, though the elements have them.
+    mutated = record_stack.demo("mutated")
+    state = tmp_path / "mutated.json"
+    async with Recorder.launch(
+        f"{mutated}/billing", walkthrough_id="mutated", storage_state=state
+    ) as recorder:
+        generated = await recorder.page.evaluate(NAMES_IN_PAGE)
+        await recorder.page.get_by_test_id("address-line1").fill("2 Side Street")
+        await recorder.page.get_by_test_id("address-save").click()
+        content = await recorder.finish()
+    assert len(generated) > 10
+    written = json.dumps(content)
+    assert not [name for name in generated if re.search(rf"[#.\"']{re.escape(name)}\b", written)]
 
 
 async def test_typed_secrets_never_leave_the_page_nor_reach_the_file_or_the_store(
