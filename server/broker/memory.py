@@ -19,6 +19,8 @@ from server.broker.base import (
 
 HISTORY = 1000
 SUBSCRIBER_QUEUE = 10_000
+#: Expired state is swept out once every this many writes.
+SWEEP_EVERY = 1024
 
 
 def monotonic_ms() -> int:
@@ -122,7 +124,10 @@ class MemoryBroker(Broker):
         self._history = history
         self._streams: dict[str, _Stream] = {}
         self._state: dict[str, _Entry] = {}
-        self._state_versions: dict[str, int] = {}
+        # Every state version is taken from this one counter (as in Redis): a key's version keeps
+        # growing across deletes and expiry without anything being kept per deleted key.
+        self._state_version = 0
+        self._writes = 0  # every SWEEP_EVERY writes, state that expired unread is dropped
         self._leases: dict[str, tuple[str, int]] = {}
         self._presence: dict[str, dict[str, tuple[bytes, int, str]]] = {}  # data, expiry, owner
         self._channels: dict[str, set[_MemoryListener]] = {}
@@ -212,6 +217,15 @@ class MemoryBroker(Broker):
             return None
         return entry
 
+    def _sweep(self) -> None:
+        """Drop what expired without being read again (a key per tab ever seen would otherwise
+        stay in memory for as long as the process runs)."""
+        now = self._clock()
+        for key in [
+            k for k, e in self._state.items() if e.expires is not None and e.expires <= now
+        ]:
+            del self._state[key]
+
     async def get(self, key: str) -> Versioned | None:
         entry = self._live(key)
         return Versioned(entry.value, entry.version) if entry else None
@@ -224,8 +238,11 @@ class MemoryBroker(Broker):
         if current != expected_version:
             return None
         # Versions keep growing across deletes, so a stale writer can never match again.
-        version = max(current, self._state_versions.get(key, 0)) + 1
-        self._state_versions[key] = version
+        self._state_version += 1
+        version = self._state_version
+        self._writes += 1
+        if self._writes % SWEEP_EVERY == 0:
+            self._sweep()
         expires = self._clock() + ttl_ms if ttl_ms else None
         self._state[key] = _Entry(value, version, expires)
         return version

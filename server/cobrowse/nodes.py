@@ -6,12 +6,22 @@ it streams carries what changed of that (``NodeChanges``: a full snapshot
 starts afresh), so whichever node reads the stream in order — the snapshot,
 then the tail — knows the same (``NodeFacts``) and checks an agent's action
 there, whether or not it holds the visitor's tab. Pure.
+
+An agent's view learns those facts only as fast as the stream reaches it: one
+lagging behind the page may not know yet that a node became private. So the
+visitor's node also keeps, in broker state, the ids of the nodes it has seen
+private in the stream's current epoch (``PrivateNodes``: once private, always
+private, for that epoch), written before the batch that says so is streamed;
+an action is refused when its node is among them, however far behind the
+agent's view is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 
 @dataclass(frozen=True)
@@ -89,3 +99,52 @@ class NodeFacts:
 
 def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def private_ids(changes: NodeChanges) -> frozenset[int]:
+    """The nodes a batch says are private."""
+    return frozenset(i for i, fact in changes.known.items() if fact.private)
+
+
+@dataclass(frozen=True)
+class PrivateNodes:
+    """The nodes seen private in one epoch of a session's stream (as kept in the broker)."""
+
+    epoch: int
+    ids: frozenset[int]
+
+    def to_bytes(self) -> bytes:
+        return msgspec.msgpack.encode({"epoch": self.epoch, "ids": sorted(self.ids)})
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> PrivateNodes | None:
+        try:
+            body = msgspec.msgpack.decode(raw)
+        except msgspec.DecodeError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        epoch, ids = body.get("epoch"), body.get("ids")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not isinstance(ids, list):
+            return None
+        return cls(epoch, frozenset(i for i in ids if _is_id(i)))
+
+
+def merge_private(
+    stored: PrivateNodes | None, epoch: int, ids: frozenset[int]
+) -> PrivateNodes | None:
+    """What to keep once ``ids`` were seen private in ``epoch``; None when nothing changes (they
+    are kept already, or there are none, or what is kept is of a later epoch: the writer is late).
+    An earlier epoch's ids are dropped: actions are only ever checked against the current one."""
+    if not ids or (stored is not None and stored.epoch > epoch):
+        return None
+    if stored is None or stored.epoch < epoch:
+        return PrivateNodes(epoch, ids)
+    if ids <= stored.ids:
+        return None
+    return PrivateNodes(epoch, stored.ids | ids)
+
+
+def private_in(stored: PrivateNodes | None, epoch: int) -> frozenset[int]:
+    """The nodes kept as private for ``epoch`` (none when what is kept is of another epoch)."""
+    return stored.ids if stored is not None and stored.epoch == epoch else frozenset()

@@ -12,8 +12,11 @@ All of it is broker state, so this socket may be on any node, whichever node
 holds the visitor's tab: the stream's messages also say what the visitor's
 node's re-check knows of the page's nodes, which this view learns in order
 with what it shows (``server.cobrowse.nodes``); an action is checked against
-that, the control token and the stream's epoch, then sent to the page wherever
-its tab is connected (``server.web.delivery``).
+that, the control token and the stream's epoch — and against the nodes the
+visitor's node has seen private in that epoch, kept in broker state, since
+this view's facts may lag behind the page — then sent to the page wherever
+its tab is connected (``server.web.delivery``). Every action is audited, and
+so is every refusal, including an action that reached no page.
 """
 
 from __future__ import annotations
@@ -447,9 +450,9 @@ class Watcher:
         await cobrowse.tell_all(state, site, session)
 
     async def refuse(self, act: Act, code: str, message: str) -> None:
-        """An action not done: the agent hears why, and the audit log has it."""
-        await self.send(Refused(code=code, message=message, id=act.id))
+        """An action not done: the audit log has it, and the agent hears why."""
         await self.audit(f"remote.{act.action}.refused", node=act.node, epoch=act.epoch, code=code)
+        await self.send(Refused(code=code, message=message, id=act.id))
 
     async def on_act(self, act: Act) -> None:
         state, site, session = self.state, self.site, self.session
@@ -466,10 +469,16 @@ class Watcher:
         if view is None or view.state != "granted" or not view.tab:
             await self.refuse(act, "page_gone", "the visitor's page is not connected")
             return
+        # What this view learnt of the page may lag behind it: the nodes the visitor's node has
+        # seen private in this epoch are checked too.
         node = self.facts.node(act.node)
-        if node is None or node.private:
-            why = "private fields are never controlled" if node else "no such element on the page"
-            await self.refuse(act, "private" if node else "unknown_node", why)
+        if act.node in await cobrowse.private_nodes(state, site.key, session, act.epoch) or (
+            node is not None and node.private
+        ):
+            await self.refuse(act, "private", "private fields are never controlled")
+            return
+        if node is None:
+            await self.refuse(act, "unknown_node", "no such element on the page")
             return
         if act.action == "fill" and node.tag not in ("input", "textarea"):
             await self.refuse(act, "not_a_field", "only a text field can be typed into")
@@ -490,9 +499,8 @@ class Watcher:
             x=act.x, y=act.y, value=act.value, name=self.account.name,
         )  # fmt: skip
         if not await delivery.to_tab(state, site.key, view.tab, remote, user=view.user):
-            await self.send(
-                Refused(code="page_gone", message="the visitor's page is not connected", id=act.id)
-            )
+            # Audited as done above (before it could reach the page); that it reached none is too.
+            await self.refuse(act, "page_gone", "the visitor's page is not connected")
 
 
 def _ended(payload: bytes) -> bool:

@@ -221,16 +221,22 @@ async def push(request: Request) -> Response:
     if isinstance(p, Response):
         return p
     walkthrough = p.field("walkthrough")
-    run = await agents.push_walkthrough(
+    pushed = await agents.push_walkthrough(
         p.state, p.site, p.session, p.account, walkthrough, now_ms=p.now_ms
     )
-    if run is None:
+    if pushed is None:
         return page(
             "refused.html", 409, message="That walkthrough cannot start for this visitor now."
         )
+    if not pushed.delivered:  # a run was started, but the visitor's page went away meanwhile
+        await audit(
+            request, p.site.key, p.account.email, "walkthrough.push_failed", p.session,
+            walkthrough=walkthrough, run=pushed.run, reason="page_gone",
+        )  # fmt: skip
+        return page("refused.html", 409, message="The visitor's page went away meanwhile.")
     await audit(
         request, p.site.key, p.account.email, "walkthrough.pushed", p.session,
-        walkthrough=walkthrough, run=run,
+        walkthrough=walkthrough, run=pushed.run,
     )  # fmt: skip
     return RedirectResponse(f"/console/{p.site.key}/sessions/{p.session}", status_code=303)
 

@@ -9,8 +9,10 @@ whose tab is held elsewhere sends it there, in one of these:
 - ``Close``: close the tab's connection with ``code`` and ``reason`` (the
   visitor's data was erased), dropping what it had not stored yet;
 - ``Taken``: a newer connection of the tab said hello on some node; any other
-  connection of the tab that is older (by ``since_ms``, then ``conn``) closes
-  as ``tab_taken``.
+  connection of the tab that is older closes as ``tab_taken``. Which is older
+  is decided by ``seq``, a number the broker issued at each hello (strictly
+  increasing for a tab, whichever node asked), never by a node's clock: two
+  nodes whose clocks disagree still agree on which connection is the newer.
 
 Never seen by browsers; nodes of one deployment only (the broker's key prefix
 keeps deployments apart).
@@ -34,7 +36,7 @@ class Close(msgspec.Struct, tag="close", kw_only=True, omit_defaults=True):
 
 class Taken(msgspec.Struct, tag="taken", kw_only=True, omit_defaults=True):
     conn: str
-    since_ms: int
+    seq: int  # the broker's number for the connection's hello: the higher, the newer
 
 
 Mail = Send | Close | Taken
@@ -70,7 +72,8 @@ def addressed_to(mail: Send | Close, user: str | None) -> bool:
     return not mail.user or mail.user == user
 
 
-def newer(mail: Taken, conn: str, since_ms: int) -> bool:
-    """Whether the connection that sent ``Taken`` is newer than connection ``conn`` (said hello at
-    ``since_ms``): then that one closes. Ties go by connection id, so exactly one of two wins."""
-    return mail.conn != conn and (mail.since_ms, mail.conn) > (since_ms, conn)
+def newer(mail: Taken, conn: str, seq: int) -> bool:
+    """Whether the connection that sent ``Taken`` is newer than connection ``conn`` (numbered
+    ``seq`` by the broker at its hello): then that one closes. The broker never issues one number
+    twice for a tab; should two ever be equal, the connection id decides, one way only."""
+    return mail.conn != conn and (mail.seq, mail.conn) > (seq, conn)

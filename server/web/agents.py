@@ -13,7 +13,7 @@ agent who let it lapse.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -283,6 +283,15 @@ async def close(
     return True
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """A walkthrough an agent started for the visitor: its run, and whether its page got it
+    (when not, the run was stored and is marked abandoned: the visitor may resume it)."""
+
+    run: str
+    delivered: bool
+
+
 async def push_walkthrough(
     state: AppState,
     site: Site,
@@ -291,10 +300,12 @@ async def push_walkthrough(
     walkthrough: str,
     *,
     now_ms: int,
-) -> str | None:
+) -> Pushed | None:
     """The agent who holds the session starts a walkthrough in the visitor's tab (their focused one,
-    else the most recent); the run's id, or None when there is no such walkthrough or tab."""
+    else the most recent); None when there is no such walkthrough or tab, or the session is not
+    theirs. A run started for a tab that its page then never got is marked abandoned."""
     from server.protocol.messages import RunMessage, Start
+    from server.support.run import abandon
     from server.web import delivery, runs
     from server.web.help import where_is
 
@@ -313,9 +324,14 @@ async def push_walkthrough(
     if not isinstance(answer, RunMessage):
         return None
     pushed = msgspec.structs.replace(answer, req=0)  # not the page's request: the agent's
-    if not await delivery.to_tab(state, site.key, place.tab, pushed, user=found.user_id):
-        return None  # the tab went away meanwhile: the run waits to be resumed
-    return answer.run
+    if await delivery.to_tab(state, site.key, place.tab, pushed, user=found.user_id):
+        return Pushed(answer.run, delivered=True)
+    # The tab went away meanwhile (its node died, it closed): the run it never got is abandoned.
+    stored = await state.store.get_run(site.key, answer.run)
+    if stored is not None:
+        abandoned = abandon(stored.run, now_ms=now_ms)
+        await state.store.update_run(site.key, place.tab, abandoned, revision=stored.revision)
+    return Pushed(answer.run, delivered=False)
 
 
 async def tell_visitor(

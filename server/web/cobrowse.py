@@ -11,7 +11,10 @@ changed by compare-and-set; the walkthrough step the page reached is in its
 live tab's entry. So any node serves the agents, whichever node holds the
 visitor's tab: the page is reached through ``server.web.delivery``, and the
 mirror's stream says what is known of the page's nodes, which is what agents'
-actions are checked against (``server.console.live``).
+actions are checked against (``server.console.live``), along with the nodes
+seen private in the stream's current epoch, kept in broker state by the
+visitor's node before it streams the batch that says so (so an agent whose
+view lags behind the page is still refused a node that became private).
 The pure parts are ``server.cobrowse`` (re-check, control, relay, nodes).
 """
 
@@ -23,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from server.broker import BrokerError
 from server.cobrowse import control
+from server.cobrowse.nodes import PrivateNodes, merge_private, private_ids, private_in
 from server.cobrowse.relay import begins_with_snapshot, restamp
 from server.cobrowse.scrub import MirrorScrubber
 from server.knowledge.site import Site
@@ -77,6 +82,10 @@ def watchers_of(site: str, session: str) -> str:
     return f"cbwatch:{site}:{session}"
 
 
+def _private_key(site: str, session: str) -> str:
+    return f"cbprivate:{site}:{session}"
+
+
 class View(msgspec.Struct, frozen=True, kw_only=True):
     """Whether the visitor lets agents see the page, and which tab is shown."""
 
@@ -93,6 +102,8 @@ class Mirroring(msgspec.Struct, kw_only=True):
     page: int = 0
     floor_ms: float = 0
     scrubber: MirrorScrubber = msgspec.field(default_factory=MirrorScrubber)
+    epoch: int = 0  # the stream's epoch its full snapshot started
+    private: set[int] = msgspec.field(default_factory=set)  # nodes recorded private in that epoch
 
 
 # --- broker state ------------------------------------------------------------------------
@@ -159,6 +170,32 @@ async def set_control(
 async def drop_control(state: AppState, site: str, session: str, *, version: int | None) -> bool:
     """Nobody has control (``version``: only if it is still that token; None: whatever it is)."""
     return await state.broker.delete(_control_key(site, session), expected_version=version)
+
+
+async def record_private(
+    state: AppState, site: str, session: str, epoch: int, ids: frozenset[int]
+) -> None:
+    """Keep ``ids`` among the nodes seen private in ``epoch`` of the session's stream."""
+    key = _private_key(site, session)
+    for _ in range(10):
+        found = await state.broker.get(key)
+        stored = PrivateNodes.from_bytes(found.value) if found else None
+        merged = merge_private(stored, epoch, ids)
+        if merged is None:
+            return
+        written = await state.broker.compare_and_set(
+            key, merged.to_bytes(), expected_version=found.version if found else 0,
+            ttl_ms=VIEW_TTL_MS,
+        )  # fmt: skip
+        if written is not None:
+            return
+    raise BrokerError(f"could not record the private nodes of session {session}")
+
+
+async def private_nodes(state: AppState, site: str, session: str, epoch: int) -> frozenset[int]:
+    """The nodes the visitor's node has seen private in ``epoch`` of the session's stream."""
+    found = await state.broker.get(_private_key(site, session))
+    return private_in(PrivateNodes.from_bytes(found.value) if found else None, epoch)
 
 
 async def watching(state: AppState, site: str, session: str) -> dict[str, str]:
@@ -293,6 +330,7 @@ async def end(state: AppState, site: Site, session: str) -> None:
     agents' views close, and what the broker kept of the page is dropped."""
     view, _ = await view_of(state, site.key, session)
     await drop_control(state, site.key, session, version=None)
+    await state.broker.delete(_private_key(site.key, session))
     if view is not None:
         await state.broker.delete(_view_key(site.key, session))
         active = await state.broker.get(_active_key(site.key, view.user))
@@ -415,12 +453,24 @@ async def on_mirror(conn: TabConnection, message: Mirror) -> None:
         )
     safe, mirroring.floor_ms = restamp(safe, now_ms=now_ms(), floor_ms=mirroring.floor_ms)
     # What the re-check learnt of the page's nodes goes along: actions are checked against it.
-    nodes = mirroring.scrubber.take_changes().to_wire()
-    payload = msgspec.msgpack.encode({"page": message.page, "events": safe, "nodes": nodes})
+    changes = mirroring.scrubber.take_changes()
+    private = private_ids(changes) - mirroring.private
+    payload = msgspec.msgpack.encode(
+        {"page": message.page, "events": safe, "nodes": changes.to_wire()}
+    )
     stream = stream_of(site.key, message.session)
+    if private and not message.full:  # kept before any agent can see the batch that says so
+        await record_private(state, site.key, message.session, mirroring.epoch, private)
+        mirroring.private |= private
     with state.metrics.timed_broker("publish"):
-        await state.broker.publish(stream, payload, new_epoch=message.full)
+        published = await state.broker.publish(stream, payload, new_epoch=message.full)
     if message.full:
+        # A new epoch: its agents learn the snapshot's private nodes from the snapshot itself,
+        # before they can act on any of its nodes; kept for the batches that follow it.
+        mirroring.epoch = published.epoch
+        if private:
+            await record_private(state, site.key, message.session, published.epoch, private)
+            mirroring.private |= private
         await state.broker.set_snapshot(stream, payload)
         await publish_news(
             state, site.key, message.session, await status_of(state, site.key, message.session)

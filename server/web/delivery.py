@@ -3,9 +3,16 @@
 A tab's WebSocket is held by one node; the agent who answers, the admin API
 that pushes help, or the erasure that closes the visitor's tabs may be on
 another. Every message for a page goes through here: delivered at once when
-the tab's connection is on this node, otherwise sent on the tab's broker
-channel (``server.protocol.tabmail``), which the node holding the tab listens
-to (``listen``). With the in-process broker every tab is on this node.
+the tab's connection on this node is the one that serves the tab, otherwise
+sent on the tab's broker channel (``server.protocol.tabmail``), which the node
+holding the tab listens to (``listen``). With the in-process broker every tab
+is on this node.
+
+Which connection serves a tab is decided by the broker, not by this node: the
+one holding the tab's live entry, or a newer one (by the number the broker
+gave each connection at its hello, ``server.live.serves``). An older
+connection still open here — a half-open socket a newer connection elsewhere
+replaced — is never given the page's messages.
 
 What reaches nobody (the tab went away, its node died) is not kept: a page
 that comes back learns where things stand at its hello (the co-browse state)
@@ -14,12 +21,14 @@ or from the store (the chat transcript, its runs).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import random
 from typing import TYPE_CHECKING
 
-from server.broker import BrokerError, Listener, SubscriptionLagged
-from server.live import TabState
+from server.broker import BrokerError, Listener, SubscriptionLagged, backoff
+from server.live import TabState, serves
 from server.protocol import decode_server, encode
 from server.protocol.messages import ServerMessage
 from server.protocol.tabmail import (
@@ -40,11 +49,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tandem.delivery")
 
+#: A tab whose broker channel was lost tries to listen again for this long before it closes.
+RELISTEN_FOR_S = 30.0
 
-def _here(state: AppState, site: str, tab: str) -> TabConnection | None:
-    """The tab's connection on this node, unless a newer one (here or elsewhere) took it."""
+
+async def _here(state: AppState, site: str, tab: str, user: str | None) -> TabConnection | None:
+    """The tab's connection on this node, when it is the one serving the tab (it holds the tab's
+    live entry, or is newer than whoever does); None otherwise — the channel then reaches the one
+    that does, wherever it is."""
     conn: TabConnection | None = state.tabs.get((site, tab))
-    return conn if conn is not None and not conn.taken.is_set() else None
+    if conn is None or conn.taken.is_set():
+        return None
+    owner = user or conn.user
+    if owner is None:  # a connection with no visitor yet has no live entry: nobody else serves it
+        return conn
+    try:
+        entry = await state.live.entry(site, owner, tab)
+    except BrokerError as exc:
+        log.warning("the broker's live tabs are out of reach: %s", exc)
+        return None
+    return conn if serves(entry, conn.conn_id, conn.seq) else None
 
 
 async def _notify(state: AppState, site: str, tab: str, mail: Send | Close | Taken) -> bool:
@@ -66,7 +90,7 @@ async def to_tab(
     sent it; False when the tab is connected nowhere (or to another visitor
     here). Never raises.
     """
-    conn = _here(state, site, tab)
+    conn = await _here(state, site, tab, user)
     if conn is not None:
         return (user is None or conn.user == user) and await conn.deliver(message)
     return await _notify(state, site, tab, Send(frame=encode(message), user=user or ""))
@@ -80,6 +104,7 @@ async def to_visitor(
     The tabs on this node directly; the others the broker's live tabs know of
     through their channels.
     """
+    live = {t.tab: t for t in await _live_tabs(state, site, user)}
     delivered: set[str] = {skip_tab}
     count = 0
     here: list[TabConnection] = [
@@ -88,9 +113,10 @@ async def to_visitor(
         if at == site and tab not in delivered and conn.user == user and not conn.taken.is_set()
     ]
     for conn in here:
-        delivered.add(conn.tab)
-        count += await conn.deliver(message)
-    elsewhere = [t.tab for t in await _live_tabs(state, site, user) if t.tab not in delivered]
+        if serves(live.get(conn.tab), conn.conn_id, conn.seq):
+            delivered.add(conn.tab)
+            count += await conn.deliver(message)
+    elsewhere = [tab for tab in live if tab not in delivered]
     if elsewhere:
         mail = Send(frame=encode(message), user=user)
         for tab in elsewhere:
@@ -120,21 +146,56 @@ async def _live_tabs(state: AppState, site: str, user: str) -> list[TabState]:
 # --- the node holding a tab ------------------------------------------------------------------
 
 
-async def listen(conn: TabConnection) -> Listener:
-    """Listen to the tab's channel, then tell any older connection of the tab, on any node, that
-    this one took it (it closes as ``tab_taken``)."""
-    listener = await conn.state.broker.listen(channel_of(conn.site.key, conn.tab))
-    taken = Taken(conn=conn.conn_id, since_ms=conn.since_ms)
-    await _notify(conn.state, conn.site.key, conn.tab, taken)
-    return listener
+async def listen(conn: TabConnection) -> None:
+    """Listen to the tab's channel (``conn.mailbox``), then tell any older connection of the tab,
+    on any node, that this one took it (it closes as ``tab_taken``).
+
+    The listener is the connection's as soon as it exists, so that the connection's end closes
+    it whenever the hello is cancelled (a newer connection of the tab, the server stopping).
+    """
+    conn.mailbox = await conn.state.broker.listen(channel_of(conn.site.key, conn.tab))
+    await _notify(conn.state, conn.site.key, conn.tab, Taken(conn=conn.conn_id, seq=conn.seq))
+
+
+async def listen_again(conn: TabConnection) -> Listener:
+    """The tab's channel was lost (the broker's pub/sub connection): listen again, report the tab
+    live and tell the page where its co-browse stands, retrying what failed with jittered backoff
+    for up to ``RELISTEN_FOR_S`` — every tab of the node lost its channel at the same moment, and
+    they should neither give up at the first failure nor all come back at once. ``BrokerError``
+    when the broker stays out of reach; ``Close`` (``tab_taken``) when a newer connection of the
+    tab said hello meanwhile (its word was lost with the channel)."""
+    from server.web import cobrowse
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RELISTEN_FOR_S
+    listener: Listener | None = None
+    attempt = 0
+    while True:
+        try:
+            if listener is None:
+                listener = conn.mailbox = await conn.state.broker.listen(
+                    channel_of(conn.site.key, conn.tab)
+                )
+            await conn.touch_live()
+            await cobrowse.on_hello(conn, snapshot=False)
+            return listener
+        except BrokerError as exc:
+            wait = backoff.delay(attempt, random.random())
+            if loop.time() + wait > deadline:
+                raise
+            log.info("tab %s: back on the broker failed (%s); again in %.2f s", conn.tab, exc, wait)
+            await asyncio.sleep(wait)
+            attempt += 1
 
 
 async def read_mail(conn: TabConnection, listener: Listener) -> None:
     """Act on what other nodes send the tab, for as long as the connection lasts.
 
     A listener that lagged (its broker connection was lost) listens again
-    (``BrokerError`` when it cannot); what was sent meanwhile is gone, so the
-    page hears where its co-browse stands again.
+    (``listen_again``; ``BrokerError`` when it cannot). What was sent meanwhile
+    is gone: a newer connection of the tab may have said hello elsewhere, so
+    the tab is reported live again (it closes as ``tab_taken`` when it was
+    taken), and the page hears where its co-browse stands again.
     """
     while True:
         try:
@@ -145,12 +206,7 @@ async def read_mail(conn: TabConnection, listener: Listener) -> None:
             log.warning("tab %s: its broker channel lagged; listening again", conn.tab)
             with contextlib.suppress(Exception):
                 await listener.close()
-            listener = conn.mailbox = await conn.state.broker.listen(
-                channel_of(conn.site.key, conn.tab)
-            )
-            from server.web import cobrowse
-
-            await cobrowse.on_hello(conn, snapshot=False)
+            listener = await listen_again(conn)
 
 
 async def on_mail(conn: TabConnection, raw: bytes) -> None:
@@ -160,7 +216,7 @@ async def on_mail(conn: TabConnection, raw: bytes) -> None:
         log.error("tab %s: unreadable mail on its channel: %s", conn.tab, exc)
         return
     if isinstance(mail, Taken):
-        if newer(mail, conn.conn_id, conn.since_ms):
+        if newer(mail, conn.conn_id, conn.seq):
             conn.taken.set()
         return
     if conn.taken.is_set() or not addressed_to(mail, conn.user):

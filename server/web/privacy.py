@@ -57,14 +57,46 @@ async def erase_visitor(store: Store, site: str, user: str, *, actor: str) -> di
 
 #: Why an erased visitor's connections close (1008: the page stops until it is loaded again).
 ERASED = "erased: this visitor's data was erased"
+#: For this long after an erasure the visitor's pages are not taken back in: a page saying hello
+#: on another node while the erasure ran is not in the live tabs the erasure closes yet.
+ERASED_FOR_MS = 60_000
+
+
+def _erased_key(site: str, user: str) -> str:
+    return f"erased:{site}:{user}"
+
+
+async def mark_erased(state: AppState, site: str, user: str) -> None:
+    """Say, in the broker, that the visitor is being erased (for ``ERASED_FOR_MS``)."""
+    key = _erased_key(site, user)
+    for _ in range(5):
+        current = await state.broker.get(key)
+        written = await state.broker.compare_and_set(
+            key, b"1", expected_version=current.version if current else 0, ttl_ms=ERASED_FOR_MS
+        )
+        if written is not None:
+            return
+    # Written by another erasure of the same visitor at the same moment: it is marked.
+
+
+async def erased_lately(state: AppState, site: str, user: str) -> bool:
+    """Whether the visitor was erased within ``ERASED_FOR_MS`` (on any node)."""
+    return await state.broker.get(_erased_key(site, user)) is not None
 
 
 async def forget_live(state: AppState, site: str, user: str) -> None:
     """What the servers hold of a visitor being erased: their co-browse ends, their open tabs'
     connections close (1008) with what they had not stored yet dropped — on whichever node —
-    and their live tabs go."""
+    and their live tabs go.
+
+    The visitor is marked erased first, then their live tabs are read: a tab of theirs saying
+    hello meanwhile (not live yet, so not among them) sees the mark when it first reports itself
+    live — after writing its entry — and closes, removing it (``TabConnection.touch_live``); and
+    a hello after the mark is refused. Whichever comes first, no tab of theirs stays open.
+    """
     from server.web import cobrowse, delivery
 
+    await mark_erased(state, site, user)
     found = await state.broker.get(f"cbactive:{site}:{user}")
     if found is not None:
         await cobrowse.end(state, state.sites[site], found.value.decode())

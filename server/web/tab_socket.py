@@ -25,7 +25,7 @@ from server.broker import BrokerError, Listener
 from server.identity.tokens import TokenRefused
 from server.knowledge.location import ProcessIndex, redact_url
 from server.knowledge.site import Site
-from server.live import TabState
+from server.live import TabState, entry_of, supersedes
 from server.protocol import (
     PROTOCOL_VERSION,
     SUPPORTED_VERSIONS,
@@ -68,7 +68,7 @@ from server.protocol.messages import (
 )
 from server.protocol.rules import AbuseMeter, Phase, unsupported_version_reason
 from server.store.base import EventRecord
-from server.web import chat, cobrowse, delivery, frustration, runs, session_news
+from server.web import chat, cobrowse, delivery, frustration, privacy, runs, session_news
 from server.web.help import answer_help
 from server.web.state import AppState
 
@@ -86,6 +86,8 @@ class Close(Exception):
 
 #: Why a connection is closed (1008) when a newer connection says hello for the same tab.
 TAB_TAKEN = "tab_taken: a newer connection of this tab replaced this one"
+#: Messages for the page held until its ``welcome`` is sent (more than this: the oldest go).
+HELD_AT_MOST = 64
 
 
 def now_ms() -> int:
@@ -118,9 +120,13 @@ class TabConnection:
     unwritten_ready: asyncio.Event = field(default_factory=asyncio.Event)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     mirroring: cobrowse.Mirroring | None = None  # this tab's page is mirrored to agents
-    since_ms: int = 0  # when its hello was accepted: of two connections of a tab, the later wins
+    seq: int = 0  # the broker's number for its hello: of two connections of a tab, the higher wins
     mailbox: Listener | None = None  # the tab's broker channel: what other nodes send the page
     mailbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Until its ``welcome`` is sent, what is delivered to the page waits here (the page drops
+    # anything that comes before ``welcome``), in order; then it is sent, and ``ready`` is set.
+    ready: bool = False
+    held: list[ServerMessage] = field(default_factory=list)
 
     # --- sending --------------------------------------------------------------
 
@@ -132,14 +138,28 @@ class TabConnection:
 
     async def deliver(self, message: ServerMessage) -> bool:
         """Give the page a message from elsewhere in the server (an agent, the API); False when
-        its socket is gone. Never raises."""
+        its socket is gone. Never raises. Before the page was welcomed it waits (``held``)."""
         if isinstance(message, Cobrowse) and message.ended:
             self.mirroring = None  # nothing more of the page is streamed
+        if not self.ready:
+            if len(self.held) >= HELD_AT_MOST:
+                del self.held[0]
+            self.held.append(message)
+            return True
         try:
             await self.send(message)
         except Exception:  # the visitor's socket died under us: their page says hello again
             return False
         return True
+
+    async def welcomed(self) -> None:
+        """``welcome`` was sent: what was held for the page goes now, in order, before anything
+        delivered later (which waits for it)."""
+        while self.held:
+            message = self.held.pop(0)
+            with contextlib.suppress(Exception):
+                await self.send(message)
+        self.ready = True  # nothing was held meanwhile: the list is empty, in the same step
 
     async def shut(self, code: int, reason: str) -> None:
         """Close the connection now, storing nothing more of what it received (an erasure)."""
@@ -265,6 +285,7 @@ class TabConnection:
         if self.user is None and not strict:
             anon = hello.anonymous
             if anon is not None and visitors.anonymous_valid(self.site.key, anon.anon, anon.sig):
+                await self.refuse_if_erased(anon.anon)
                 self.user = anon.anon
             else:
                 anon_id, sig = visitors.new_anonymous(self.site.key)
@@ -272,9 +293,9 @@ class TabConnection:
                 self.user = anon_id
             self.anonymous = True
             await self.state.store.upsert_profile(self.site.key, self.user, {}, now_ms=now_ms())
-        self.since_ms = now_ms()
+        self.seq = await self.state.live.number(self.site.key, self.tab)
         self.take_tab()
-        self.mailbox = await delivery.listen(self)
+        await delivery.listen(self)
         self.durable = await self.state.store.last_cseq(self.site.key, self.tab)
         self.phase = Phase.OPEN
         await self.send(
@@ -288,12 +309,14 @@ class TabConnection:
                 max_frame=MAX_FRAME,
             )
         )
+        await self.welcomed()
         self.mailbox_ready.set()  # what other nodes sent meanwhile waited: the page says hello first
         await self.touch_live()
         await cobrowse.on_hello(self)
 
     def take_tab(self) -> None:
-        """Be the one connection of this tab on this node: the older one closes (1008 ``tab_taken``).
+        """Be the one connection of this tab on this node: the older one closes (1008 ``tab_taken``)
+        — older by the broker's numbers, whichever said hello first here.
 
         A tab reconnecting before its old socket died, or a copied tab using the
         same id, would otherwise have two connections both acknowledged while
@@ -301,15 +324,19 @@ class TabConnection:
         entry.
         """
         key = (self.site.key, self.tab)
-        older = self.state.tabs.get(key)
-        if older is not None and older is not self:
-            older.taken.set()
+        other = self.state.tabs.get(key)
+        if other is not None and other is not self:
+            if other.seq > self.seq:  # a newer one (by the broker's numbers) got here first
+                self.taken.set()
+                return
+            other.taken.set()
         self.state.tabs[key] = self
 
     async def identify_with(self, user: str, token: str, traits: dict[str, object]) -> None:
         verified = self.state.visitors.verify(
             self.site.key, token, now_s=int(time.time()), user=user
         )
+        await self.refuse_if_erased(verified.user_id)
         previous = self.user
         self.user = verified.user_id
         self.anonymous = False
@@ -317,6 +344,12 @@ class TabConnection:
         await self.state.store.upsert_profile(self.site.key, self.user, merged, now_ms=now_ms())
         if previous is not None and previous != self.user and self.tab:
             await self.state.live.leave(self.site.key, previous, self.tab, conn=self.conn_id)
+
+    async def refuse_if_erased(self, user: str) -> None:
+        """A visitor erased a moment ago is not taken back in (1008 ``erased``) by a page that was
+        saying hello while the erasure ran: nothing of them is stored or reported live again."""
+        if await privacy.erased_lately(self.state, self.site.key, user):
+            raise Close(1008, privacy.ERASED)
 
     async def on_identify(self, message: Identify) -> None:
         try:
@@ -402,29 +435,41 @@ class TabConnection:
             await frustration.observe(self.state, self.site, self.user, self.live, observation)
 
     def _live_state(self, **changes: object) -> TabState:
-        base = self.live or TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())
+        base = self.live or TabState(
+            tab=self.tab, conn=self.conn_id, seq=self.seq, connected_ms=now_ms()
+        )
         values = {f: getattr(base, f) for f in base.__struct_fields__}
         values.update(changes)
         return TabState(**values)
 
     async def touch_live(self) -> None:
-        """Report the tab live; close (1008 ``tab_taken``) when another connection took it over.
+        """Report the tab live; close (1008 ``tab_taken``) when a newer connection took it over.
 
-        The first report for a visitor takes the entry over (this connection is
-        the tab's newest); later ones refresh it only while this connection
-        still holds it, so an older connection, here or on another node, never
-        overwrites the newer one's entry.
+        The first report for a visitor takes the entry over; later ones refresh
+        it only while this connection still holds it, so an older connection,
+        here or on another node, never overwrites the newer one's entry. Should
+        an older connection have taken it over meanwhile (its first report came
+        late), the newer one takes it back: the broker's numbers decide, not the
+        order the reports arrived in. The first report for a visitor also makes
+        sure they were not erased meanwhile (the erasure may not have seen this
+        tab, which was not live yet): then the entry goes and the tab closes.
         """
         if self.user is None or not self.tab or self.taken.is_set():
             return
         if self.live is None:
-            self.live = TabState(tab=self.tab, conn=self.conn_id, connected_ms=now_ms())
-        take = self.live_user != self.user
+            self.live = self._live_state()
+        site, user, live = self.site.key, self.user, self.state.live
+        first = self.live_user != user
         with self.state.metrics.timed_broker("presence"):
-            kept = await self.state.live.put(self.site.key, self.user, self.live, take=take)
+            kept = await live.put(site, user, self.live, take=first)
+            if not kept and supersedes(entry_of(await live.tabs(site, user), self.tab), self.seq):
+                kept = await live.put(site, user, self.live, take=True)
         if not kept:
             raise Close(1008, TAB_TAKEN)
-        self.live_user = self.user
+        if first and await privacy.erased_lately(self.state, site, user):
+            await live.leave(site, user, self.tab, conn=self.conn_id)
+            raise Close(1008, privacy.ERASED)
+        self.live_user = user
 
     # --- background tasks -------------------------------------------------------
 
@@ -468,10 +513,15 @@ class TabConnection:
         raise Close(1008, TAB_TAKEN)
 
     async def heartbeat(self) -> None:
+        """Report the tab live every third of its time to live; a report the broker could not
+        take is tried again at the next beat (the entry outlives two missed ones)."""
         interval = self.state.live.ttl_ms / 3 / 1000
         while True:
             await asyncio.sleep(interval)
-            await self.touch_live()
+            try:
+                await self.touch_live()
+            except BrokerError as exc:
+                log.warning("tab %s: could not report it live: %s", self.tab, exc)
 
     async def leave(self) -> None:
         if self.state.tabs.get((self.site.key, self.tab)) is self:

@@ -210,3 +210,49 @@ async def test_the_agent_shows_the_visitor_a_walkthrough(server: LiveServer) -> 
         for e in await server.state.store.read_audit("demo")
     ]
     assert ("walkthrough.pushed", answer.session, run.run) in audit
+
+
+async def test_a_walkthrough_pushed_to_a_page_that_went_away_is_audited_and_its_run_abandoned(
+    server: LiveServer,
+) -> None:
+    """The visitor's tab is still listed live (its node died a moment ago: the entry outlives
+    it) but nobody holds its socket: the run that was started for it is marked abandoned, and the
+    agent's failed push is in the audit log with that run."""
+    import time
+
+    from server.live import TabState
+    from server.support.run import RunStatus
+    from tests.integration.test_broker import eventually
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(server) as tab:
+            await greet(tab, "u-grace", "tab-push-gone")
+            await tab.send(Help(req=1, question="please, a person", person=True))
+            answer = await tab.recv_until(HelpAnswer)
+            csrf = await console_csrf(http)
+            await http.post(f"/console/demo/sessions/{answer.session}/accept", data={"csrf": csrf})
+
+        async def closed() -> bool:
+            return ("demo", "tab-push-gone") not in server.state.tabs
+
+        await eventually(closed, within=10)
+        # What a node that died leaves behind: the tab's entry, held by a connection gone with it.
+        now = int(time.time() * 1000)
+        ghost = TabState(tab="tab-push-gone", conn="on-a-dead-node", connected_ms=now)
+        assert await server.state.live.put("demo", "u-grace", ghost, take=True)
+        pushed = await http.post(
+            f"/console/demo/sessions/{answer.session}/push",
+            data={"csrf": csrf, "walkthrough": "invite-teammate"},
+        )
+        assert pushed.status_code == 409
+    audit = await server.state.store.read_audit("demo")
+    failed = [e for e in audit if e.action == "walkthrough.push_failed"]
+    assert [(e.target, e.actor, e.detail["walkthrough"]) for e in failed] == [
+        (answer.session, "ada@acme.test", "invite-teammate")
+    ]
+    assert not [e for e in audit if e.action == "walkthrough.pushed"]
+    stored = await server.state.store.get_run("demo", failed[0].detail["run"])
+    assert stored is not None and stored.run.status is RunStatus.ABANDONED

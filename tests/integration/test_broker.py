@@ -217,6 +217,35 @@ async def test_state_expires(broker: Broker) -> None:
     assert await broker.compare_and_set("ctl:1", b"agent-2", expected_version=0) is not None
 
 
+async def test_connections_of_a_tab_get_ever_higher_numbers_even_at_once(broker: Broker) -> None:
+    """What decides which of two connections of a tab is the newer (server/live.py): the broker's
+    numbers, unique and growing, whichever node asks and whatever its clock says."""
+    from server.live import LiveTabs
+
+    live = LiveTabs(broker)
+    first = await live.number("demo", "t-1")
+    together = await asyncio.gather(*(live.number("demo", "t-1") for _ in range(10)))
+    assert len(set(together)) == 10 and min(together) > first
+    await broker.delete("tabseq:demo:t-1")  # gone (or expired): the numbers still grow
+    assert await live.number("demo", "t-1") > max(together)
+
+
+async def test_memory_state_that_expired_unread_is_not_kept_for_ever() -> None:
+    """A key per tab ever seen (the numbers of its connections) must not pile up in a server
+    that runs for months on the in-process broker."""
+    from server.broker.memory import SWEEP_EVERY, MemoryBroker
+
+    now = [0]
+    broker = MemoryBroker(clock=lambda: now[0])
+    for i in range(SWEEP_EVERY - 2):
+        await broker.compare_and_set(f"tabseq:demo:t-{i}", b"", expected_version=0, ttl_ms=100)
+    await broker.compare_and_set("kept", b"", expected_version=0)
+    assert len(broker._state) == SWEEP_EVERY - 1
+    now[0] = 200
+    await broker.compare_and_set("fresh", b"", expected_version=0, ttl_ms=100)  # the sweep's turn
+    assert set(broker._state) == {"kept", "fresh"}
+
+
 # --- leases ------------------------------------------------------------------------------
 
 

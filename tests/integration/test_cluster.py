@@ -1,12 +1,13 @@
-"""Two real server processes ("nodes") on one Redis and one PostgreSQL: any node serves anyone,
+"""Real server processes ("nodes") on one Redis and one PostgreSQL: any node serves anyone,
 and a node that dies takes nothing acknowledged with it.
 
 A visitor's tab is connected to node A, the agent's console to node B. The agent takes the
 visitor's support session and co-browses: the mirror reaches the agent on B, chat goes both ways,
 the consent questions, a walkthrough pushed and the agent's actions reach the page on A. Then A
-is killed (SIGKILL: no goodbye): the page connects again, to B, with its tab id and what it still
-has to send, and the session goes on — the page is asked for a fresh snapshot, the agent sees it
-and acts on it, the chat continues — with every message A acknowledged stored.
+is killed (SIGKILL: no goodbye): the page connects again, to a third node, C, with its tab id and
+what it still has to send, while the agent stays on B, and the session goes on across nodes
+again — the page is asked for a fresh snapshot, the agent sees it and acts on it, the chat
+continues — with every message A acknowledged stored.
 
 Each run has a PostgreSQL schema and a Redis key prefix of its own. Under ``CI=true`` an
 unreachable PostgreSQL or Redis fails this test instead of skipping it.
@@ -53,8 +54,10 @@ from server.protocol.messages import (
     Hello,
     Help,
     HelpAnswer,
+    Launcher,
     Location,
     Mirror,
+    Offers,
     Remote,
     RemoteDone,
     RunMessage,
@@ -248,6 +251,13 @@ class Page:
         while self.outbox:
             await self.until(tab, Ack)
 
+    async def acks_until_quiet(self, tab: TabClient, quiet: float = 3.0) -> None:
+        """Read what the node sends until everything is acknowledged, or nothing more comes for
+        ``quiet`` seconds: ``acked`` is then all the node acknowledged that reached the page."""
+        with contextlib.suppress(TimeoutError):
+            while self.outbox:
+                await asyncio.wait_for(self.until(tab, Ack), quiet)
+
 
 def location(n: int) -> Any:
     return lambda cseq: Location(
@@ -269,6 +279,7 @@ async def test_a_visitor_on_one_node_and_an_agent_on_another_and_the_visitors_no
     async with (
         running(cluster, "a") as a,
         running(cluster, "b") as b,
+        running(cluster, "c") as c,
         httpx2.AsyncClient(base_url=b.url, follow_redirects=False) as http,
     ):
         async with open_store(cluster.store_url) as store:
@@ -285,7 +296,7 @@ async def test_a_visitor_on_one_node_and_an_agent_on_another_and_the_visitors_no
         assert online.status_code == 303
 
         on_a = contextlib.AsyncExitStack()  # the tab's socket to node A
-        async with contextlib.AsyncExitStack() as on_b, on_a:
+        async with contextlib.AsyncExitStack() as on_b, contextlib.AsyncExitStack() as on_c, on_a:
             tab = await on_a.enter_async_context(visitor_tab(a))
             # --- the visitor on A asks for a person; the agent on B takes the session ------------
             await page.say_hello(tab)
@@ -351,14 +362,17 @@ async def test_a_visitor_on_one_node_and_an_agent_on_another_and_the_visitors_no
             await ada.send(Act(id=2, action="fill", node=9, epoch=replay.epoch, value="x"))
             assert (await until_agent(ada, Refused)).code == "private"
 
-            # What the page sends just before its node dies: some acknowledged, some not.
+            # What the page sends just before its node dies: acknowledged (every ack A sends is
+            # read, until it is quiet), then more that A had no time to acknowledge.
             await page.all_acknowledged(tab)
             before = page.acked
             for n in range(5, 25):
                 await tab.send(page.number(location(n)))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(page.until(tab, Ack, lambda m: m.upto > before), 10)
+            await page.acks_until_quiet(tab)
             acked_on_a = page.acked
+            assert acked_on_a > before, "A acknowledged none of them: the test shows nothing"
+            for n in range(25, 30):
+                await tab.send(page.number(location(n)))
 
             # --- node A dies ----------------------------------------------------------------------
             a.process.kill()
@@ -366,8 +380,8 @@ async def test_a_visitor_on_one_node_and_an_agent_on_another_and_the_visitors_no
             with contextlib.suppress(Exception):
                 await on_a.aclose()  # the tab's socket to A is gone; the agent's view on B stays
 
-            # The page connects again — to B — with its tab id and its outbox.
-            tab = await on_b.enter_async_context(visitor_tab(b))
+            # The page connects again — to C, not the agent's node — with its tab id and outbox.
+            tab = await on_c.enter_async_context(visitor_tab(c))
             welcome = await page.say_hello(tab)
             assert welcome.ack >= acked_on_a, "an acknowledged message was lost"
             # The co-browse goes on: a fresh snapshot, shown to the agent, acted on.
@@ -529,3 +543,246 @@ async def test_what_an_author_publishes_on_one_node_is_offered_on_every_node(
             return not offered(a)
 
         await eventually(withdrawn_on_a, within=WITHIN)
+
+
+async def test_of_two_connections_of_a_tab_the_newer_wins_whatever_the_nodes_clocks_say(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Node A's clock runs a minute ahead of node B's while the tab's first connection says hello
+    on A; the tab then connects again, to B. The broker's numbers decide which is the newer: A's
+    connection closes at once, and what A has for the tab reaches the page on B, not the
+    half-open socket A still holds."""
+    from server.live import serves
+    from server.web import delivery, tab_socket
+
+    async with two_nodes(cluster) as (a, b), tab_client(a) as older:
+        real_now_ms = tab_socket.now_ms
+        monkeypatch.setattr(tab_socket, "now_ms", lambda: real_now_ms() + 60_000)
+        await greet(older, "u-skewed", "tab-skewed")
+        monkeypatch.setattr(tab_socket, "now_ms", real_now_ms)
+        async with tab_client(b) as newer:
+            await greet(newer, "u-skewed", "tab-skewed")
+            on_b = b.state.tabs[("demo", "tab-skewed")]
+
+            async def held_by_the_newer() -> bool:
+                entry = await a.state.live.entry("demo", "u-skewed", "tab-skewed")
+                return entry is not None and entry.conn == on_b.conn_id
+
+            await eventually(held_by_the_newer, within=WITHIN)
+            on_a = a.state.tabs.get(("demo", "tab-skewed"))
+            if on_a is not None:  # still there (not closed yet): it must not serve the tab
+                entry = await a.state.live.entry("demo", "u-skewed", "tab-skewed")
+                assert not serves(entry, on_a.conn_id, on_a.seq)
+            line = ChatLine(session="s-skewed", sender="agent", name="Ada", text="to B", at=1)
+            assert await delivery.to_tab(a.state, "demo", "tab-skewed", line, user="u-skewed")
+            assert await newer.recv_until(ChatLine, within=WITHIN) == line
+            code, reason = await older.closed(within=10)  # not left to its next report (15 s)
+            assert (code, reason) == (1008, TAB_TAKEN)
+
+
+async def test_a_page_saying_hello_just_after_its_visitor_was_erased_is_refused(
+    cluster: Cluster,
+) -> None:
+    """The erasure on B found no tab of the visitor; a page of theirs that says hello on A a
+    moment later (it was on its way) is not taken back in: nothing of them is live or stored."""
+    async with two_nodes(cluster) as (a, b):
+        async with httpx2.AsyncClient(
+            base_url=b.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as http:
+            assert (await http.delete("/api/users/demo/u-late")).status_code == 200
+        async with tab_client(a) as tab:
+            identity = TokenIdentity(user="u-late", token=demo_token("u-late"))
+            await tab.send(Hello(v=1, site="demo", tab="tab-late", identity=identity))
+            code, reason = await tab.closed(within=WITHIN)
+        assert (code, reason.split(":")[0]) == (1008, "erased")
+        assert await a.state.live.tabs("demo", "u-late") == []
+        assert await a.state.store.get_profile("demo", "u-late") is None
+
+
+async def test_a_page_midway_through_its_hello_when_its_visitor_is_erased_closes(
+    cluster: Cluster,
+) -> None:
+    """The page's hello on A has passed the erasure check but is not live yet (held here: its
+    profile write waits for a lock this test holds in PostgreSQL) when B erases the visitor, whose
+    live tabs are then none. Once let go, the page reports itself live, sees the erasure, removes
+    its entry again and closes."""
+    import asyncpg
+
+    from server.store.postgres.connection import split_schema
+    from server.web import privacy
+
+    dsn, schema = split_schema(cluster.store_url)
+    async with two_nodes(cluster) as (a, b):
+        db = await asyncpg.connect(dsn)
+        try:
+            holding = db.transaction()
+            await holding.start()
+            await db.execute(f'LOCK TABLE "{schema}".profiles IN SHARE MODE')
+            async with tab_client(a) as tab:
+                identity = TokenIdentity(user="u-midway", token=demo_token("u-midway"))
+                await tab.send(Hello(v=1, site="demo", tab="tab-midway", identity=identity))
+
+                async def waiting_for_the_lock() -> bool:
+                    waiting = await db.fetchval(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = $1::regclass",
+                        f'"{schema}".profiles',
+                    )
+                    return bool(waiting)
+
+                await eventually(waiting_for_the_lock, within=WITHIN)
+                await privacy.forget_live(b.state, "demo", "u-midway")
+                assert await b.state.live.tabs("demo", "u-midway") == []  # it was not live yet
+                await holding.rollback()
+                code, reason = await tab.closed(within=WITHIN)
+            assert (code, reason.split(":")[0]) == (1008, "erased")
+            assert await a.state.live.tabs("demo", "u-midway") == []
+        finally:
+            await db.close()
+
+
+# --- the Redis pub/sub connection of a node is lost for a moment ------------------------------------
+
+
+class Outage:
+    """A TCP relay between a node and Redis that can fail for a while: its connections are cut,
+    and the new ones turned away (accepted and closed at once) until it is over."""
+
+    def __init__(self, redis_url: str) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(redis_url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        self.redis_url = redis_url
+        self.down = False
+        self.turned_away = 0
+        self.links: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.server: asyncio.Server | None = None
+
+    def url_for(self, broker_url: str) -> str:
+        """``broker_url`` (the same Redis) through this relay."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return urlunsplit(urlsplit(broker_url)._replace(netloc=f"127.0.0.1:{port}"))
+
+    async def __aenter__(self) -> Outage:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        self._cut()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def begin(self) -> None:
+        self.down = True
+        self._cut()
+
+    def end(self) -> None:
+        self.down = False
+
+    def _cut(self) -> None:
+        for writer in list(self.links):
+            writer.transport.abort()
+        self.links.clear()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            self.turned_away += 1
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.links.update((writer, up_writer))
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pump(source, sink))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sink.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def a_node_behind_an_outage(
+    cluster: Cluster, redis_url: str
+) -> AsyncIterator[tuple[LiveServer, LiveServer, Outage]]:
+    """Node A reaches Redis through an ``Outage``, node B directly."""
+    settings = Settings(
+        store_url=cluster.store_url, broker_url=cluster.broker_url, secret="cluster-test-secret",
+        content_dir=content_dir(cluster.tmp), admin_token=ADMIN_TOKEN,
+    )  # fmt: skip
+    async with Outage(redis_url) as outage:
+        behind = settings.with_(broker_url=outage.url_for(cluster.broker_url))
+        async with live_server(behind) as a, live_server(settings) as b:
+            yield a, b, outage
+
+
+async def settled(tab: TabClient) -> None:
+    """Its connection is done with what it was sent (its hello included) and waits for more: it
+    answers one more request, after the rest (a connection handles its messages in order)."""
+    await tab.send(Launcher(req=99))
+    await tab.recv_until(Offers, within=WITHIN)
+
+
+async def tried_again(outage: Outage, times: int) -> None:
+    async def turned_away() -> bool:
+        return outage.turned_away >= times
+
+    await eventually(turned_away, within=WITHIN)
+
+
+async def test_a_tab_whose_node_loses_redis_for_a_moment_listens_again_and_stays_open(
+    cluster: Cluster, redis_url: str
+) -> None:
+    """The node's pub/sub connection is cut and it cannot connect again for a while: its tabs keep
+    trying (with jittered backoff) instead of closing at the first failure, and once Redis is
+    back, what another node sends the page reaches it."""
+    from server.web import delivery
+
+    async with a_node_behind_an_outage(cluster, redis_url) as (a, b, outage), tab_client(a) as tab:
+        await greet(tab, "u-cut", "tab-cut-off")
+        await settled(tab)
+        outage.begin()
+        await tried_again(outage, 4)  # the first attempts to listen again failed
+        outage.end()
+        line = ChatLine(session="s-cut", sender="agent", name="Ada", text="back", at=1)
+
+        async def delivered() -> bool:
+            return await delivery.to_tab(b.state, "demo", "tab-cut-off", line, user="u-cut")
+
+        await eventually(delivered, within=WITHIN)
+        assert await tab.recv_until(ChatLine, within=WITHIN) == line
+
+
+async def test_a_tab_taken_elsewhere_while_its_node_had_lost_redis_closes_once_it_is_back(
+    cluster: Cluster, redis_url: str
+) -> None:
+    """While node A could not hear its tab's channel, the tab connected again to B (whose word
+    to A was lost). Listening again, A's connection reports the tab live, finds it taken, and
+    closes as ``tab_taken`` — without waiting for its next report (made rare here)."""
+    async with a_node_behind_an_outage(cluster, redis_url) as (a, b, outage):
+        a.state.live.ttl_ms = 600_000  # its heartbeat would come in 200 s
+        async with tab_client(a) as older:
+            await greet(older, "u-moved", "tab-moved")
+            await settled(older)
+            outage.begin()
+            await tried_again(outage, 4)
+            async with tab_client(b) as newer:
+                await greet(newer, "u-moved", "tab-moved")
+                outage.end()
+                code, reason = await older.closed(within=WITHIN)
+                assert (code, reason) == (1008, TAB_TAKEN)
+                await newer.send(Location(cseq=1, at=1, url=f"{DEMO_ORIGIN}/team"))
+                assert isinstance(await newer.recv_until(Ack, within=WITHIN), Ack)

@@ -420,3 +420,103 @@ async def test_the_agents_view_closes_with_the_session_and_when_the_agent_signs_
     # Nothing of the page stays in the broker.
     assert await server.state.broker.snapshot(f"cb:demo:{session}") is None
     assert await server.state.broker.position(f"cb:demo:{session}") == (0, 0)
+
+
+def made_private(node: int, at: int = 2100) -> MirrorEvent:
+    """A mutation that marks a field private (``data-tandem-private``) after the snapshot."""
+    change = {"id": node, "attributes": {"data-tandem-private": ""}}
+    data = {"source": 0, "texts": [], "attributes": [change], "removes": [], "adds": []}
+    return msgspec.convert({"type": 3, "data": data, "timestamp": at}, MirrorEvent)
+
+
+async def test_an_agent_whose_view_lags_behind_the_page_cannot_act_on_a_field_that_became_private(
+    server: LiveServer,
+) -> None:
+    """The agent's view learns the page's nodes only as fast as the stream reaches it; the
+    visitor's node keeps the nodes it saw private in broker state, and the action is refused
+    from there, however far behind the view is — and audited."""
+    from server.console.live import Watcher
+    from tests.integration.test_broker import eventually
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http, tab_client(server) as tab:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        session = await referred_and_taken(server, http, tab)
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join())
+            await tab.recv_until(Cobrowse)
+            await tab.send(Consent(session=session, what="view", granted=True))
+            await tab.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
+            replay = await ada.recv_until(Replay)
+            watcher: Watcher = next(iter(server.state.watchers))
+            stream = f"cb:demo:{session}"
+
+            async def at(offset: int) -> bool:
+                position = await server.state.broker.position(stream)
+                return bool(position == (replay.epoch, offset))
+
+            # The agent's socket stops taking what it is sent (a slow network): the view's
+            # delivery waits, with what it learnt up to the batch it is sending.
+            async with watcher.send_lock:
+                await tab.send(Mirror(session=session, page=1, events=[input_event(10, "a")]))
+
+                async def learnt_the_first() -> bool:
+                    return watcher.facts_at == (replay.epoch, replay.offset + 1)
+
+                await eventually(learnt_the_first, within=10)
+                # The page marks the textarea private; the view does not know yet.
+                await tab.send(Mirror(session=session, page=1, events=[made_private(10)]))
+                await eventually(lambda: at(replay.offset + 2), within=10)
+                assert watcher.facts_at == (replay.epoch, replay.offset + 1)
+                node = watcher.facts.node(10)
+                assert node is not None and not node.private  # as far as the view knows
+                await ada.send(Act(id=1, action="highlight", node=10, epoch=replay.epoch))
+
+                async def decided() -> bool:
+                    audit = await server.state.store.read_audit("demo", limit=50)
+                    return any(e.action.startswith("remote.highlight") for e in audit)
+
+                await eventually(decided, within=10)
+            refused = await ada.recv_until(Refused)
+            assert (refused.id, refused.code) == (1, "private")
+        remotes = [m for m in await drain(tab) if isinstance(m, Remote)]
+        assert remotes == []
+
+    audit = await server.state.store.read_audit("demo", limit=50)
+    acts = [(e.action, e.detail.get("code")) for e in audit if e.action.startswith("remote.")]
+    assert acts == [("remote.highlight.refused", "private")]
+
+
+async def test_an_action_that_reaches_no_page_is_refused_and_audited(server: LiveServer) -> None:
+    """Checked and audited, then sent — to a page that went away meanwhile: the agent hears it
+    reached nobody, and the audit log says so too."""
+    from tests.integration.test_broker import eventually
+
+    await agent(server, "ada@acme.test")
+    async with client(server) as http:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        async with tab_client(server) as tab:
+            session = await referred_and_taken(server, http, tab)
+            async with live_view(server, http, session) as ada:
+                await ada.send(Join())
+                await tab.recv_until(Cobrowse)
+                await tab.send(Consent(session=session, what="view", granted=True))
+                await tab.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
+                replay = await ada.recv_until(Replay)
+                await tab.ws.close()
+
+                async def page_gone() -> bool:
+                    return ("demo", "tab-cobrowse") not in server.state.tabs
+
+                await eventually(page_gone, within=10)
+                await ada.send(Act(id=1, action="highlight", node=12, epoch=replay.epoch))
+                refused = await ada.recv_until(Refused)
+                assert (refused.id, refused.code) == (1, "page_gone")
+
+    audit = await server.state.store.read_audit("demo", limit=50)
+    trail = [
+        (e.action, e.detail.get("code")) for e in reversed(audit) if e.action.startswith("remote.")
+    ]
+    assert trail == [("remote.highlight", None), ("remote.highlight.refused", "page_gone")]

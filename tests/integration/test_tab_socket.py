@@ -35,6 +35,7 @@ from tests.integration.live_server import (
     live_server,
     tab_client,
 )
+from tests.integration.test_broker import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.store]
 
@@ -372,14 +373,50 @@ async def test_an_older_connection_never_overwrites_the_newer_ones_live_entry(
     async with tab_client(server) as tab:
         await tab.send(hello)
         await tab.recv_until(Welcome)
-        # Another node's connection takes the tab over in the shared live state.
-        elsewhere = TabState(tab=TAB_A, conn="other-node", url="http://127.0.0.1:8001/team")
+        # Another node's connection, newer (numbered by the broker at its hello), takes the tab
+        # over in the shared live state.
+        seq = await server.state.live.number("demo", TAB_A)
+        elsewhere = TabState(
+            tab=TAB_A, conn="other-node", seq=seq, url="http://127.0.0.1:8001/team"
+        )
         assert await server.state.live.put("demo", "u-ada", elsewhere, take=True)
         await tab.send(location(1, "http://127.0.0.1:8001/invoices"))
         code, reason = await tab.closed()
         assert code == 1008 and reason.startswith("tab_taken:")
     live = (await api(server, "/api/users/demo/u-ada/location")).json()
     assert [(t["tab"], t["url"]) for t in live["tabs"]] == [(TAB_A, "http://127.0.0.1:8001/team")]
+
+
+async def test_a_newer_connection_takes_its_entry_back_from_an_older_one_that_reported_late(
+    server: LiveServer,
+) -> None:
+    """Two connections of a tab report it in whatever order the network allows: the broker's
+    numbers decide which one holds the entry, not who wrote last."""
+    from server.live import TabState
+
+    older_seq = await server.state.live.number("demo", TAB_A)  # an older connection elsewhere
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    async with tab_client(server) as tab:
+        await tab.send(hello)
+        await tab.recv_until(Welcome)
+        # The older connection's first report arrives only now, and takes the entry over.
+        late = TabState(tab=TAB_A, conn="older-node", seq=older_seq, url="http://127.0.0.1:8001/x")
+        assert await server.state.live.put("demo", "u-ada", late, take=True)
+        # The newer connection's next report takes it back instead of closing.
+        await tab.send(location(1, "http://127.0.0.1:8001/invoices"))
+        assert isinstance(await tab.recv_until(Ack), Ack)
+
+        async def taken_back() -> bool:
+            live = (await api(server, "/api/users/demo/u-ada/location")).json()
+            return [(t["tab"], t["url"]) for t in live["tabs"]] == [
+                (TAB_A, "http://127.0.0.1:8001/invoices")
+            ]
+
+        await eventually(taken_back, within=10)
+        await tab.send(location(2, "http://127.0.0.1:8001/team"))
+        assert await tab.recv_until(Ack) == Ack(upto=2)  # still open
 
 
 # --- shutdown -------------------------------------------------------------------------------------

@@ -9,7 +9,15 @@ from typing import Any
 import msgspec
 import pytest
 
-from server.cobrowse.nodes import Fact, NodeChanges, NodeFacts
+from server.cobrowse.nodes import (
+    Fact,
+    NodeChanges,
+    NodeFacts,
+    PrivateNodes,
+    merge_private,
+    private_ids,
+    private_in,
+)
 from server.cobrowse.scrub import MirrorScrubber
 from tests.unit.test_mirror_scrub import add, el, full, mutation, text
 
@@ -105,3 +113,46 @@ def test_ids_that_are_not_ids_are_ignored() -> None:
         {"tags": {"div": [1, True, "2", 3.0]}, "private": [1, False], "gone": [4, "5"]}
     )
     assert read == NodeChanges(known={1: Fact("div", private=True)}, gone=frozenset({4}))
+
+
+# --- the nodes seen private in an epoch, kept in the broker ------------------------------------
+
+
+def test_the_nodes_a_batch_says_are_private() -> None:
+    changes = NodeChanges(
+        known={1: Fact("input", True), 2: Fact("div", False)}, gone=frozenset({3})
+    )
+    assert private_ids(changes) == {1}
+    assert private_ids(NodeChanges()) == frozenset()
+
+
+def test_private_nodes_only_ever_grow_within_an_epoch_and_start_over_with_the_next() -> None:
+    first = merge_private(None, 7, frozenset({9}))
+    assert first == PrivateNodes(7, frozenset({9}))
+    assert merge_private(None, 7, frozenset()) is None  # nothing to keep
+    grown = merge_private(first, 7, frozenset({10}))
+    assert grown == PrivateNodes(7, frozenset({9, 10}))
+    assert merge_private(grown, 7, frozenset({9})) is None  # kept already: nothing to write
+    assert merge_private(grown, 8, frozenset({4})) == PrivateNodes(8, frozenset({4}))
+    assert (
+        merge_private(PrivateNodes(8, frozenset({4})), 7, frozenset({5})) is None
+    )  # a late writer
+    assert private_in(grown, 7) == {9, 10}
+    assert private_in(grown, 8) == frozenset() and private_in(None, 7) == frozenset()
+
+
+def test_private_nodes_go_through_the_broker_and_back() -> None:
+    kept = PrivateNodes(1_700_000_000_000, frozenset({3, 1, 2}))
+    assert PrivateNodes.from_bytes(kept.to_bytes()) == kept
+    for raw in (b"", b"\x01", msgspec.msgpack.encode([1]), msgspec.msgpack.encode({"epoch": "x"})):
+        assert PrivateNodes.from_bytes(raw) is None
+    odd = msgspec.msgpack.encode({"epoch": 2, "ids": [1, "2", True, 3]})
+    assert PrivateNodes.from_bytes(odd) == PrivateNodes(2, frozenset({1, 3}))
+
+
+def test_a_field_marked_private_after_the_snapshot_is_among_the_private_nodes() -> None:
+    scrubber = MirrorScrubber()
+    scrubber.scrub([full(el(10, "textarea", {}, text(11, "hello")), el(12, "button", {}))])
+    assert private_ids(scrubber.take_changes()) == frozenset()
+    scrubber.scrub([mutation(attributes=[{"id": 10, "attributes": {"data-tandem-private": ""}}])])
+    assert private_ids(scrubber.take_changes()) == {10}

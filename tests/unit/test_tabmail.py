@@ -26,7 +26,7 @@ def test_mail_goes_over_the_wire_and_back() -> None:
         Send(frame=encode(line), user="u-1"),
         Send(frame=b"\x00\xff"),
         Close(code=1008, reason="erased: gone", user="u-1"),
-        Taken(conn="c-2", since_ms=1_700_000_000_000),
+        Taken(conn="c-2", seq=41),
     ):
         assert decode_mail(encode_mail(mail)) == mail
     sent = decode_mail(encode_mail(Send(frame=encode(line))))
@@ -47,13 +47,14 @@ def test_mail_for_a_visitor_reaches_only_that_visitors_connection() -> None:
 
 
 def test_of_two_connections_of_a_tab_exactly_one_is_newer() -> None:
-    later = Taken(conn="b", since_ms=2000)
-    assert newer(later, "a", 1000)
-    assert not newer(Taken(conn="a", since_ms=1000), "b", 2000)
-    # The same moment: the connection id decides, one way only.
-    assert newer(Taken(conn="b", since_ms=1000), "a", 1000)
-    assert not newer(Taken(conn="a", since_ms=1000), "b", 1000)
-    assert not newer(Taken(conn="a", since_ms=5000), "a", 1000)  # its own word
+    """By the broker's numbers for their hellos, never by a clock."""
+    later = Taken(conn="b", seq=8)
+    assert newer(later, "a", 7)
+    assert not newer(Taken(conn="a", seq=7), "b", 8)
+    # The same number (never issued twice, but still): the connection id decides, one way only.
+    assert newer(Taken(conn="b", seq=7), "a", 7)
+    assert not newer(Taken(conn="a", seq=7), "b", 7)
+    assert not newer(Taken(conn="a", seq=9), "a", 7)  # its own word
 
 
 def test_each_tab_of_each_site_has_its_own_channel() -> None:
