@@ -9,11 +9,15 @@ figure is in ms and a ratio below 1 is better — each benchmark says which.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,37 @@ class Result:
         return asdict(self)
 
 
-def rounds_for(default: int) -> int:
-    """Fewer rounds in the smoke run (``TANDEM_BENCH_QUICK=1``): it only checks each one runs."""
-    return 2 if os.environ.get("TANDEM_BENCH_QUICK") else default
+def quick() -> bool:
+    """A smoke run (``TANDEM_BENCH_QUICK=1``): it only checks each benchmark runs."""
+    return bool(os.environ.get("TANDEM_BENCH_QUICK"))
+
+
+def rounds_for(default: int, *, quick_rounds: int = 2) -> int:
+    """Fewer rounds in the smoke run (``quick_rounds``, 2 unless a benchmark is slow)."""
+    return quick_rounds if quick() else default
+
+
+def result_of(
+    name: str, pairs: list[tuple[float, float]], baseline: str, *, unit: str, better: str,
+    cpu_s: float, note: str = "",
+) -> Result:  # fmt: skip
+    """The result of rounds of (candidate figure, baseline figure), each round's ratio c/b."""
+    ratios = [c / b if b else float("inf") for c, b in pairs]
+    return Result(
+        name, statistics.median(c for c, _ in pairs), unit, baseline, statistics.median(ratios),
+        min(ratios), max(ratios), better, cpu_s, note,
+    )  # fmt: skip
+
+
+def run_fast(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed (as uvicorn runs the server): a load
+    generator written in Python then spends less of its CPU on the event loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def throughput(work: Callable[[], int], *, seconds: float) -> float:
@@ -69,18 +101,17 @@ def compare(
     *, unit: str, rounds: int, better: str = "higher", note: str = "",
 ) -> Result:  # fmt: skip
     """Alternate ``candidate`` and ``baseline`` (each returns its figure) for ``rounds``."""
-    ratios, figures = [], []
+    pairs = []
     cpu = time.process_time()
     for i in range(rounds):
         if i % 2 == 0:
             c, b = candidate(), baseline()
         else:
             b, c = baseline(), candidate()
-        ratios.append(c / b)
-        figures.append(c)
-    return Result(
-        name, statistics.median(figures), unit, baseline_name, statistics.median(ratios),
-        min(ratios), max(ratios), better, time.process_time() - cpu, note,
+        pairs.append((c, b))
+    return result_of(
+        name, pairs, baseline_name, unit=unit, better=better, cpu_s=time.process_time() - cpu,
+        note=note,
     )  # fmt: skip
 
 
@@ -89,16 +120,15 @@ async def acompare(
     baseline: Callable[[], Awaitable[float]], *, unit: str, rounds: int, better: str = "higher",
     note: str = "",
 ) -> Result:  # fmt: skip
-    ratios, figures = [], []
+    pairs = []
     cpu = time.process_time()
     for i in range(rounds):
         if i % 2 == 0:
             c, b = await candidate(), await baseline()
         else:
             b, c = await baseline(), await candidate()
-        ratios.append(c / b)
-        figures.append(c)
-    return Result(
-        name, statistics.median(figures), unit, baseline_name, statistics.median(ratios),
-        min(ratios), max(ratios), better, time.process_time() - cpu, note,
+        pairs.append((c, b))
+    return result_of(
+        name, pairs, baseline_name, unit=unit, better=better, cpu_s=time.process_time() - cpu,
+        note=note,
     )  # fmt: skip
