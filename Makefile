@@ -60,7 +60,7 @@ nginx:
 test: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP) lint typecheck client-test
 	$(BIN)/pytest -n $(JOBS) tests
 
-bench: $(PY_STAMP)
+bench: $(PY_STAMP) $(CLIENT) $(CHROME_STAMP)
 	$(BIN)/python -m bench.run
 
 install: $(PY_STAMP) $(NODE_STAMP)
