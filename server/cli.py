@@ -287,10 +287,6 @@ def show_settings() -> None:
         click.echo(name)
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group()
 def user() -> None:
     """Accounts of the people who run Tandem: agents, authors and admins."""
@@ -671,3 +667,7 @@ def import_chrome(recording: Path, walkthrough_id: str, process: str, out: Path 
         click.echo(text, nl=False)
     else:
         out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
