@@ -36,7 +36,14 @@ const builds = [
     target: ["es2020"],
   },
   {
-    // The co-browse recorder (rrweb, masked), loaded by tandem.js only once an agent may see the page.
+    // The visitor's side of co-browsing (consent questions, banner, agents' actions), loaded by
+    // tandem.js only once an agent asks to see the page.
+    entryPoints: { "tandem-cobrowse": "src/cobrowse/global.js" },
+    format: "iife",
+    target: ["es2020"],
+  },
+  {
+    // The co-browse recorder (rrweb, masked), loaded by tandem-cobrowse.js only once the visitor shares the page.
     entryPoints: { "tandem-mirror": "src/cobrowse/recorder.js" },
     format: "iife",
     target: ["es2020"],

@@ -24,6 +24,7 @@ Level = Literal["ok", "warn", "fail"]
 #: The files `make client` builds that the server serves.
 CLIENT_FILES = {
     "tandem.js": "the browser client",
+    "tandem-cobrowse.js": "the co-browse consent questions and banner",
     "tandem-mirror.js": "the co-browse recorder",
     "console-live.js": "the console's live view",
     "console-charts.js": "the console's charts",

@@ -9,7 +9,7 @@
  * `tandem:error` event.
  */
 import { createApi } from "./api.js";
-import { CobrowseClient } from "./cobrowse/cobrowse.js";
+import { OnDemandCobrowse } from "./cobrowse/on-demand.js";
 import { findScriptTag, readConfig } from "./config.js";
 import { Connection } from "./connection.js";
 import { dispatch, reportError } from "./events.js";
@@ -38,7 +38,7 @@ function start() {
   let tracker = null;
   /** @type {TandemApi | null} */
   let api = null;
-  /** @type {CobrowseClient | null} */
+  /** @type {OnDemandCobrowse | null} */
   let cobrowse = null;
   const connection = new Connection({
     site: config.site,
@@ -61,7 +61,11 @@ function start() {
   });
   tracker = new LocationTracker({ win: w, send: (build) => connection.send(build), onError: (error) => reportError(error) });
   const guide = new Guide({ connection, session });
-  cobrowse = new CobrowseClient({ connection, server: config.server, onError: (error) => reportError(error) });
+  cobrowse = new OnDemandCobrowse({ connection, server: config.server, onError: (error) => reportError(error) });
+  // An agent joined the visitor's support session: their co-browse question may follow.
+  document.addEventListener("tandem:help", (event) => {
+    if (/** @type {CustomEvent} */ (event).detail?.channel === "live_agent") cobrowse?.preload();
+  });
 
   api = createApi({ version: VERSION, config, connection, settle: () => tracker?.flush(), guide });
   Object.defineProperty(w, "Tandem", { value: api, writable: false, configurable: false });

@@ -71,13 +71,9 @@ async def client_script(request: Request) -> Response:
     )
 
 
-async def mirror_script(request: Request) -> Response:
-    """
-    summary: The co-browse recorder, loaded by tandem.js only once an agent may see the page
-    responses:
-      200: {description: "JavaScript"}
-    """
-    bundle = api.state_of(request).settings.client_bundle.with_name("tandem-mirror.js")
+def _on_demand_script(request: Request, name: str) -> Response:
+    """One of the bundles tandem.js loads on demand, beside it in the client's build, cached as it is."""
+    bundle = api.state_of(request).settings.client_bundle.with_name(name)
     return FileResponse(
         bundle,
         media_type="text/javascript; charset=utf-8",
@@ -87,6 +83,24 @@ async def mirror_script(request: Request) -> Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+async def cobrowse_script(request: Request) -> Response:
+    """
+    summary: The co-browse consent questions and banner, loaded by tandem.js only once an agent asks
+    responses:
+      200: {description: "JavaScript"}
+    """
+    return _on_demand_script(request, "tandem-cobrowse.js")
+
+
+async def mirror_script(request: Request) -> Response:
+    """
+    summary: The co-browse recorder, loaded by tandem-cobrowse.js only once the visitor shares the page
+    responses:
+      200: {description: "JavaScript"}
+    """
+    return _on_demand_script(request, "tandem-mirror.js")
 
 
 schemas = SchemaGenerator({"openapi": "3.0.3", "info": {"title": "Tandem", "version": __version__}})
@@ -117,6 +131,7 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", api.healthz),
         Route("/metrics", metrics),
         Route("/tandem.js", client_script),
+        Route("/tandem-cobrowse.js", cobrowse_script),
         Route("/tandem-mirror.js", mirror_script),
         Route("/openapi.json", openapi, include_in_schema=True),
         Route("/api/users/{site}/{user_id}/location", api.user_location),

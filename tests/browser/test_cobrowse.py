@@ -281,3 +281,58 @@ async def test_the_visitor_can_say_no_be_asked_again_and_stop_sharing(
     await expect(live.locator("[data-live-status]")).to_contain_text("did not share their page")
     await ada.context.close()
     await context.close()
+
+
+async def test_the_consent_question_loads_only_when_asked_and_never_shares_without_it(
+    browser: Browser, cobrowse_stack: Stack
+) -> None:
+    """tandem.js holds no co-browse UI: an ordinary page view never loads tandem-cobrowse.js, an
+    agent asking does. When it cannot be loaded the page is not shared: it says no for the
+    visitor, and the agent sees that; asked again, the question shows."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    visitor = Frames(page)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url.rsplit("/", 1)[-1]))
+    server = cobrowse_stack.server.url
+    ada, _ = await console_for(browser, server, "ada.agent@acme.test")
+    if await ada.get_by_role("button", name="Go online").count():  # not yet, if run alone
+        await ada.get_by_role("button", name="Go online").click()
+
+    base = cobrowse_stack.demo()
+    await sign_in(page, base, email="ada@acme.test")
+    await page.goto(f"{base}/billing")
+    await wait_in_page(page, "window.Tandem && Tandem.status().connected")
+    assert "tandem.js" in requested
+    assert "tandem-cobrowse.js" not in requested
+    assert await page.evaluate("typeof window.TandemCobrowse") == "undefined"
+
+    await context.route("**/tandem-cobrowse.js", lambda route: route.abort())
+    await page.get_by_role("button", name="Help", exact=True).click()
+    await (
+        page.get_by_role("dialog", name="Need a hand?")
+        .get_by_role("button", name="Talk to a person")
+        .click()
+    )
+    await ada.reload()
+    await ada.get_by_role("button", name="Accept").click()
+    live = ada.locator("#live")
+    await expect(live.locator("[data-live-status]")).to_contain_text("did not share their page")
+    question = page.get_by_role("alertdialog", name="Share this page with support?")
+    assert await question.count() == 0
+    assert "tandem-cobrowse.js" in requested  # tried, and failed
+    assert "tandem-mirror.js" not in requested
+    sent = [m for m in visitor.sent_messages() if m.get("kind") in ("consent", "mirror")]
+    assert [(m["kind"], m.get("what"), m.get("granted")) for m in sent] == [
+        ("consent", "view", False)
+    ]
+
+    await context.unroute("**/tandem-cobrowse.js")
+    await ada.get_by_role("button", name="Ask again to see the page").click()
+    await expect(question).to_be_visible()
+    assert await page.evaluate("typeof window.TandemCobrowse") == "object"
+    await question.get_by_role("button", name="Not now").click()
+    await expect(question).to_be_hidden()
+    assert "tandem-mirror.js" not in requested  # the recorder only after a yes
+    await ada.context.close()
+    await context.close()

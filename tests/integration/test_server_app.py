@@ -38,6 +38,18 @@ def test_client_script_is_served_as_javascript(tmp_path: Path) -> None:
     assert "tandem:ready" in response.text
 
 
+def test_the_bundles_tandem_js_loads_on_demand_are_served_as_javascript(tmp_path: Path) -> None:
+    with TestClient(create_app(_settings(f"sqlite:///{tmp_path}/t.db"))) as client:
+        consent = client.get("/tandem-cobrowse.js")
+        recorder = client.get("/tandem-mirror.js")
+    for response in (consent, recorder):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/javascript")
+        assert response.headers["access-control-allow-origin"] == "*"
+    assert "Share this page with support?" in consent.text
+    assert "TandemMirror" in recorder.text
+
+
 def test_missing_client_bundle_names_the_command_that_builds_it(tmp_path: Path) -> None:
     with pytest.raises(ClientBundleMissing, match="make client"):
         create_app(_settings(f"sqlite:///{tmp_path}/t.db", client_dist=tmp_path / "dist"))

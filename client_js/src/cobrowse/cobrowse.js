@@ -1,12 +1,14 @@
 // @ts-check
 /**
- * The visitor's side of a co-browse session (docs/cobrowse.md). The server says where the
+ * The visitor's side of a co-browse session (docs/cobrowse.md), in its own bundle
+ * (`tandem-cobrowse.js`, loaded by on-demand.js once an agent asks). The server says where the
  * session stands (`cobrowse`): who watches, what is asked, whether to record. This shows
  * the banner and the questions, loads the recorder only when the visitor agreed (or the
  * site does not ask first), streams its batches, and performs the agents' actions
  * (`remote`) only while the visitor lets them — a trusted Esc anywhere takes control back.
  */
 import { consent, mirror, remoteDone } from "../protocol.js";
+import { loadBundle } from "./load.js";
 import { perform, refusal } from "./remote.js";
 import { createCobrowseUi } from "./ui.js";
 
@@ -251,18 +253,5 @@ export class CobrowseClient {
  * @returns {Promise<{startRecording: typeof import("./recorder.js").startRecording}>}
  */
 export function loadRecorder(server, doc, win) {
-  const existing = /** @type {any} */ (win).TandemMirror;
-  if (existing) return Promise.resolve(existing);
-  return new Promise((resolve, reject) => {
-    const script = doc.createElement("script");
-    script.src = `${server}/tandem-mirror.js`;
-    script.async = true;
-    script.onload = () => {
-      const loaded = /** @type {any} */ (win).TandemMirror;
-      if (loaded) resolve(loaded);
-      else reject(new Error("Tandem: the co-browse recorder did not load"));
-    };
-    script.onerror = () => reject(new Error("Tandem: the co-browse recorder could not be loaded"));
-    doc.head.append(script);
-  });
+  return loadBundle({ server, file: "tandem-mirror.js", global: "TandemMirror", doc, win });
 }
