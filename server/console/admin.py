@@ -3,7 +3,8 @@ and their thresholds, frustration rules (written into the site's YAML, validated
 once) — and agents' skills and capacity. Its data and channel forms post to ``operations``.
 
 Everything here is audited. What an edit changes is the content folder this server reads;
-other server processes read it when they start (a shared folder, or the same commit).
+every other server node is told to read it again (``server.web.catalogs``): the nodes share
+the folder (or a copy kept the same).
 """
 
 from __future__ import annotations
@@ -29,22 +30,11 @@ from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
 from server.settings import env_names
 from server.support.frustration import SignalKind
+from server.web.catalogs import configured
 from server.web.frustration import rules_for
-from server.web.state import AppState
 
 ADMIN_ONLY = "These pages are for admins."
 ADMINS = frozenset({"admin"})
-
-
-def use_site(state: AppState, site: Site) -> None:
-    """From now on this server works with ``site`` as loaded anew: new connections and the open
-    ones (their next support session, their next score)."""
-    state.sites[site.key] = site
-    state.forget_index(site.key)
-    for conn in list(state.connections):
-        if conn.site.key == site.key:
-            conn.site = site
-            conn.index = state.process_index(site.key)
 
 
 async def admin_page(request: Request) -> Response:
@@ -88,7 +78,7 @@ async def set_threshold(request: Request) -> Response:
         return page("refused.html", 404, message="There is no such process on this site.")
     except ContentInvalid as exc:
         return page("refused.html", 400, message=f"Not saved: {exc}")
-    use_site(state, site)
+    await configured(state, site)
     await audit(
         request, site_key, account.email, "admin.threshold_changed", process,
         before=before, after=value,
@@ -120,7 +110,7 @@ async def set_frustration(request: Request) -> Response:
         before, site = set_site_value(state.settings.content_dir / site_key, keys, value)
     except (ContentInvalid, ValueError) as exc:
         return page("refused.html", 400, message=f"Not saved: {exc}")
-    use_site(state, site)
+    await configured(state, site)
     await audit(
         request, site_key, account.email, "admin.frustration_changed", what, before=before, after=value
     )  # fmt: skip
@@ -168,8 +158,7 @@ async def edit_site(request: Request) -> Response:
         return page("refused.html", 404, message="There is no such origin or key.")
     except (ContentInvalid, SigningKeyMissing) as exc:
         return page("refused.html", 400, message=f"Not saved: {exc}")
-    use_site(state, site)
-    state.visitors.use_keys(load_site_keys({site.key: site}, os.environ)[site.key])
+    await configured(state, site)
     await audit(
         request, site_key, account.email, f"admin.{what.replace('/', '_')}", origin or kid,
         **({"secret_env": env} if what == "keys/add" else {}),
@@ -247,7 +236,7 @@ async def save_process(request: Request) -> Response:
         return page("refused.html", 404, message="There is no such process.")
     except ContentInvalid as exc:
         return page("refused.html", 400, message=f"Not saved: {exc}")
-    use_site(state, site)
+    await configured(state, site)
     what = "deleted" if delete else "changed" if replacing else "added"
     await audit(request, site_key, account.email, f"admin.process_{what}", str(fields["id"]))
     notice = quote(f"Process {fields['id']} {what}.")

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.console.admin import use_site
 from server.console.authors import AUTHOR_ROLES
 from server.console.signin import (
     audit,
@@ -24,6 +23,7 @@ from server.content_edit import delete_faq_entry, save_faq_entry
 from server.knowledge.site import Site
 from server.knowledge.sources import ContentInvalid
 from server.store.base import FaqRecord
+from server.web.catalogs import configured
 from server.web.state import AppState
 
 NOT_FOR_YOU = "The FAQ is for authors and admins."
@@ -52,7 +52,7 @@ def _entry(form: FormData) -> dict[str, object]:
 
 
 async def _saved(state: AppState, site: Site) -> None:
-    use_site(state, site)
+    await configured(state, site)
     await state.store.replace_faq(
         site.key,
         [FaqRecord(e.id, tuple(e.questions), e.answer, tuple(e.processes)) for e in site.faq],

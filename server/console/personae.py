@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.console.admin import use_site
 from server.console.authors import AUTHOR_ROLES
 from server.console.signin import (
     audit,
@@ -25,6 +24,7 @@ from server.console.signin import (
 from server.content_edit import save_entry, save_persona
 from server.knowledge.sources import ContentInvalid
 from server.knowledge.support_content import VOICE_LINES
+from server.web.catalogs import configured
 
 NOT_FOR_YOU = "Personae are for authors and admins."
 
@@ -74,7 +74,7 @@ async def save(request: Request) -> Response:
         return page("refused.html", 404, message="There is no such persona.")
     except ContentInvalid as exc:
         return page("refused.html", 400, message=f"Not saved: {exc}")
-    use_site(state, site)
+    await configured(state, site)
     await audit(request, site_key, account.email, "persona.changed", persona)
     notice = quote(f"Saved {persona}: the next answers speak so.")
     return RedirectResponse(f"/console/{site_key}/personae?notice={notice}", status_code=303)
@@ -116,7 +116,7 @@ async def save_item(request: Request) -> Response:
         return page("refused.html", 404, message=f"There is no such {kind[:-1]}.")
     except ContentInvalid as exc:
         return page("refused.html", 400, message=f"Not saved: {exc}")
-    use_site(state, site)
+    await configured(state, site)
     what = "deleted" if delete else "changed" if replacing else "added"
     await audit(request, site_key, account.email, f"{kind[:-1]}.{what}", str(fields["id"]))
     notice = quote(f"{kind[:-1].capitalize()} {fields['id']} {what}.")

@@ -545,6 +545,45 @@ async def test_what_an_author_publishes_on_one_node_is_offered_on_every_node(
         await eventually(withdrawn_on_a, within=WITHIN)
 
 
+async def test_what_an_admin_changes_on_one_node_is_in_use_on_every_node(cluster: Cluster) -> None:
+    """The nodes share the content folder: an origin added, a threshold and a persona changed on
+    B are what A uses next, without a restart."""
+    from websockets.exceptions import InvalidStatus
+
+    async with two_nodes(cluster) as (a, b):
+        await b.state.store.add_account(
+            AccountRecord("demo", "boss@acme.test", "Boss", "admin", hash_password(PASSWORD), (), 2, 1)
+        )  # fmt: skip
+        with pytest.raises(InvalidStatus):  # not an allowed origin yet, on either node
+            async with tab_client(a, origin="https://app.acme.test"):
+                pass
+        async with httpx2.AsyncClient(base_url=b.url, follow_redirects=False) as boss:
+            await sign_in(boss, "demo", "boss@acme.test")
+            csrf = await csrf_of(boss, "/console/demo/admin")
+            added = await boss.post(
+                "/console/demo/admin/site/origins/add",
+                data={"csrf": csrf, "origin": "https://app.acme.test"},
+            )
+            assert added.status_code == 303, added.text
+            weighted = await boss.post(
+                "/console/demo/admin/frustration",
+                data={"csrf": csrf, "what": "threshold", "value": "7.5"},
+            )
+            assert weighted.status_code == 303, weighted.text
+
+        async def changed_on_a() -> bool:
+            config = a.state.sites["demo"].config
+            return (
+                "https://app.acme.test" in config.allowed_origins
+                and config.frustration.threshold == 7.5
+            )
+
+        await eventually(changed_on_a, within=WITHIN)
+        async with tab_client(a, origin="https://app.acme.test") as tab:  # A lets it in now
+            await tab.send(Hello(v=1, site="demo", tab="tab-new-origin"))
+            await tab.recv_until(Welcome, within=WITHIN)
+
+
 async def test_of_two_connections_of_a_tab_the_newer_wins_whatever_the_nodes_clocks_say(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
