@@ -13,7 +13,10 @@
   tabs, each held by the connection that reports it).
 - **Channels**: messages for whoever listens to a channel now, with no
   numbering and no history (what a node holding a visitor's tab is sent for
-  its page). ``notify`` says whether anyone was listening.
+  its page). ``notify`` says whether anyone was listening. A listener is
+  either iterated (its own queue) or hands what it hears to a ``Receiver`` as it
+  arrives (no queue, no task: what a node listening to thousands of tabs'
+  channels uses).
 
 Times are milliseconds; expiry is measured by the broker's own clock.
 """
@@ -72,6 +75,8 @@ class Listener(abc.ABC):
     sent meanwhile is gone. Closing it ends the iteration.
     """
 
+    __slots__ = ()
+
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
@@ -83,6 +88,27 @@ class Listener(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class Receiver(abc.ABC):
+    """Takes what a listener hears, as it arrives, instead of the listener being iterated.
+
+    The broker calls these synchronously, from its own reader (or from
+    ``notify`` in the same process): they must neither block nor raise, and
+    whatever takes time is the receiver's to schedule.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def heard(self, payload: bytes) -> None:
+        """One message sent to the channel, in the order its sender sent it."""
+
+    @abc.abstractmethod
+    def ended(self, lagged: bool) -> None:
+        """The listener takes nothing more: ``lagged`` when the channel was lost (its broker
+        connection; what was sent meanwhile is gone), else because the broker is closing. Not
+        called when the receiver's own ``close`` ended it."""
 
 
 class Broker(abc.ABC):
@@ -191,8 +217,11 @@ class Broker(abc.ABC):
     # --- channels --------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def listen(self, channel: str) -> Listener:
-        """Receive what is sent to ``channel`` from now on (once this returns, nothing is missed)."""
+    async def listen(self, channel: str, receiver: Receiver | None = None) -> Listener:
+        """Receive what is sent to ``channel`` from now on (once this returns, nothing is missed).
+
+        With ``receiver``, what is sent is handed to it as it arrives (the listener is then only
+        closed, never iterated); else the listener is iterated."""
 
     @abc.abstractmethod
     async def notify(self, channel: str, payload: bytes) -> int:

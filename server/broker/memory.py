@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from server.broker.base import (
     Broker,
     Listener,
+    Receiver,
     StreamMessage,
     Subscription,
     SubscriptionLagged,
@@ -61,13 +62,29 @@ class _MemorySubscription(Subscription):
 
 
 class _MemoryListener(Listener):
-    def __init__(self, channels: dict[str, set[_MemoryListener]], channel: str) -> None:
+    """One listener of a channel: a queue to iterate, or a receiver handed what comes (no queue)."""
+
+    __slots__ = ("_channel", "_channels", "_queue", "_receiver", "lagged")
+
+    def __init__(
+        self,
+        channels: dict[str, set[_MemoryListener]],
+        channel: str,
+        receiver: Receiver | None = None,
+    ) -> None:
         self._channels = channels
         self._channel = channel
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._receiver = receiver
+        self._queue: asyncio.Queue[bytes | None] | None = (
+            asyncio.Queue(SUBSCRIBER_QUEUE) if receiver is None else None
+        )
         self.lagged = False
 
     def deliver(self, payload: bytes) -> bool:
+        if self._receiver is not None:
+            self._receiver.heard(payload)
+            return True
+        assert self._queue is not None
         try:
             self._queue.put_nowait(payload)
         except asyncio.QueueFull:
@@ -84,6 +101,8 @@ class _MemoryListener(Listener):
                 del self._channels[self._channel]
 
     async def _iterate(self) -> AsyncIterator[bytes]:
+        if self._queue is None:
+            raise TypeError("a listener with a receiver is not iterated")
         while True:
             if self.lagged and self._queue.empty():
                 raise SubscriptionLagged("listener fell behind; what was sent meanwhile is lost")
@@ -97,9 +116,22 @@ class _MemoryListener(Listener):
 
     async def close(self) -> None:
         self._leave()
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self._receiver = None  # its owner closed it: it is told nothing more
+        if self._queue is not None:
+            if self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)
+
+    def end(self) -> None:
+        """The broker is closing: the iteration ends, the receiver is told."""
+        self._leave()
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.ended(lagged=False)
+        elif self._queue is not None:
+            if self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)
 
 
 @dataclass
@@ -141,7 +173,7 @@ class MemoryBroker(Broker):
                 await subscriber.close()
         for listeners in list(self._channels.values()):
             for listener in list(listeners):
-                await listener.close()
+                listener.end()
 
     def _stream(self, name: str) -> _Stream:
         stream = self._streams.get(name)
@@ -327,8 +359,8 @@ class MemoryBroker(Broker):
 
     # --- channels ------------------------------------------------------------------------------
 
-    async def listen(self, channel: str) -> Listener:
-        listener = _MemoryListener(self._channels, channel)
+    async def listen(self, channel: str, receiver: Receiver | None = None) -> Listener:
+        listener = _MemoryListener(self._channels, channel, receiver)
         self._channels.setdefault(channel, set()).add(listener)
         return listener
 

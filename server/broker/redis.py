@@ -18,8 +18,12 @@ not Redis Cluster. Everything the broker writes is under the key prefix ``P``
   only grows, so a key's version keeps growing across deletes and expiry without
   anything being kept per deleted key.
 - ``P lease:NAME`` — the holder's name, with PX expiry.
-- channel ``P chan:NAME`` — what is sent to the channel NAME (``notify``), as
-  it is: nothing is kept, only whoever listens at that moment receives it.
+- ``P route:NAME`` — set of the ids of the nodes listening to the channel
+  NAME (``listen``), with PEXPIRE (``ROUTE_TTL_MS``, renewed by each such node
+  every ``ROUTE_RENEW_S``, so a node that died without leaving is forgotten).
+- channel ``P node:ID`` — what is sent (``notify``) to the channels node ID
+  listens to: ``b"LENGTH:" + NAME + payload``, as it is: nothing is kept, only
+  whoever listens at that moment receives it.
 - ``P presence:GROUP:exp`` — sorted set, member → expiry (ms), and
   ``P presence:GROUP:data`` — hash ``d:MEMBER`` → data, ``o:MEMBER`` → owner.
   Both expire (PEXPIREAT) with the group's latest member, so a group nobody
@@ -48,10 +52,17 @@ message it delivers must continue from the previous one (the next offset, or
 offset 1 of a new epoch), else it is lagged. When the pub/sub connection is
 lost (or stops answering PING), every local subscription ends with
 ``SubscriptionLagged`` and the next ``subscribe`` opens a new connection.
-Listeners of channels (``listen``) share that connection and its reader: a
-channel is subscribed with its first local listener, ``listen`` returns once
-the SUBSCRIBE is confirmed, and a lost connection ends them as lagged too.
-``notify`` is one PUBLISH: Redis answers how many connections (nodes) got it.
+Listeners of channels (``listen``) share that connection and its reader, but
+not one Redis channel each: a node subscribes to one channel of its own
+(``P node:ID``) however many channels it listens to — one per open tab — and
+hands what comes on it to its local listeners of the channel named in it.
+Which nodes listen to a channel is the channel's route: a channel's first
+local listener adds the node to it, its last one removes it (in the order
+the listeners came and went), and ``listen`` returns once the node's channel
+is subscribed and the route written. ``notify`` is one script: a PUBLISH to
+each node of the route, the sum of whom got it (0: nobody listens), and a
+node whose channel nobody receives (it died, or lost its connection) taken
+out of the route. A lost connection ends the listeners as lagged too.
 """
 
 from __future__ import annotations
@@ -59,12 +70,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -75,6 +87,7 @@ from server.broker.base import (
     Broker,
     BrokerError,
     Listener,
+    Receiver,
     StreamMessage,
     Subscription,
     SubscriptionLagged,
@@ -87,6 +100,10 @@ log = logging.getLogger("tandem.broker")
 
 _PUBSUB_OWN = {"socket_timeout", "health_check_interval", "protocol", "client_name"}
 HEALTH_CHECK_S = 10.0  # PING the pub/sub connection this often; no reply by the next one: lost
+#: A channel's route outlives the last renewal by its nodes by this long.
+ROUTE_TTL_MS = 3_600_000
+#: Each node renews the routes of the channels it listens to this often.
+ROUTE_RENEW_S = 600.0
 
 # --- Lua ----------------------------------------------------------------------------------
 
@@ -168,6 +185,24 @@ redis.call('PUBLISH', ARGV[1], 'drop:' .. t)
 return t
 """
 )
+
+# KEYS route; ARGV node id, ttl ms.
+_ROUTE_ADD = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS route; ARGV node channel prefix, envelope. How many got it; nodes nobody hears leave.
+_NOTIFY = """
+local nodes = redis.call('SMEMBERS', KEYS[1])
+local heard = 0
+for i = 1, #nodes do
+  local n = redis.call('PUBLISH', ARGV[1] .. nodes[i], ARGV[2])
+  if n == 0 then redis.call('SREM', KEYS[1], nodes[i]) else heard = heard + n end
+end
+return heard
+"""
 
 # KEYS state, version counter; ARGV value, expected version, ttl ms (0: none).
 _COMPARE_AND_SET = """
@@ -433,13 +468,23 @@ class _RedisSubscription(Subscription):
 
 
 class _RedisListener(Listener):
-    """One local listener of a channel: what the reader hands it, as it came."""
+    """One local listener of a channel: what the reader hands it, as it came — queued to be
+    iterated, or handed to its receiver (no queue)."""
 
-    def __init__(self, broker: RedisBroker, session: _Session, channel: bytes) -> None:
+    def __init__(
+        self,
+        broker: RedisBroker,
+        session: _Session,
+        channel: str,
+        receiver: Receiver | None = None,
+    ) -> None:
         self._broker = broker
         self.session = session
         self.channel = channel
-        self._queue: asyncio.Queue[bytes | _Wake | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._receiver = receiver
+        self._queue: asyncio.Queue[bytes | _Wake | None] | None = (
+            asyncio.Queue(SUBSCRIBER_QUEUE) if receiver is None else None
+        )
         self.lagged = False
         self.finished = False
         self._ended = False
@@ -447,6 +492,10 @@ class _RedisListener(Listener):
     def feed(self, payload: bytes) -> _Outcome:
         if self.finished:
             return "lagged" if self.lagged else "ended"
+        if self._receiver is not None:
+            self._receiver.heard(payload)
+            return "kept"
+        assert self._queue is not None
         try:
             self._queue.put_nowait(payload)
         except asyncio.QueueFull:
@@ -458,18 +507,30 @@ class _RedisListener(Listener):
         if self.finished:
             return
         self.lagged = self.finished = True
-        if not self._queue.full():
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.ended(lagged=True)
+        elif self._queue is not None and not self._queue.full():
             self._queue.put_nowait(_WAKE)
 
-    def end(self) -> None:
+    def end(self, *, told: bool = True) -> None:
+        """Take nothing more; the iteration ends after what is queued, and the receiver is told
+        (unless ``told`` is False: its own ``close``)."""
         if self._ended:
             return
         self.finished = self._ended = True
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            if told:
+                receiver.ended(lagged=False)
+        elif self._queue is not None:
+            if self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)
 
     async def _iterate(self) -> AsyncIterator[bytes]:
+        if self._queue is None:
+            raise TypeError("a listener with a receiver is not iterated")
         while True:
             if self.lagged and self._queue.empty():
                 raise SubscriptionLagged("listener fell behind; what was sent meanwhile is lost")
@@ -484,19 +545,28 @@ class _RedisListener(Listener):
         return self._iterate()
 
     async def close(self) -> None:
-        self.end()
-        await self._broker._detach(self)
+        self.end(told=False)
+        await self._broker._leave(self)
 
 
 @dataclass(eq=False)
 class _Channel:
+    """A stream's Redis channel, subscribed on this connection."""
+
     ready: asyncio.Future[bool]  # the SUBSCRIBE was confirmed (False: the connection was lost)
-    subscribers: set[_RedisSubscription] = field(default_factory=set)  # of a stream
-    listeners: set[_RedisListener] = field(default_factory=set)  # of a channel
+    subscribers: set[_RedisSubscription] = field(default_factory=set)
 
     @property
     def used(self) -> bool:
-        return bool(self.subscribers or self.listeners)
+        return bool(self.subscribers)
+
+
+@dataclass(eq=False, slots=True)
+class _Route:
+    """This node's listeners of one channel, and the write that made the node one of its route."""
+
+    ready: asyncio.Future[bool]  # the route was written (False: it could not be)
+    listeners: list[_RedisListener] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -506,6 +576,8 @@ class _Session:
     conn: AbstractConnection
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # orders writes (and channel changes)
     channels: dict[bytes, _Channel] = field(default_factory=dict)
+    routes: dict[str, _Route] = field(default_factory=dict)  # the channels listened to here
+    node_ready: asyncio.Future[bool] | None = None  # the node's own channel is subscribed
     pending: dict[bytes, deque[asyncio.Future[bool]]] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     lost: bool = False
@@ -567,8 +639,13 @@ class RedisBroker(Broker):
         self._presence_touch = script(_PRESENCE_TOUCH)
         self._presence_leave = script(_PRESENCE_LEAVE)
         self._presence_list = script(_PRESENCE_LIST)
+        self._route_add = script(_ROUTE_ADD)
+        self._notify = script(_NOTIFY)
+        self._node_channel = f"{prefix}node:{self.node_id}".encode()
+        # Route writes under way, by channel: each waits for the one before it (``_route``).
+        self._routing: dict[str, asyncio.Task[bool]] = {}
         self._session: _Session | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._opening = asyncio.Lock()
         self._closed = False
 
@@ -597,7 +674,8 @@ class RedisBroker(Broker):
             for channel in session.channels.values():
                 for subscriber in channel.subscribers:
                     subscriber.end()
-                for listener in channel.listeners:
+            for route in session.routes.values():
+                for listener in route.listeners:
                     listener.end()
             await self._lose(session)
         # Readers and pingers of connections lost earlier may still be finishing.
@@ -619,8 +697,8 @@ class RedisBroker(Broker):
     def _channel(self, stream: str) -> bytes:
         return f"{self.prefix}stream:{stream}".encode()
 
-    def _mail_channel(self, channel: str) -> bytes:
-        return f"{self.prefix}chan:{channel}".encode()
+    def _route_key(self, channel: str) -> str:
+        return f"{self.prefix}route:{channel}"
 
     def _presence_keys(self, group: str) -> list[str]:
         base = f"{self.prefix}presence:{group}"
@@ -751,6 +829,15 @@ class RedisBroker(Broker):
             for task in session.tasks:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+            # The node's own channel, for what is sent to the channels it listens to.
+            session.node_ready = asyncio.get_running_loop().create_future()
+            session.pending.setdefault(self._node_channel, deque()).append(session.node_ready)
+            try:
+                async with session.lock:
+                    await session.write("SUBSCRIBE", self._node_channel)
+            except BrokerError as exc:
+                await self._lose(session, str(exc))
+                raise
             return session
 
     async def _read(self, session: _Session) -> None:
@@ -761,7 +848,9 @@ class RedisBroker(Broker):
                 if not isinstance(reply, list) or len(reply) < 3:
                     continue  # PONG outside of a subscription
                 kind, channel, data = reply[0], reply[1], reply[2]
-                if kind == b"message":
+                if kind == b"message" and channel == self._node_channel:
+                    self._hand_over(session, data)
+                elif kind == b"message":
                     await self._dispatch(session, channel, data)
                 elif kind == b"subscribe":
                     waiting = session.pending.get(channel)
@@ -777,8 +866,12 @@ class RedisBroker(Broker):
             await self._lose(session, f"{type(exc).__name__}: {exc}")
 
     async def _ping(self, session: _Session) -> None:
+        renewed = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(self._health_check_s)
+            if asyncio.get_running_loop().time() - renewed >= ROUTE_RENEW_S:
+                renewed = asyncio.get_running_loop().time()
+                await self._renew_routes(session)
             if not session.answered:
                 await self._lose(session, f"no reply to PING within {self._health_check_s} s")
                 return
@@ -794,9 +887,6 @@ class RedisBroker(Broker):
         entry = session.channels.get(channel)
         if entry is None:
             return
-        for listener in list(entry.listeners):
-            if listener.feed(data) != "kept":
-                entry.listeners.discard(listener)
         if entry.subscribers:
             event = _event(data)
             for subscriber in list(entry.subscribers):
@@ -805,17 +895,118 @@ class RedisBroker(Broker):
         if not entry.used:
             await self._unsubscribe_if_unused(session, channel)
 
-    async def _detach(self, subscription: _RedisSubscription | _RedisListener) -> None:
+    async def _detach(self, subscription: _RedisSubscription) -> None:
         session = subscription.session
         entry = session.channels.get(subscription.channel)
         if entry is None:
             return
-        if isinstance(subscription, _RedisListener):
-            entry.listeners.discard(subscription)
-        else:
-            entry.subscribers.discard(subscription)
+        entry.subscribers.discard(subscription)
         if not entry.used:
             await self._unsubscribe_if_unused(session, subscription.channel)
+
+    # --- the node's channel and the routes to it ----------------------------------------------
+
+    def _hand_over(self, session: _Session, data: bytes) -> None:
+        """What came on the node's channel, to its local listeners of the channel named in it."""
+        try:
+            length, _, rest = data.partition(b":")
+            size = int(length)
+            channel, payload = rest[:size].decode(), rest[size:]
+        except ValueError:
+            log.error("unreadable message on this node's channel")
+            return
+        route = session.routes.get(channel)
+        if route is None:  # nobody listens here any more (a route left behind): out of it
+            self._route(channel, add=False)
+            return
+        for listener in list(route.listeners):
+            if listener.feed(payload) != "kept":
+                route.listeners.remove(listener)
+        if not route.listeners:
+            self._unroute(session, channel, route)
+
+    def _route(self, channel: str, *, add: bool) -> asyncio.Task[bool]:
+        """Add this node to the channel's route (or take it out), after the writes to that route
+        started before; whether it was written. Started now, so the order is the callers'."""
+        before = self._routing.get(channel)
+        task = asyncio.get_running_loop().create_task(
+            self._write_route(before, channel, add), context=contextvars.Context()
+        )
+        self._routing[channel] = task
+        task.add_done_callback(functools.partial(self._routed, channel))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _routed(self, channel: str, task: asyncio.Task[bool]) -> None:
+        if self._routing.get(channel) is task:
+            del self._routing[channel]
+
+    async def _write_route(
+        self, before: asyncio.Task[bool] | None, channel: str, add: bool
+    ) -> bool:
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            if add:
+                await self._route_add(
+                    keys=[self._route_key(channel)], args=[self.node_id, ROUTE_TTL_MS]
+                )
+            else:
+                await self._redis.srem(self._route_key(channel), self.node_id)
+        except RedisError as exc:
+            log.warning(
+                "could not %s the route of channel %s: %s",
+                "write" if add else "clear",
+                channel,
+                exc,
+            )
+            return False
+        return True
+
+    def _unroute(self, session: _Session, channel: str, route: _Route) -> asyncio.Task[bool] | None:
+        """The channel's last listener here is gone: this node leaves its route."""
+        if session.routes.get(channel) is not route:
+            return None
+        del session.routes[channel]
+        if session.lost:  # routes to it go when a notify finds nobody on its channel
+            return None
+        return self._route(channel, add=False)
+
+    def _route_written(
+        self, session: _Session, channel: str, route: _Route, writing: asyncio.Task[bool]
+    ) -> None:
+        """A route that could not be written is forgotten (the next listener tries again), and its
+        listeners lag."""
+        if not writing.cancelled() and writing.result():
+            return
+        if session.routes.get(channel) is route:
+            del session.routes[channel]
+        for listener in route.listeners:
+            listener.lag()
+
+    async def _leave(self, listener: _RedisListener) -> None:
+        session = listener.session
+        route = session.routes.get(listener.channel)
+        if route is None or listener not in route.listeners:
+            return
+        route.listeners.remove(listener)
+        if not route.listeners:
+            leaving = self._unroute(session, listener.channel, route)
+            if leaving is not None:
+                await asyncio.wait([leaving])
+
+    async def _renew_routes(self, session: _Session) -> None:
+        """The routes of the channels listened to here outlive this renewal by ``ROUTE_TTL_MS``."""
+        channels = list(session.routes)
+        try:
+            for at in range(0, len(channels), 1000):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel in channels[at : at + 1000]:
+                        pipe.pexpire(self._route_key(channel), ROUTE_TTL_MS)
+                    await pipe.execute()
+        except RedisError as exc:
+            log.warning("could not renew this node's routes: %s", exc)
 
     async def _unsubscribe_if_unused(self, session: _Session, channel: bytes) -> None:
         async with session.lock:
@@ -841,10 +1032,8 @@ class RedisBroker(Broker):
             log.warning(
                 "Redis pub/sub connection lost (%s): %d subscriptions end as lagged",
                 problem,
-                sum(
-                    len(entry.subscribers) + len(entry.listeners)
-                    for entry in session.channels.values()
-                ),
+                sum(len(entry.subscribers) for entry in session.channels.values())
+                + sum(len(route.listeners) for route in session.routes.values()),
             )
         if self._session is session:
             self._session = None
@@ -852,7 +1041,9 @@ class RedisBroker(Broker):
         for entry in channels.values():
             for subscriber in entry.subscribers:
                 subscriber.lag()
-            for listener in entry.listeners:
+        routes, session.routes = session.routes, {}
+        for route in routes.values():
+            for listener in route.listeners:
                 listener.lag()
         for waiting in session.pending.values():
             for ready in waiting:
@@ -941,31 +1132,34 @@ class RedisBroker(Broker):
 
     # --- channels -----------------------------------------------------------------------------
 
-    async def listen(self, channel: str) -> Listener:
+    async def listen(self, channel: str, receiver: Receiver | None = None) -> Listener:
         session = await self._open_session()
-        name = self._mail_channel(channel)
-        async with session.lock:
-            entry = session.channels.get(name)
-            if entry is None:
-                ready = asyncio.get_running_loop().create_future()
-                entry = session.channels[name] = _Channel(ready)
-                session.pending.setdefault(name, deque()).append(ready)
-                try:
-                    await session.write("SUBSCRIBE", name)
-                except BrokerError as exc:
-                    await self._lose(session, str(exc))
-                    raise
-            listener = _RedisListener(self, session, name)
-            entry.listeners.add(listener)
-        try:
-            if not await asyncio.shield(entry.ready):
+        assert session.node_ready is not None
+        if not await asyncio.shield(session.node_ready):
+            raise BrokerError("the Redis pub/sub connection was lost")
+        route = session.routes.get(channel)
+        if route is None:
+            if session.lost:
                 raise BrokerError("the Redis pub/sub connection was lost")
+            writing = self._route(channel, add=True)
+            route = session.routes[channel] = _Route(writing)
+            writing.add_done_callback(
+                functools.partial(self._route_written, session, channel, route)
+            )
+        listener = _RedisListener(self, session, channel, receiver)
+        route.listeners.append(listener)
+        try:
+            if not await asyncio.shield(route.ready):
+                raise BrokerError(f"could not listen to channel {channel}")
         except BaseException:
             await listener.close()
             raise
         return listener
 
     async def notify(self, channel: str, payload: bytes) -> int:
+        name = channel.encode()
+        envelope = b"%d:%b%b" % (len(name), name, payload)
+        prefix = f"{self.prefix}node:"
         with _redis_errors():
-            received = await self._redis.publish(self._mail_channel(channel), payload)
+            received = await self._notify(keys=[self._route_key(channel)], args=[prefix, envelope])
         return int(received)

@@ -27,7 +27,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
-from server.broker import BrokerError, Listener, SubscriptionLagged, backoff
+from server.broker import BrokerError, Listener, backoff
 from server.live import TabState, serves
 from server.protocol import decode_server, encode
 from server.protocol.messages import ServerMessage
@@ -58,7 +58,7 @@ async def _here(state: AppState, site: str, tab: str, user: str | None) -> TabCo
     live entry, or is newer than whoever does); None otherwise — the channel then reaches the one
     that does, wherever it is."""
     conn: TabConnection | None = state.tabs.get((site, tab))
-    if conn is None or conn.taken.is_set():
+    if conn is None or conn.taken:
         return None
     owner = user or conn.user
     if owner is None:  # a connection with no visitor yet has no live entry: nobody else serves it
@@ -110,7 +110,7 @@ async def to_visitor(
     here: list[TabConnection] = [
         conn
         for (at, tab), conn in list(state.tabs.items())
-        if at == site and tab not in delivered and conn.user == user and not conn.taken.is_set()
+        if at == site and tab not in delivered and conn.user == user and not conn.taken
     ]
     for conn in here:
         if serves(live.get(conn.tab), conn.conn_id, conn.seq):
@@ -150,10 +150,13 @@ async def listen(conn: TabConnection) -> None:
     """Listen to the tab's channel (``conn.mailbox``), then tell any older connection of the tab,
     on any node, that this one took it (it closes as ``tab_taken``).
 
-    The listener is the connection's as soon as it exists, so that the connection's end closes
-    it whenever the hello is cancelled (a newer connection of the tab, the server stopping).
+    What comes on the channel is handed to the connection as it arrives (it is the listener's
+    ``Receiver``: no queue and no task per tab while nothing comes), and waits in its inbox
+    until the page was welcomed. The listener is the connection's as soon as it exists, so
+    that the connection's end closes it whenever the hello is cancelled (a newer connection of
+    the tab, the server stopping).
     """
-    conn.mailbox = await conn.state.broker.listen(channel_of(conn.site.key, conn.tab))
+    conn.mailbox = await conn.state.broker.listen(channel_of(conn.site.key, conn.tab), conn)
     await _notify(conn.state, conn.site.key, conn.tab, Taken(conn=conn.conn_id, seq=conn.seq))
 
 
@@ -174,7 +177,7 @@ async def listen_again(conn: TabConnection) -> Listener:
         try:
             if listener is None:
                 listener = conn.mailbox = await conn.state.broker.listen(
-                    channel_of(conn.site.key, conn.tab)
+                    channel_of(conn.site.key, conn.tab), conn
                 )
             await conn.touch_live()
             await cobrowse.on_hello(conn, snapshot=False)
@@ -188,25 +191,30 @@ async def listen_again(conn: TabConnection) -> Listener:
             attempt += 1
 
 
-async def read_mail(conn: TabConnection, listener: Listener) -> None:
-    """Act on what other nodes send the tab, for as long as the connection lasts.
+async def read_mail(conn: TabConnection) -> None:
+    """Act on what other nodes sent the tab (``conn.inbox``), in order, until nothing waits.
 
-    A listener that lagged (its broker connection was lost) listens again
-    (``listen_again``; ``BrokerError`` when it cannot). What was sent meanwhile
-    is gone: a newer connection of the tab may have said hello elsewhere, so
-    the tab is reported live again (it closes as ``tab_taken`` when it was
-    taken), and the page hears where its co-browse stands again.
+    A channel that was lost (``conn.lagging``: the broker's connection, or
+    an inbox too full) is listened to again once what came before the loss
+    was acted on (``listen_again``; ``BrokerError`` when it cannot). What was
+    sent meanwhile is gone: a newer connection of the tab may have said hello
+    elsewhere, so the tab is reported live again (it closes as ``tab_taken``
+    when it was taken), and the page hears where its co-browse stands again.
     """
     while True:
-        try:
-            async for raw in listener:
-                await on_mail(conn, raw)
+        while conn.inbox:
+            raw = conn.inbox.pop(0)
+            await on_mail(conn, raw)
+        conn.inbox = None
+        if not conn.lagging:
+            conn.courier = None  # in the same step as finding nothing: the next mail starts one
             return
-        except SubscriptionLagged:
-            log.warning("tab %s: its broker channel lagged; listening again", conn.tab)
+        conn.lagging = False
+        log.warning("tab %s: its broker channel lagged; listening again", conn.tab)
+        if conn.mailbox is not None:
             with contextlib.suppress(Exception):
-                await listener.close()
-            listener = await listen_again(conn)
+                await conn.mailbox.close()
+        await listen_again(conn)
 
 
 async def on_mail(conn: TabConnection, raw: bytes) -> None:
@@ -217,9 +225,9 @@ async def on_mail(conn: TabConnection, raw: bytes) -> None:
         return
     if isinstance(mail, Taken):
         if newer(mail, conn.conn_id, conn.seq):
-            conn.taken.set()
+            conn.take()
         return
-    if conn.taken.is_set() or not addressed_to(mail, conn.user):
+    if conn.taken or not addressed_to(mail, conn.user):
         return
     if isinstance(mail, Close):
         await conn.shut(mail.code, mail.reason)

@@ -20,7 +20,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -75,18 +74,21 @@ def rules_for(settings: FrustrationSettings) -> FrustrationRules:
 
 @dataclass
 class Watch:
-    """One visitor's recent observations on this node, and when they were last referred."""
+    """One visitor's recent observations on this node, and when they were last referred.
 
-    observations: deque[Observation] = field(
-        default_factory=lambda: deque(maxlen=KEEP_OBSERVATIONS)
-    )
+    A plain list, oldest first, capped at ``KEEP_OBSERVATIONS``: most visitors have a handful
+    of observations, which a list keeps in far less memory than a deque's first block.
+    """
+
+    observations: list[Observation] = field(default_factory=list)
     referred_at_ms: int | None = None
 
     def add(self, observation: Observation, keep_ms: int) -> None:
-        self.observations.append(observation)
-        newest = max(o.at_ms for o in self.observations)
-        while self.observations and newest - self.observations[0].at_ms > keep_ms:
-            self.observations.popleft()
+        kept = self.observations
+        kept.append(observation)
+        newest = max(o.at_ms for o in kept)
+        old = next((i for i, o in enumerate(kept) if newest - o.at_ms <= keep_ms), len(kept))
+        del kept[: max(old, len(kept) - KEEP_OBSERVATIONS)]
 
 
 @dataclass

@@ -18,6 +18,7 @@ from server.store import Store
 from server.support.routing import WaitEstimator
 from server.visitors import Visitors
 from server.web.frustration import Watches
+from server.web.heartbeats import Heartbeats
 from server.web.scoring import Scoring
 
 
@@ -33,6 +34,7 @@ class AppState:
     # The tabs' connections on this node (messages for pages go through server.web.delivery).
     connections: set[Any] = field(default_factory=set)
     tabs: dict[tuple[str, str], Any] = field(default_factory=dict)  # (site, tab) → its connection
+    beats: Heartbeats = field(default_factory=Heartbeats)  # one timer for every tab's heartbeat
     frustration: Watches = field(default_factory=Watches)
     scoring: Scoring = field(default_factory=Scoring)
     secret: bytes = b""  # signs console sessions (the server's secret)

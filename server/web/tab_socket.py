@@ -6,22 +6,32 @@ identities checked by ``server.identity``, processes resolved by
 the tab's live state in the broker. Acknowledgements go out strictly after
 the store committed, in cseq order. It listens to the tab's broker channel, so
 that what other nodes have for the page reaches it (``server.web.delivery``).
+
+An idle tab costs one task: the one receiving its frames (the endpoint's own).
+Its events are stored by a task started while some wait, what other nodes send
+it is handed over by one started while some waits, its heartbeat is the node's
+timer (``server.web.heartbeats``), and anything that must end the connection
+from outside its receiver (a newer connection of the tab, a failed write, the
+broker closing) stops it (``TabConnection.stop``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import secrets
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import logs
-from server.broker import BrokerError, Listener
+from server.broker import BrokerError, Listener, Receiver
 from server.identity.tokens import TokenRefused
 from server.knowledge.location import ProcessIndex, redact_url
 from server.knowledge.site import Site
@@ -88,15 +98,22 @@ class Close(Exception):
 TAB_TAKEN = "tab_taken: a newer connection of this tab replaced this one"
 #: Messages for the page held until its ``welcome`` is sent (more than this: the oldest go).
 HELD_AT_MOST = 64
+#: What other nodes sent the page, waiting to be acted on (more: the channel counts as lost).
+INBOX_AT_MOST = 10_000
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(eq=False)
-class TabConnection:
-    """Everything one connection knows; lives as long as the WebSocket."""
+@dataclass(eq=False, slots=True)
+class TabConnection(Receiver):
+    """Everything one connection knows; lives as long as the WebSocket.
+
+    What an idle tab does not use is made when first needed: the abuse meter,
+    the chunk assembler, the task storing events, the list and task for what
+    other nodes send the page.
+    """
 
     ws: WebSocket
     state: AppState
@@ -110,23 +127,64 @@ class TabConnection:
     received: int = 0  # highest cseq accepted on this connection (stored, being stored or waiting)
     live: TabState | None = None
     live_user: str | None = None  # whose live tabs this connection reports the tab in
-    taken: asyncio.Event = field(default_factory=asyncio.Event)  # a newer connection took the tab
-    abuse: AbuseMeter = field(default_factory=AbuseMeter)
-    chunks: ChunkAssembler = field(default_factory=ChunkAssembler)
+    taken: bool = False  # a newer connection took the tab: this one closes (``take``)
+    abuse: AbuseMeter | None = None
+    chunks: ChunkAssembler | None = None
     conn_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     markers: tuple[str, ...] = ()
-    # Events accepted but not yet given to the store, in cseq order.
+    # Events accepted but not yet given to the store, in cseq order; ``writer`` stores them.
     unwritten: list[EventRecord] = field(default_factory=list)
-    unwritten_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    writer: asyncio.Task[None] | None = None  # running while events wait (kept after a failure)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     mirroring: cobrowse.Mirroring | None = None  # this tab's page is mirrored to agents
     seq: int = 0  # the broker's number for its hello: of two connections of a tab, the higher wins
     mailbox: Listener | None = None  # the tab's broker channel: what other nodes send the page
-    mailbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # What came on it, in order, until ``courier`` (running while some waits) acts on it; it waits
+    # for the page's ``welcome`` (``mail_open``). ``lagging``: the channel was lost meanwhile.
+    inbox: list[bytes] | None = None
+    courier: asyncio.Task[None] | None = None
+    beating: asyncio.Task[Any] | None = None  # its heartbeat, while one runs
+    mail_open: bool = False
+    lagging: bool = False
     # Until its ``welcome`` is sent, what is delivered to the page waits here (the page drops
     # anything that comes before ``welcome``), in order; then it is sent, and ``ready`` is set.
     ready: bool = False
     held: list[ServerMessage] = field(default_factory=list)
+    # The task receiving the connection's frames, and why it was stopped from elsewhere (``stop``).
+    task: asyncio.Task[Any] | None = None
+    stopped: BaseException | None = None
+    ending: bool = False  # the connection is being left: nothing stops it any more
+
+    # --- ending ---------------------------------------------------------------
+
+    def stop(self, error: BaseException) -> None:
+        """End the connection for ``error`` (a ``Close`` says how the socket closes), from any
+        task: its receiver is cancelled at its next await, as the first error says."""
+        if self.stopped is not None or self.ending:
+            return
+        self.stopped = error
+        if self.task is not None:
+            self.task.cancel()
+
+    def take(self) -> None:
+        """A newer connection took the tab: this one closes (1008 ``tab_taken``)."""
+        self.taken = True
+        self.stop(Close(1008, TAB_TAKEN))
+
+    def spawn(self, work: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
+        """Run ``work`` for this connection in a task of its own: what it raises stops the
+        connection. Its log lines carry the connection's ids, whoever started it."""
+
+        async def run() -> None:
+            logs.bind(request=self.conn_id, site=self.site.key, tab=self.tab)
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                self.stop(exc)
+
+        return asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
 
     # --- sending --------------------------------------------------------------
 
@@ -178,6 +236,8 @@ class TabConnection:
             )
         self.state.metrics.errors.labels(error.code).inc()
         await self.send(error)
+        if self.abuse is None:
+            self.abuse = AbuseMeter()
         if self.abuse.strike(now_ms()):
             raise Close(1008, "too many invalid messages")
 
@@ -191,6 +251,8 @@ class TabConnection:
             return
         self.state.metrics.messages_in.labels(kind_of(message)).inc()
         if isinstance(message, Chunk):
+            if self.chunks is None:
+                self.chunks = ChunkAssembler()
             try:
                 whole = self.chunks.add(message)
                 if whole is None:
@@ -203,7 +265,7 @@ class TabConnection:
         await self.on_message(message)
 
     async def on_message(self, message: ClientMessage) -> None:
-        if self.taken.is_set():
+        if self.taken:
             return  # closing: a newer connection of this tab answers from now on
         if isinstance(message, Hello):
             if self.phase is not Phase.AWAITING_HELLO:
@@ -310,7 +372,7 @@ class TabConnection:
             )
         )
         await self.welcomed()
-        self.mailbox_ready.set()  # what other nodes sent meanwhile waited: the page says hello first
+        self.open_mail()  # what other nodes sent meanwhile waited: the page says hello first
         await self.touch_live()
         await cobrowse.on_hello(self)
 
@@ -327,9 +389,9 @@ class TabConnection:
         other = self.state.tabs.get(key)
         if other is not None and other is not self:
             if other.seq > self.seq:  # a newer one (by the broker's numbers) got here first
-                self.taken.set()
+                self.take()
                 return
-            other.taken.set()
+            other.take()
         self.state.tabs[key] = self
 
     async def identify_with(self, user: str, token: str, traits: dict[str, object]) -> None:
@@ -428,7 +490,8 @@ class TabConnection:
             self.site.key, self.user, self.tab, message.cseq, kind, message.at, received, payload
         )
         self.unwritten.append(record)
-        self.unwritten_ready.set()
+        if self.writer is None:
+            self.writer = self.spawn(self.store_events)
         await self.touch_live()
         observation = frustration.observation_of(kind, message.at, payload)
         if observation is not None:
@@ -454,7 +517,7 @@ class TabConnection:
         sure they were not erased meanwhile (the erasure may not have seen this
         tab, which was not live yet): then the entry goes and the tab closes.
         """
-        if self.user is None or not self.tab or self.taken.is_set():
+        if self.user is None or not self.tab or self.taken:
             return
         if self.live is None:
             self.live = self._live_state()
@@ -471,57 +534,90 @@ class TabConnection:
             raise Close(1008, privacy.ERASED)
         self.live_user = user
 
-    # --- background tasks -------------------------------------------------------
+    # --- work started when needed -------------------------------------------------
 
     async def store_events(self) -> None:
         """Store the tab's events in cseq order, one write at a time; ack each write once committed.
+        Runs while events wait (``writer``).
 
         A write starts only once the one before it committed, and the store
         commits a write whole or not at all: so what is stored of this tab is
         always every accepted event up to some cseq, and ``welcome.ack`` (the
         highest stored) never skips one. Events arriving while a write commits
         go together in the next write, acknowledged by one ``ack``. After a
-        failed write nothing more is written: the connection closes with 1011
-        and the client resends what was not acknowledged.
+        failed write nothing more is written (``writer`` stays set): the
+        connection closes with 1011 and the client resends what was not
+        acknowledged.
         """
-        while True:
-            await self.unwritten_ready.wait()
-            self.unwritten_ready.clear()
-            while self.unwritten:
-                records, self.unwritten = self.unwritten, []
-                try:
-                    with self.state.metrics.store_write.time():
-                        await self.state.store.write_events(records)
-                except Exception as exc:  # nothing is acknowledged: the client resends
-                    log.error("store write failed for tab %s: %s", self.tab, exc)
-                    raise Close(1011, "store unavailable; retry later") from exc
-                self.durable = max(self.durable, records[-1].cseq)
-                await self.send(Ack(upto=self.durable))
+        while self.unwritten:
+            records, self.unwritten = self.unwritten, []
+            try:
+                with self.state.metrics.store_write.time():
+                    await self.state.store.write_events(records)
+            except Exception as exc:  # nothing is acknowledged: the client resends
+                log.error("store write failed for tab %s: %s", self.tab, exc)
+                raise Close(1011, "store unavailable; retry later") from exc
+            self.durable = max(self.durable, records[-1].cseq)
+            await self.send(Ack(upto=self.durable))
+        self.writer = None  # in the same step as finding nothing more: the next event starts one
+
+    # The tab's channel (``Receiver``): called by the broker, they only note and schedule.
+
+    def heard(self, payload: bytes) -> None:
+        if self.inbox is None:
+            self.inbox = []
+        if len(self.inbox) >= INBOX_AT_MOST:  # as a listener that fell behind: listen again
+            self.lagging = True
+        else:
+            self.inbox.append(payload)
+        self._fetch_mail()
+
+    def ended(self, lagged: bool) -> None:
+        if lagged:
+            self.lagging = True
+            self._fetch_mail()
+        else:  # only a closing broker ends the channel
+            self.stop(Close(1012, "server shutting down"))
+
+    def open_mail(self) -> None:
+        """The page was welcomed: what other nodes sent it is acted on from now on."""
+        self.mail_open = True
+        self._fetch_mail()
+
+    def _fetch_mail(self) -> None:
+        if self.mail_open and self.courier is None and (self.inbox or self.lagging):
+            self.courier = self.spawn(self.read_mail)
 
     async def read_mail(self) -> None:
-        await self.mailbox_ready.wait()
-        assert self.mailbox is not None
+        """Act on what waits in the inbox (``courier``, while some does)."""
         try:
-            await delivery.read_mail(self, self.mailbox)
+            await delivery.read_mail(self)
         except BrokerError as exc:
             log.error("tab %s: its broker channel is out of reach: %s", self.tab, exc)
             raise Close(1011, "broker unavailable; retry later") from exc
-        raise Close(1012, "server shutting down")  # only a closing broker ends the channel
 
-    async def watch_taken(self) -> None:
-        await self.taken.wait()
-        raise Close(1008, TAB_TAKEN)
+    async def beat(self) -> float | None:
+        """Report the tab live (the node's heartbeat timer calls it every third of the entry's time
+        to live); seconds until the next beat. A report the broker could not take is tried again
+        at the next beat (the entry outlives two missed ones); a tab taken or erased meanwhile
+        closes."""
+        if self.ending or self.stopped is not None:
+            return None
+        logs.bind(request=self.conn_id, site=self.site.key, tab=self.tab)
+        self.beating = asyncio.current_task()  # the connection's end cancels it
+        try:
+            await self.touch_live()
+        except BrokerError as exc:
+            log.warning("tab %s: could not report it live: %s", self.tab, exc)
+        except Exception as exc:  # taken, erased: the connection closes
+            self.stop(exc)
+            return None
+        finally:
+            self.beating = None
+        return self.beat_interval()
 
-    async def heartbeat(self) -> None:
-        """Report the tab live every third of its time to live; a report the broker could not
-        take is tried again at the next beat (the entry outlives two missed ones)."""
-        interval = self.state.live.ttl_ms / 3 / 1000
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.touch_live()
-            except BrokerError as exc:
-                log.warning("tab %s: could not report it live: %s", self.tab, exc)
+    def beat_interval(self) -> float:
+        return self.state.live.ttl_ms / 3 / 1000
 
     async def leave(self) -> None:
         if self.state.tabs.get((self.site.key, self.tab)) is self:
@@ -555,29 +651,39 @@ async def tab_socket(ws: WebSocket) -> None:
     conn = TabConnection(ws, state, site, state.process_index(site.key))
     logs.bind(request=conn.conn_id, site=site.key)
     state.connections.add(conn)
-    tasks = [
-        asyncio.create_task(conn.store_events()),
-        asyncio.create_task(conn.heartbeat()),
-        asyncio.create_task(conn.watch_taken()),
-        asyncio.create_task(conn.read_mail()),
-    ]
-    receiver = asyncio.create_task(_receive(conn))
+    state.beats.add(conn, conn.beat_interval())
+    task = conn.task = asyncio.current_task()
+    assert task is not None
+    error: BaseException | None = None
     try:
-        done, _ = await asyncio.wait([receiver, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            error = task.exception()
-            if isinstance(error, Close):
-                state.metrics.errors.labels(f"close_{error.code}").inc()
-                with contextlib.suppress(RuntimeError):
-                    await ws.close(code=error.code, reason=error.reason)
-            elif error is not None and not isinstance(error, WebSocketDisconnect):
-                log.exception("tab connection failed", exc_info=error)
-                with contextlib.suppress(RuntimeError):
-                    await ws.close(code=1011, reason="server error")
+        try:
+            await _receive(conn)
+        except asyncio.CancelledError:
+            if conn.stopped is None or task.uncancel() > 0:
+                raise  # not (only) stopped: cancelled from outside (the server stopping)
+        except Exception as exc:
+            error = exc
+        if conn.stopped is not None:
+            error = conn.stopped
+            if task.cancelling():  # stopped while it was ending anyway: that cancel is taken here
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(0)
+                task.uncancel()
+        conn.ending = True
+        if isinstance(error, Close):
+            state.metrics.errors.labels(f"close_{error.code}").inc()
+            with contextlib.suppress(RuntimeError):
+                await ws.close(code=error.code, reason=error.reason)
+        elif error is not None and not isinstance(error, WebSocketDisconnect):
+            log.exception("tab connection failed", exc_info=error)
+            with contextlib.suppress(RuntimeError):
+                await ws.close(code=1011, reason="server error")
     finally:
-        receiver.cancel()
-        for task in tasks:
-            task.cancel()
+        conn.ending = True
+        state.beats.remove(conn)
+        for work in (conn.writer, conn.courier, conn.beating):
+            if work is not None:
+                work.cancel()
         # Writes already queued still commit (the store drains them); the client
         # resends anything it did not see acknowledged, and duplicates are dropped.
         state.connections.discard(conn)
@@ -586,7 +692,14 @@ async def tab_socket(ws: WebSocket) -> None:
 
 
 async def _receive(conn: TabConnection) -> None:
-    while True:
+    """Take the connection's frames until it disconnects or is stopped.
+
+    A stop cancels this at its next await; should some library's await swallow that cancel
+    (``asyncio.wait_for`` does on Python 3.11 when what it waits for finishes at that very
+    moment), the frame being handled finishes and the loop ends here instead of waiting for
+    the next frame.
+    """
+    while conn.stopped is None:
         message = await conn.ws.receive()
         if message["type"] == "websocket.disconnect":
             return

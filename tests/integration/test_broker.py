@@ -19,6 +19,7 @@ from server.broker import (
     Broker,
     BrokerError,
     Listener,
+    Receiver,
     StreamMessage,
     Subscription,
     SubscriptionLagged,
@@ -724,3 +725,111 @@ async def test_a_lost_pubsub_connection_ends_listeners_as_lagged(
         assert await b.notify("tab:demo:cut", b"after") == 1
         assert await listen_for(again, 1) == [b"after"]
         await again.close()
+
+
+# --- listeners handing what comes to a receiver (what a node's tabs use) -------------------
+
+
+class Heard(Receiver):
+    """A receiver that keeps what it was handed, and how its listener ended."""
+
+    def __init__(self) -> None:
+        self.payloads: list[bytes] = []
+        self.ends: list[bool] = []
+
+    def heard(self, payload: bytes) -> None:
+        self.payloads.append(payload)
+
+    def ended(self, lagged: bool) -> None:
+        self.ends.append(lagged)
+
+
+async def test_a_receiver_is_handed_what_comes_in_order_and_told_when_the_broker_closes(
+    broker: Broker,
+) -> None:
+    kept, gone = Heard(), Heard()
+    await broker.listen("tab:demo:r1", kept)
+    leaving = await broker.listen("tab:demo:r2", gone)
+    assert await broker.notify("tab:demo:r1", b"one") == 1
+    assert await broker.notify("tab:demo:r1", b"two") == 1
+    assert await broker.notify("tab:demo:r2", b"only") == 1
+
+    async def handed() -> bool:
+        return kept.payloads == [b"one", b"two"] and gone.payloads == [b"only"]
+
+    await eventually(handed)
+    await leaving.close()  # its owner closed it: it is told nothing, and nobody listens
+
+    async def unheard() -> bool:
+        return await broker.notify("tab:demo:r2", b"late") == 0
+
+    await eventually(unheard)
+    await broker.close()
+    assert kept.ends == [False] and gone.ends == []
+    assert gone.payloads == [b"only"]
+
+
+async def test_a_node_subscribes_once_however_many_channels_it_listens_to(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """One Redis subscription per node (its own channel), not one per tab: what another node
+    sends a channel still reaches only that channel's listeners, and says who heard it."""
+    async with node(redis_url, redis_prefix) as a, node(redis_url, redis_prefix) as b:
+        receivers = [Heard() for _ in range(40)]
+        listeners = [await a.listen(f"tab:demo:t{i}", r) for i, r in enumerate(receivers)]
+        async with aioredis.Redis.from_url(redis_url) as admin:
+            mine = [
+                (c["sub"], c["psub"])
+                for c in await admin.client_list()
+                if c["name"] == f"tandem-broker-{a.node_id}"
+            ]
+            assert mine == [("1", "0")]
+            assert await admin.pubsub_numsub(f"{redis_prefix}node:{a.node_id}") == [
+                (f"{redis_prefix}node:{a.node_id}".encode(), 1)
+            ]
+            assert await admin.pttl(f"{redis_prefix}route:tab:demo:t0") > 0  # a dead node's go
+        for i in range(40):
+            assert await b.notify(f"tab:demo:t{i}", b"for %d" % i) == 1
+        assert await b.notify("tab:demo:nobody", b"lost") == 0
+
+        async def handed() -> bool:
+            return all(r.payloads == [b"for %d" % i] for i, r in enumerate(receivers))
+
+        await eventually(handed)
+        for listener in listeners:
+            await listener.close()
+        for i in range(40):
+            assert await b.notify(f"tab:demo:t{i}", b"late") == 0
+        assert await keys_under(redis_url, redis_prefix) == []  # no route left behind
+
+
+async def test_a_lost_pubsub_connection_tells_receivers_they_lagged(
+    redis_url: str, redis_prefix: str
+) -> None:
+    async with node(redis_url, redis_prefix) as a, node(redis_url, redis_prefix) as b:
+        first, second = Heard(), Heard()
+        await a.listen("tab:demo:c1", first)
+        await a.listen("tab:demo:c2", second)
+        async with aioredis.Redis.from_url(redis_url) as admin:
+            ids = [
+                c["id"]
+                for c in await admin.client_list()
+                if c["name"] == f"tandem-broker-{a.node_id}"
+            ]
+            await admin.client_kill_filter(_id=ids[0])
+
+        async def lagged() -> bool:
+            return first.ends == [True] and second.ends == [True]
+
+        await eventually(lagged)
+        # Nobody hears the lost channels any more (their route is cleared on the way).
+        assert await b.notify("tab:demo:c1", b"meanwhile") == 0
+        again = Heard()
+        await a.listen("tab:demo:c1", again)  # on a new connection
+        assert await b.notify("tab:demo:c1", b"after") == 1
+
+        async def handed() -> bool:
+            return again.payloads == [b"after"]
+
+        await eventually(handed)
+        assert first.payloads == [] and second.payloads == []

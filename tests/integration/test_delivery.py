@@ -114,7 +114,7 @@ async def test_a_hello_cut_short_while_the_tab_starts_listening_leaves_no_listen
             conn = state.tabs[("demo", tab_id)]
             for _ in range(point):
                 await asyncio.sleep(0)
-            conn.taken.set()  # what a newer connection of the tab on this node does
+            conn.take()  # what a newer connection of the tab on this node does
             await tab.closed(within=WITHIN)
         cut.append(tab_id)
 

@@ -419,6 +419,54 @@ async def test_a_newer_connection_takes_its_entry_back_from_an_older_one_that_re
         assert await tab.recv_until(Ack) == Ack(upto=2)  # still open
 
 
+async def test_the_heartbeat_closes_a_tab_taken_without_a_word_and_keeps_an_idle_one_live(
+    server: LiveServer,
+) -> None:
+    """A silent tab is still reported live by the node's heartbeat timer (its entry outlives its
+    time to live), and the beat that finds the tab taken elsewhere — that word having been lost —
+    closes it as ``tab_taken``, with nothing sent by the page."""
+    from server.live import TabState
+
+    server.state.live.ttl_ms = 600  # a beat every 0.2 s
+    hello = Hello(
+        v=1, site="demo", tab=TAB_A, identity=TokenIdentity(user="u-ada", token=demo_token())
+    )
+    async with tab_client(server) as tab:
+        await tab.send(hello)
+        await tab.recv_until(Welcome)
+        await tab.send(location(1, "http://127.0.0.1:8001/invoices"))
+        assert await tab.recv_until(Ack) == Ack(upto=1)
+        await asyncio.sleep(1.5)  # 2.5 times the entry's time to live, the page silent
+        live = (await api(server, "/api/users/demo/u-ada/location")).json()
+        assert [t["tab"] for t in live["tabs"]] == [TAB_A]
+        seq = await server.state.live.number("demo", TAB_A)
+        elsewhere = TabState(tab=TAB_A, conn="other-node", seq=seq, url="http://127.0.0.1:8001/x")
+        assert await server.state.live.put("demo", "u-ada", elsewhere, take=True)
+        code, reason = await tab.closed(within=5)
+        assert code == 1008 and reason.startswith("tab_taken:")
+
+
+async def test_an_idle_tab_has_no_task_of_its_own(server: LiveServer) -> None:
+    """Once its events are stored and acknowledged, a tab's connection runs nothing but the task
+    receiving its frames: no store writer, mail reader or heartbeat task waits for work."""
+    async with contextlib.AsyncExitStack() as stack:
+        for i in range(5):
+            tab = await stack.enter_async_context(tab_client(server))
+            await tab.send(Hello(v=1, site="demo", tab=f"tab-idle-{i:012d}"))
+            await tab.recv_until(Welcome)
+            await tab.send(location(1, "http://127.0.0.1:8001/invoices"))
+            assert await tab.recv_until(Ack) == Ack(upto=1)
+        await asyncio.sleep(0.1)
+        conns = list(server.state.connections)
+        assert len(conns) == 5
+        assert all(
+            (c.writer, c.courier, c.beating, c.inbox) == (None, None, None, None) for c in conns
+        )
+        own = [t for t in asyncio.all_tasks() if "TabConnection" in repr(t.get_coro())]
+        assert own == []
+        assert len(server.state.beats) == 5  # the node's one timer knows every tab
+
+
 # --- shutdown -------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,124 @@
+"""Every tab of the node reported live on time, by one timer for them all (not a task per tab).
+
+An idle tab costs a task only while its beat runs: the node keeps when each
+tab is next due (``Schedule``, pure), one event-loop timer set for the
+earliest, and when it fires starts the beats that are due. Each tab says,
+after its beat, how long until its next one (``Beating``), so a beat is
+never started before the one before it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import heapq
+import itertools
+import logging
+from typing import Generic, Protocol, TypeVar
+
+log = logging.getLogger("tandem.heartbeats")
+
+
+class Beating(Protocol):
+    async def beat(self) -> float | None:
+        """Do what is due; seconds until the next beat (None: no more)."""
+
+
+K = TypeVar("K")
+
+
+class Schedule(Generic[K]):
+    """When each member is next due (pure): the earliest first; a member whose turn came is
+    out of the heap until it is added again (its beat running meanwhile)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, K]] = []
+        self._due: dict[K, float | None] = {}  # None: its turn came, not added again yet
+        self._order = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self._due
+
+    def add(self, member: K, at: float) -> None:
+        """``member`` is due at ``at`` (instead of whenever it was due before)."""
+        self._due[member] = at
+        heapq.heappush(self._heap, (at, next(self._order), member))
+
+    def remove(self, member: K) -> None:
+        """Never due again (unless added again)."""
+        self._due.pop(member, None)
+
+    def next_at(self) -> float | None:
+        """When the earliest member is due; None when none is waiting for its turn."""
+        heap = self._heap
+        while heap and self._due.get(heap[0][2], -1.0) != heap[0][0]:
+            heapq.heappop(heap)  # removed, or added again for another time: stale
+        return heap[0][0] if heap else None
+
+    def pop_due(self, now: float) -> list[K]:
+        """The members due at ``now``, earliest first; each stays a member, waiting to be added
+        again."""
+        due: list[K] = []
+        while (at := self.next_at()) is not None and at <= now:
+            _, _, member = heapq.heappop(self._heap)
+            self._due[member] = None
+            due.append(member)
+        return due
+
+
+class Heartbeats:
+    """The node's timer for its tabs' beats."""
+
+    def __init__(self) -> None:
+        self._schedule: Schedule[Beating] = Schedule()
+        self._timer: asyncio.TimerHandle | None = None
+        self._beating: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._schedule)
+
+    def add(self, member: Beating, after_s: float) -> None:
+        """Beat ``member`` in ``after_s`` seconds, then as often as it says."""
+        loop = asyncio.get_running_loop()
+        self._schedule.add(member, loop.time() + after_s)
+        self._arm(loop)
+
+    def remove(self, member: Beating) -> None:
+        """No more beats for ``member`` (one running now ends on its own)."""
+        self._schedule.remove(member)
+        if not self._schedule and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        at = self._schedule.next_at()
+        if self._timer is not None:
+            if at is not None and self._timer.when() <= at:
+                return  # it fires in time (it sets itself again for whatever is still waiting)
+            self._timer.cancel()
+            self._timer = None
+        if at is not None:
+            # Its own context: the beats it starts belong to no request (each tab binds its own).
+            self._timer = loop.call_at(at, self._fire, loop, context=contextvars.Context())
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        for member in self._schedule.pop_due(loop.time()):
+            task = loop.create_task(self._beat(member), context=contextvars.Context())
+            self._beating.add(task)
+            task.add_done_callback(self._beating.discard)
+        self._arm(loop)
+
+    async def _beat(self, member: Beating) -> None:
+        try:
+            after = await member.beat()
+        except Exception:  # a beat reports its own failures: this one is a bug, the others go on
+            log.exception("a heartbeat failed")
+            after = None
+        if after is not None and member in self._schedule:  # not removed while it beat
+            self.add(member, after)
+        else:
+            self.remove(member)
