@@ -289,13 +289,18 @@ def _skills() -> tuple[str, ...]:
 
 async def add_accounts(folder: Path, sessions: int) -> None:
     """The agent who takes every session (capacity for all of them) and an admin who watches."""
+    await add_accounts_to(store_url(folder), sessions)
+
+
+async def add_accounts_to(url: str, sessions: int) -> None:
+    """``add_accounts`` in the store at ``url``."""
     from server.console.passwords import hash_password
     from server.store import open_store
     from server.store.base import AccountRecord
 
     hashed = hash_password(PASSWORD)
     now = int(time.time() * 1000)
-    async with open_store(store_url(folder)) as store:
+    async with open_store(url) as store:
         await store.add_account(AccountRecord(
             "demo", "ada@bench.test", "Ada", "agent", hashed, _skills(), sessions + 10, now,
         ))  # fmt: skip

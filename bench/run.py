@@ -20,12 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import client, codec, help_answer, memory, relay, store
+from bench import client, cluster, codec, help_answer, help_browser, memory, relay, store
 from bench.harness import Result, run_fast
+from bench.servers import POSTGRES, drop_schema
 
 RESULTS = Path(__file__).with_name("results")
-EVERY = ("codec", "store-sqlite", "store-postgres", "client", "memory", "relay", "help")
-POSTGRES = os.environ.get("TANDEM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+EVERY = (
+    "codec", "store-sqlite", "store-postgres", "client", "memory", "relay", "help", "help-browser",
+    "cluster",
+)  # fmt: skip
 
 
 def benchmarks(quick: bool) -> dict[str, Callable[[], list[Result]]]:
@@ -40,6 +43,8 @@ def benchmarks(quick: bool) -> dict[str, Callable[[], list[Result]]]:
         "help": lambda: run_fast(
             help_answer.run(background=20, asking=2) if quick else help_answer.run()
         ),
+        "help-browser": help_browser.run,
+        "cluster": cluster.run,
     }
 
 
@@ -100,20 +105,7 @@ def _postgres(events: int) -> Result:
     try:
         return asyncio.run(store.run(f"{POSTGRES}?schema={schema}", events=events))
     finally:
-        asyncio.run(_drop(schema))
-
-
-async def _drop(schema: str) -> None:
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(POSTGRES)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-    except Exception:  # nothing to drop when there is no PostgreSQL
-        return
+        asyncio.run(drop_schema(schema))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 SIGNING_KEY = "bench-demo-signing-key-not-for-production"
 #: The demo site's allowed origin: where its visitors' pages come from.
 DEMO_ORIGIN = "http://127.0.0.1:8001"
+#: The PostgreSQL and the Redis of the store and broker benchmarks (a schema and a key prefix each).
+POSTGRES = os.environ.get("TANDEM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("TANDEM_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 #: File descriptors the benchmark and its servers may open (thousands of sockets each).
 WANTED_FILES = 16_384
 
@@ -218,3 +221,27 @@ def bare_server(kind: str, role: str) -> Iterator[Served]:
     command = [sys.executable, "-m", "bench.bare", kind, role, str(port)]
     with run_server(f"{kind}-{role}", command, {}, port) as served:
         yield served
+
+
+async def drop_schema(schema: str) -> None:
+    """Drop a benchmark's PostgreSQL schema (nothing to drop without PostgreSQL)."""
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(POSTGRES)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+    except Exception:  # no PostgreSQL here: nothing was made
+        return
+
+
+async def purge_prefix(prefix: str) -> None:
+    """Delete a benchmark's Redis keys (all under ``prefix``)."""
+    import redis.asyncio as aioredis
+
+    async with aioredis.Redis.from_url(REDIS) as client:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        for i in range(0, len(keys), 500):
+            await client.delete(*keys[i : i + 500])

@@ -74,3 +74,26 @@ def test_the_help_benchmark_times_decisions_against_the_launcher_under_load(
     lines, names = quick_run("help", tmp_path / "quick.json")
     assert names == ["help → answer: decision p50", "help → answer: decision p99"]
     assert all("launcher → offers" in line for line in lines)
+
+
+@pytest.mark.browser
+def test_the_browser_help_benchmark_times_help_to_a_drawn_step_against_the_launcher(
+    tmp_path: Path,
+) -> None:
+    lines, names = quick_run("help-browser", tmp_path / "quick.json")
+    assert names == ["help → first step drawn: p50", "help → first step drawn: p99"]
+    assert all("launcher → first step drawn" in line for line in lines)
+
+
+def test_the_cluster_benchmark_measures_cross_node_latency_and_recovery_after_kill(
+    tmp_path: Path,
+) -> None:
+    """Two nodes on the Redis and PostgreSQL every machine runs (a schema and prefix of its own)."""
+    lines, names = quick_run("cluster", tmp_path / "quick.json")
+    assert names == [
+        "two nodes: added cross-node p99",
+        "two nodes: caught up ≤ 2 s after kill -9",
+        "two nodes: catch-up p99 after kill -9",
+        "two nodes: acknowledged lost",
+    ]
+    assert "same-node p99" in lines[0]
