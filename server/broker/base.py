@@ -24,9 +24,12 @@ Times are milliseconds; expiry is measured by the broker's own clock.
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Self
+
+log = logging.getLogger("tandem.broker")
 
 
 class BrokerError(RuntimeError):
@@ -108,7 +111,26 @@ class Receiver(abc.ABC):
     def ended(self, lagged: bool) -> None:
         """The listener takes nothing more: ``lagged`` when the channel was lost (its broker
         connection; what was sent meanwhile is gone), else because the broker is closing. Not
-        called when the receiver's own ``close`` ended it."""
+        called when the receiver's own ``close`` ended it, nor when its ``listen`` failed (that
+        raised instead)."""
+
+
+def hand_to(receiver: Receiver, payload: bytes) -> None:
+    """``receiver.heard(payload)``; what it raises (it must not: a bug) is logged, and the
+    broker goes on with the other listeners."""
+    try:
+        receiver.heard(payload)
+    except Exception:
+        log.exception("a channel's receiver failed to take what was sent")
+
+
+def tell_ended(receiver: Receiver, lagged: bool) -> None:
+    """``receiver.ended(lagged)``; what it raises (it must not: a bug) is logged, and the broker
+    goes on with the other listeners."""
+    try:
+        receiver.ended(lagged)
+    except Exception:
+        log.exception("a channel's receiver failed to take its end")
 
 
 class Broker(abc.ABC):

@@ -16,6 +16,8 @@ from server.broker.base import (
     Subscription,
     SubscriptionLagged,
     Versioned,
+    hand_to,
+    tell_ended,
 )
 
 HISTORY = 1000
@@ -82,7 +84,7 @@ class _MemoryListener(Listener):
 
     def deliver(self, payload: bytes) -> bool:
         if self._receiver is not None:
-            self._receiver.heard(payload)
+            hand_to(self._receiver, payload)
             return True
         assert self._queue is not None
         try:
@@ -127,7 +129,7 @@ class _MemoryListener(Listener):
         self._leave()
         receiver, self._receiver = self._receiver, None
         if receiver is not None:
-            receiver.ended(lagged=False)
+            tell_ended(receiver, lagged=False)
         elif self._queue is not None:
             if self._queue.full():
                 self._queue.get_nowait()

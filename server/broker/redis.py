@@ -19,8 +19,10 @@ not Redis Cluster. Everything the broker writes is under the key prefix ``P``
   anything being kept per deleted key.
 - ``P lease:NAME`` — the holder's name, with PX expiry.
 - ``P route:NAME`` — set of the ids of the nodes listening to the channel
-  NAME (``listen``), with PEXPIRE (``ROUTE_TTL_MS``, renewed by each such node
-  every ``ROUTE_RENEW_S``, so a node that died without leaving is forgotten).
+  NAME (``listen``), with PEXPIRE (``ROUTE_TTL_MS``). Each such node writes
+  its membership and the expiry again every ``ROUTE_RENEW_S``: a node that
+  died without leaving is forgotten, and a route that vanished while its nodes
+  run (a FLUSHDB, an eviction) is back within that time.
 - channel ``P node:ID`` — what is sent (``notify``) to the channels node ID
   listens to: ``b"LENGTH:" + NAME + payload``, as it is: nothing is kept, only
   whoever listens at that moment receives it.
@@ -59,10 +61,15 @@ hands what comes on it to its local listeners of the channel named in it.
 Which nodes listen to a channel is the channel's route: a channel's first
 local listener adds the node to it, its last one removes it (in the order
 the listeners came and went), and ``listen`` returns once the node's channel
-is subscribed and the route written. ``notify`` is one script: a PUBLISH to
-each node of the route, the sum of whom got it (0: nobody listens), and a
-node whose channel nobody receives (it died, or lost its connection) taken
-out of the route. A lost connection ends the listeners as lagged too.
+is subscribed and the route written (a ``listen`` that fails raises, and its
+receiver is told nothing). A lost connection, or the broker closing, takes
+the node out of the routes of every channel it listened to on it (a listen
+coming after is written after that), so ``notify`` never counts a node that
+still runs for a channel nobody there listens to any more. ``notify`` is one
+script: a PUBLISH to each node of the route, the sum of whom got it (0:
+nobody listens), and a node whose channel nobody receives (it died, or lost
+its connection) taken out of the route. A lost connection ends the listeners
+as lagged too.
 """
 
 from __future__ import annotations
@@ -92,6 +99,8 @@ from server.broker.base import (
     Subscription,
     SubscriptionLagged,
     Versioned,
+    hand_to,
+    tell_ended,
 )
 from server.broker.memory import HISTORY, SUBSCRIBER_QUEUE
 
@@ -99,11 +108,18 @@ DEFAULT_PREFIX = "tandem:"
 log = logging.getLogger("tandem.broker")
 
 _PUBSUB_OWN = {"socket_timeout", "health_check_interval", "protocol", "client_name"}
+#: A command waits at most this long for a free pooled connection (then: BrokerError).
+POOL_WAIT_S = 20.0
 HEALTH_CHECK_S = 10.0  # PING the pub/sub connection this often; no reply by the next one: lost
 #: A channel's route outlives the last renewal by its nodes by this long.
 ROUTE_TTL_MS = 3_600_000
-#: Each node renews the routes of the channels it listens to this often.
-ROUTE_RENEW_S = 600.0
+#: Each node writes the routes of the channels it listens to again this often (membership and
+#: expiry: routes lost meanwhile — a FLUSHDB, an eviction — are back within this time).
+ROUTE_RENEW_S = 60.0
+#: Routes written per pipeline (a renewal, or what a lost connection leaves).
+ROUTE_BATCH = 1000
+#: Closing, a node waits at most this long for its leaving its routes to be written.
+ROUTES_CLEARED_WITHIN_S = 5.0
 
 # --- Lua ----------------------------------------------------------------------------------
 
@@ -488,12 +504,15 @@ class _RedisListener(Listener):
         self.lagged = False
         self.finished = False
         self._ended = False
+        # Still inside ``listen``: an end meanwhile is told by ``listen`` raising, not to the
+        # receiver.
+        self.opening = True
 
     def feed(self, payload: bytes) -> _Outcome:
         if self.finished:
             return "lagged" if self.lagged else "ended"
         if self._receiver is not None:
-            self._receiver.heard(payload)
+            hand_to(self._receiver, payload)
             return "kept"
         assert self._queue is not None
         try:
@@ -509,7 +528,8 @@ class _RedisListener(Listener):
         self.lagged = self.finished = True
         receiver, self._receiver = self._receiver, None
         if receiver is not None:
-            receiver.ended(lagged=True)
+            if not self.opening:
+                tell_ended(receiver, lagged=True)
         elif self._queue is not None and not self._queue.full():
             self._queue.put_nowait(_WAKE)
 
@@ -521,8 +541,8 @@ class _RedisListener(Listener):
         self.finished = self._ended = True
         receiver, self._receiver = self._receiver, None
         if receiver is not None:
-            if told:
-                receiver.ended(lagged=False)
+            if told and not self.opening:
+                tell_ended(receiver, lagged=False)
         elif self._queue is not None:
             if self._queue.full():
                 self._queue.get_nowait()
@@ -607,6 +627,7 @@ class RedisBroker(Broker):
         prefix: str = DEFAULT_PREFIX,
         history: int = HISTORY,
         health_check_s: float = HEALTH_CHECK_S,
+        route_renew_s: float = ROUTE_RENEW_S,
     ) -> None:
         if history < 1:
             raise ValueError("history must keep at least one message")
@@ -614,7 +635,14 @@ class RedisBroker(Broker):
         self.node_id = uuid.uuid4().hex[:12]
         self._history = history
         self._health_check_s = health_check_s
-        self._redis = aioredis.Redis.from_url(url, decode_responses=False)
+        self._route_renew_s = route_renew_s
+        # Commands share a pool of connections; a burst (a node's pages all coming back at
+        # once) waits for a free one instead of failing (``max_connections`` in the URL).
+        self._redis = aioredis.Redis.from_pool(
+            aioredis.BlockingConnectionPool.from_url(
+                url, decode_responses=False, timeout=POOL_WAIT_S
+            )
+        )
         # The pub/sub connection: its own settings, whatever the URL says for the others.
         parts = urlsplit(url)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k not in _PUBSUB_OWN]
@@ -645,6 +673,7 @@ class RedisBroker(Broker):
         # Route writes under way, by channel: each waits for the one before it (``_route``).
         self._routing: dict[str, asyncio.Task[bool]] = {}
         self._session: _Session | None = None
+        self._renewer: asyncio.Task[None] | None = None  # writes the routes again (``_renew``)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._opening = asyncio.Lock()
         self._closed = False
@@ -678,6 +707,11 @@ class RedisBroker(Broker):
                 for listener in route.listeners:
                     listener.end()
             await self._lose(session)
+        # This node leaving its routes is written first (within a bound): a route left behind
+        # would name the node until it expires, or until a notify finds nobody on its channel.
+        writing = set(self._routing.values())
+        if writing:
+            await asyncio.wait(writing, timeout=ROUTES_CLEARED_WITHIN_S)
         # Readers and pingers of connections lost earlier may still be finishing.
         tasks = [task for task in self._tasks if task is not asyncio.current_task()]
         for task in tasks:
@@ -829,6 +863,14 @@ class RedisBroker(Broker):
             for task in session.tasks:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+            if self._renewer is None:  # the node's, not the connection's: it outlives a lost one
+                self._renewer = asyncio.create_task(
+                    self._renew(),
+                    name=f"broker-routes-{self.node_id}",
+                    context=contextvars.Context(),
+                )
+                self._tasks.add(self._renewer)
+                self._renewer.add_done_callback(self._tasks.discard)
             # The node's own channel, for what is sent to the channels it listens to.
             session.node_ready = asyncio.get_running_loop().create_future()
             session.pending.setdefault(self._node_channel, deque()).append(session.node_ready)
@@ -866,12 +908,8 @@ class RedisBroker(Broker):
             await self._lose(session, f"{type(exc).__name__}: {exc}")
 
     async def _ping(self, session: _Session) -> None:
-        renewed = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(self._health_check_s)
-            if asyncio.get_running_loop().time() - renewed >= ROUTE_RENEW_S:
-                renewed = asyncio.get_running_loop().time()
-                await self._renew_routes(session)
             if not session.answered:
                 await self._lose(session, f"no reply to PING within {self._health_check_s} s")
                 return
@@ -942,6 +980,42 @@ class RedisBroker(Broker):
         if self._routing.get(channel) is task:
             del self._routing[channel]
 
+    def _unroute_all(self, channels: list[str]) -> asyncio.Task[bool] | None:
+        """Take this node out of the routes of ``channels`` (after the writes to each started
+        before), in pipelines. Started now, so a write to one of them started after (a listen)
+        comes after it."""
+        if not channels:
+            return None
+        before = {task for channel in channels if (task := self._routing.get(channel)) is not None}
+        task = asyncio.get_running_loop().create_task(
+            self._clear_routes(before, channels), context=contextvars.Context()
+        )
+        for channel in channels:
+            self._routing[channel] = task
+        task.add_done_callback(functools.partial(self._routed_all, channels))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _routed_all(self, channels: list[str], task: asyncio.Task[bool]) -> None:
+        for channel in channels:
+            if self._routing.get(channel) is task:
+                del self._routing[channel]
+
+    async def _clear_routes(self, before: set[asyncio.Task[bool]], channels: list[str]) -> bool:
+        if before:
+            await asyncio.wait(before)
+        try:
+            for at in range(0, len(channels), ROUTE_BATCH):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel in channels[at : at + ROUTE_BATCH]:
+                        pipe.srem(self._route_key(channel), self.node_id)
+                    await pipe.execute()
+        except RedisError as exc:
+            log.warning("could not clear this node's routes (%d channels): %s", len(channels), exc)
+            return False
+        return True
+
     async def _write_route(
         self, before: asyncio.Task[bool] | None, channel: str, add: bool
     ) -> bool:
@@ -965,30 +1039,35 @@ class RedisBroker(Broker):
         return True
 
     def _unroute(self, session: _Session, channel: str, route: _Route) -> asyncio.Task[bool] | None:
-        """The channel's last listener here is gone: this node leaves its route."""
+        """The channel's last listener here is gone: this node leaves its route (over the command
+        connections, whatever became of the pub/sub one)."""
         if session.routes.get(channel) is not route:
             return None
         del session.routes[channel]
-        if session.lost:  # routes to it go when a notify finds nobody on its channel
-            return None
         return self._route(channel, add=False)
 
     def _route_written(
         self, session: _Session, channel: str, route: _Route, writing: asyncio.Task[bool]
     ) -> None:
-        """A route that could not be written is forgotten (the next listener tries again), and its
-        listeners lag."""
+        """A route that could not be written is forgotten (the next listener tries again, after
+        this node is taken out of it in case it was written after all). Its listeners are all
+        still inside ``listen``, which raises."""
         if not writing.cancelled() and writing.result():
             return
         if session.routes.get(channel) is route:
             del session.routes[channel]
-        for listener in route.listeners:
-            listener.lag()
+            if not self._closed:
+                self._route(channel, add=False)
 
     async def _leave(self, listener: _RedisListener) -> None:
         session = listener.session
         route = session.routes.get(listener.channel)
         if route is None or listener not in route.listeners:
+            # Its route was left without it (its connection was lost): closing it returns once
+            # that is written, as it would have when it was the last to leave.
+            writing = self._routing.get(listener.channel)
+            if session.lost and writing is not None:
+                await asyncio.wait([writing])
             return
         route.listeners.remove(listener)
         if not route.listeners:
@@ -996,17 +1075,47 @@ class RedisBroker(Broker):
             if leaving is not None:
                 await asyncio.wait([leaving])
 
+    async def _renew(self) -> None:
+        """Every ``route_renew_s``, the routes of the channels listened to here are written again:
+        a task of its own, so that a slow Redis delays nothing else (the health checks); what goes
+        wrong is logged, and tried again at the next turn."""
+        while True:
+            await asyncio.sleep(self._route_renew_s)
+            session = self._session
+            if session is None or session.lost or not session.routes:
+                continue
+            try:
+                async with asyncio.timeout(max(self._route_renew_s, 1.0)):
+                    await self._renew_routes(session)
+            except TimeoutError:
+                log.warning(
+                    "writing this node's routes again took too long; again at the next turn"
+                )
+            except Exception:
+                log.exception("could not write this node's routes again")
+
     async def _renew_routes(self, session: _Session) -> None:
-        """The routes of the channels listened to here outlive this renewal by ``ROUTE_TTL_MS``."""
+        """This node is in the route of every channel listened to here (again, should the route
+        have vanished: a FLUSHDB, an eviction), which outlives this by ``ROUTE_TTL_MS``."""
         channels = list(session.routes)
         try:
-            for at in range(0, len(channels), 1000):
+            for at in range(0, len(channels), ROUTE_BATCH):
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    for channel in channels[at : at + 1000]:
-                        pipe.pexpire(self._route_key(channel), ROUTE_TTL_MS)
+                    for channel in channels[at : at + ROUTE_BATCH]:
+                        key = self._route_key(channel)
+                        pipe.sadd(key, self.node_id)
+                        pipe.pexpire(key, ROUTE_TTL_MS)
                     await pipe.execute()
         except RedisError as exc:
-            log.warning("could not renew this node's routes: %s", exc)
+            log.warning("could not write this node's routes again: %s", exc)
+        finally:
+            if not self._closed:
+                # A channel left meanwhile may have been written again after this node left it:
+                # it leaves it again (after whatever was started for it since).
+                now = self._session
+                self._unroute_all(
+                    [c for c in channels if now is None or now.lost or c not in now.routes]
+                )
 
     async def _unsubscribe_if_unused(self, session: _Session, channel: bytes) -> None:
         async with session.lock:
@@ -1042,6 +1151,9 @@ class RedisBroker(Broker):
             for subscriber in entry.subscribers:
                 subscriber.lag()
         routes, session.routes = session.routes, {}
+        # This node leaves their routes (before any listen coming after writes one again): else
+        # it would still count as listening once its channel is subscribed again.
+        self._unroute_all(list(routes))
         for route in routes.values():
             for listener in route.listeners:
                 listener.lag()
@@ -1149,11 +1261,13 @@ class RedisBroker(Broker):
         listener = _RedisListener(self, session, channel, receiver)
         route.listeners.append(listener)
         try:
-            if not await asyncio.shield(route.ready):
+            # Ended meanwhile (the connection lost, the broker closing): raised, not told.
+            if not await asyncio.shield(route.ready) or listener.finished:
                 raise BrokerError(f"could not listen to channel {channel}")
         except BaseException:
             await listener.close()
             raise
+        listener.opening = False
         return listener
 
     async def notify(self, channel: str, payload: bytes) -> int:

@@ -161,12 +161,15 @@ async def listen(conn: TabConnection) -> None:
 
 
 async def listen_again(conn: TabConnection) -> Listener:
-    """The tab's channel was lost (the broker's pub/sub connection): listen again, report the tab
-    live and tell the page where its co-browse stands, retrying what failed with jittered backoff
-    for up to ``RELISTEN_FOR_S`` — every tab of the node lost its channel at the same moment, and
-    they should neither give up at the first failure nor all come back at once. ``BrokerError``
-    when the broker stays out of reach; ``Close`` (``tab_taken``) when a newer connection of the
-    tab said hello meanwhile (its word was lost with the channel)."""
+    """The tab's channel was lost (the broker's pub/sub connection, or an inbox too full): listen
+    again, report the tab live and tell the page where its co-browse stands, retrying what failed
+    with jittered backoff for up to ``RELISTEN_FOR_S`` — every tab of the node lost its channel at
+    the same moment, and they should neither give up at the first failure nor all come back at
+    once. The old listener (``conn.mailbox``) is closed only once the new one listens, so that
+    the tab's node is never out of its route meanwhile (a word sent then — an erasure's close —
+    would reach nobody). ``BrokerError`` when the broker stays out of reach; ``Close``
+    (``tab_taken``) when a newer connection of the tab said hello meanwhile (its word was lost
+    with the channel)."""
     from server.web import cobrowse
 
     loop = asyncio.get_running_loop()
@@ -174,11 +177,19 @@ async def listen_again(conn: TabConnection) -> Listener:
     listener: Listener | None = None
     attempt = 0
     while True:
+        if conn.ending:  # its end cancelled this, and some await swallowed that
+            raise asyncio.CancelledError()
         try:
             if listener is None:
-                listener = conn.mailbox = await conn.state.broker.listen(
-                    channel_of(conn.site.key, conn.tab), conn
-                )
+                listener = await conn.state.broker.listen(channel_of(conn.site.key, conn.tab), conn)
+                old, conn.mailbox = conn.mailbox, listener
+                if old is not None and old is not listener:
+                    with contextlib.suppress(Exception):
+                        await old.close()
+                if conn.ending:  # the connection was left meanwhile: its end closed the old one
+                    with contextlib.suppress(Exception):
+                        await listener.close()
+                    raise asyncio.CancelledError()
             await conn.touch_live()
             await cobrowse.on_hello(conn, snapshot=False)
             return listener
@@ -196,14 +207,15 @@ async def read_mail(conn: TabConnection) -> None:
 
     A channel that was lost (``conn.lagging``: the broker's connection, or
     an inbox too full) is listened to again once what came before the loss
-    was acted on (``listen_again``; ``BrokerError`` when it cannot). What was
+    was acted on (``listen_again``, which closes the old listener once the new
+    one listens; ``BrokerError`` when it cannot). What was
     sent meanwhile is gone: a newer connection of the tab may have said hello
     elsewhere, so the tab is reported live again (it closes as ``tab_taken``
     when it was taken), and the page hears where its co-browse stands again.
     """
     while True:
         while conn.inbox:
-            raw = conn.inbox.pop(0)
+            raw = conn.inbox.popleft()
             await on_mail(conn, raw)
         conn.inbox = None
         if not conn.lagging:
@@ -211,9 +223,6 @@ async def read_mail(conn: TabConnection) -> None:
             return
         conn.lagging = False
         log.warning("tab %s: its broker channel lagged; listening again", conn.tab)
-        if conn.mailbox is not None:
-            with contextlib.suppress(Exception):
-                await conn.mailbox.close()
         await listen_again(conn)
 
 

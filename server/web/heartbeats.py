@@ -14,6 +14,7 @@ import contextvars
 import heapq
 import itertools
 import logging
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger("tandem.heartbeats")
@@ -27,44 +28,61 @@ class Beating(Protocol):
 K = TypeVar("K")
 
 
+@dataclass(order=True, slots=True)
+class _Turn(Generic[K]):
+    """A member's place in the heap; ``member`` None once it is stale (removed, or added again
+    for another time): the heap keeps no reference to a member that left, until the turn's time
+    comes and it is dropped."""
+
+    at: float
+    order: int
+    member: K | None = field(compare=False)
+
+
 class Schedule(Generic[K]):
     """When each member is next due (pure): the earliest first; a member whose turn came is
     out of the heap until it is added again (its beat running meanwhile)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, K]] = []
-        self._due: dict[K, float | None] = {}  # None: its turn came, not added again yet
+        self._heap: list[_Turn[K]] = []
+        self._turns: dict[K, _Turn[K] | None] = {}  # None: its turn came, not added again yet
         self._order = itertools.count()
 
     def __len__(self) -> int:
-        return len(self._due)
+        return len(self._turns)
 
     def __contains__(self, member: object) -> bool:
-        return member in self._due
+        return member in self._turns
 
     def add(self, member: K, at: float) -> None:
         """``member`` is due at ``at`` (instead of whenever it was due before)."""
-        self._due[member] = at
-        heapq.heappush(self._heap, (at, next(self._order), member))
+        before = self._turns.get(member)
+        if before is not None:
+            before.member = None
+        turn = self._turns[member] = _Turn(at, next(self._order), member)
+        heapq.heappush(self._heap, turn)
 
     def remove(self, member: K) -> None:
-        """Never due again (unless added again)."""
-        self._due.pop(member, None)
+        """Never due again (unless added again); nothing here refers to it any more."""
+        turn = self._turns.pop(member, None)
+        if turn is not None:
+            turn.member = None
 
     def next_at(self) -> float | None:
         """When the earliest member is due; None when none is waiting for its turn."""
         heap = self._heap
-        while heap and self._due.get(heap[0][2], -1.0) != heap[0][0]:
+        while heap and heap[0].member is None:
             heapq.heappop(heap)  # removed, or added again for another time: stale
-        return heap[0][0] if heap else None
+        return heap[0].at if heap else None
 
     def pop_due(self, now: float) -> list[K]:
         """The members due at ``now``, earliest first; each stays a member, waiting to be added
         again."""
         due: list[K] = []
         while (at := self.next_at()) is not None and at <= now:
-            _, _, member = heapq.heappop(self._heap)
-            self._due[member] = None
+            member = heapq.heappop(self._heap).member
+            assert member is not None
+            self._turns[member] = None
             due.append(member)
         return due
 

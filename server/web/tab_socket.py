@@ -23,6 +23,7 @@ import contextvars
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,9 @@ TAB_TAKEN = "tab_taken: a newer connection of this tab replaced this one"
 HELD_AT_MOST = 64
 #: What other nodes sent the page, waiting to be acted on (more: the channel counts as lost).
 INBOX_AT_MOST = 10_000
+#: A connection's end waits at most this long for its own tasks (cancelled) to end before it
+#: leaves the tab (its live entry, its channel): none of them may write either after that.
+TASKS_END_WITHIN_S = 5.0
 
 
 def now_ms() -> int:
@@ -141,7 +145,7 @@ class TabConnection(Receiver):
     mailbox: Listener | None = None  # the tab's broker channel: what other nodes send the page
     # What came on it, in order, until ``courier`` (running while some waits) acts on it; it waits
     # for the page's ``welcome`` (``mail_open``). ``lagging``: the channel was lost meanwhile.
-    inbox: list[bytes] | None = None
+    inbox: deque[bytes] | None = None
     courier: asyncio.Task[None] | None = None
     beating: asyncio.Task[Any] | None = None  # its heartbeat, while one runs
     mail_open: bool = False
@@ -565,7 +569,7 @@ class TabConnection(Receiver):
 
     def heard(self, payload: bytes) -> None:
         if self.inbox is None:
-            self.inbox = []
+            self.inbox = deque()
         if len(self.inbox) >= INBOX_AT_MOST:  # as a listener that fell behind: listen again
             self.lagging = True
         else:
@@ -585,7 +589,12 @@ class TabConnection(Receiver):
         self._fetch_mail()
 
     def _fetch_mail(self) -> None:
-        if self.mail_open and self.courier is None and (self.inbox or self.lagging):
+        if (
+            self.mail_open
+            and self.courier is None
+            and not self.ending  # being left: its end waits for no courier started after
+            and (self.inbox or self.lagging)
+        ):
             self.courier = self.spawn(self.read_mail)
 
     async def read_mail(self) -> None:
@@ -681,14 +690,20 @@ async def tab_socket(ws: WebSocket) -> None:
     finally:
         conn.ending = True
         state.beats.remove(conn)
-        for work in (conn.writer, conn.courier, conn.beating):
-            if work is not None:
-                work.cancel()
-        # Writes already queued still commit (the store drains them); the client
-        # resends anything it did not see acknowledged, and duplicates are dropped.
-        state.connections.discard(conn)
-        with contextlib.suppress(Exception):
-            await conn.leave()
+        works = [w for w in (conn.writer, conn.courier, conn.beating) if w is not None]
+        for work in works:
+            work.cancel()
+        try:
+            # They end before the tab is left: one whose await swallowed the cancel must not
+            # listen to the tab's channel or report it live after (``conn.ending`` stops it).
+            if works:
+                await asyncio.wait(works, timeout=TASKS_END_WITHIN_S)
+        finally:
+            # Writes already queued still commit (the store drains them); the client
+            # resends anything it did not see acknowledged, and duplicates are dropped.
+            state.connections.discard(conn)
+            with contextlib.suppress(Exception):
+                await conn.leave()
 
 
 async def _receive(conn: TabConnection) -> None:

@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -833,3 +834,204 @@ async def test_a_lost_pubsub_connection_tells_receivers_they_lagged(
 
         await eventually(handed)
         assert first.payloads == [] and second.payloads == []
+
+
+async def kill_pubsub(redis_url: str, broker: RedisBroker) -> None:
+    """Close the node's pub/sub connection from the Redis side (as a network cut does)."""
+    async with aioredis.Redis.from_url(redis_url) as admin:
+        ids = [
+            c["id"]
+            for c in await admin.client_list()
+            if c["name"] == f"tandem-broker-{broker.node_id}"
+        ]
+        assert len(ids) == 1
+        await admin.client_kill_filter(_id=ids[0])
+
+
+async def test_routes_that_vanish_while_the_nodes_run_are_written_again(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A FLUSHDB, or an eviction, takes a route away while its node still listens: the node's
+    renewal writes it again, and what is sent to the channel reaches it again."""
+    async with (
+        RedisBroker(redis_url, prefix=redis_prefix, route_renew_s=0.2) as a,
+        node(redis_url, redis_prefix) as b,
+    ):
+        heard = Heard()
+        await a.listen("tab:demo:flushed", heard)
+        assert await b.notify("tab:demo:flushed", b"before") == 1
+        async with aioredis.Redis.from_url(redis_url) as admin:
+            assert await admin.delete(f"{redis_prefix}route:tab:demo:flushed") == 1
+        assert await b.notify("tab:demo:flushed", b"lost") == 0
+
+        async def back() -> bool:
+            return await b.notify("tab:demo:flushed", b"again") == 1
+
+        await eventually(back)
+
+        async def handed() -> bool:
+            return heard.payloads[0] == b"before" and heard.payloads[-1] == b"again"
+
+        await eventually(handed)
+        assert b"lost" not in heard.payloads
+        assert heard.ends == []
+
+
+async def test_a_renewal_that_fails_or_hangs_stops_neither_renewals_nor_health_checks(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        RedisBroker(redis_url, prefix=redis_prefix, health_check_s=0.1, route_renew_s=0.1) as a,
+        node(redis_url, redis_prefix) as b,
+    ):
+        renew = a._renew_routes
+        turns: list[str] = []
+
+        async def failing_once(session: object) -> None:
+            if not turns:
+                turns.append("failed")
+                raise RuntimeError("a bug in a renewal")
+            turns.append("renewed")
+            await renew(session)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(a, "_renew_routes", failing_once)
+        await a.listen("tab:demo:renewed", Heard())
+        async with aioredis.Redis.from_url(redis_url) as admin:
+            await admin.delete(f"{redis_prefix}route:tab:demo:renewed")
+
+        async def back() -> bool:
+            return await b.notify("tab:demo:renewed", b"x") == 1
+
+        await eventually(back)
+        assert turns[0] == "failed"
+
+        # A renewal that never ends: the health checks go on (a silent connection is given up).
+        async def hanging(session: object) -> None:
+            await asyncio.sleep(3600)
+
+        monkeypatch.setattr(a, "_renew_routes", hanging)
+        await asyncio.sleep(0.3)  # a renewal is hanging now
+        subscription = await a.subscribe("sess:silent")
+        session = a._session
+        assert session is not None
+
+        async def swallowed(*args: object, **kwargs: object) -> None:
+            return None  # the PINGs go nowhere, as to a server that stopped answering
+
+        session.conn.send_command = swallowed  # type: ignore[method-assign]
+        with pytest.raises(SubscriptionLagged):
+            await read_to_the_end(subscription)
+        await subscription.close()
+
+
+async def test_a_channel_left_while_the_connection_was_lost_is_heard_by_nobody_after(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A node that lost its pub/sub connection leaves the routes of what it listened to on it: a
+    tab that then closes instead of listening again is not counted as listening once the node's
+    channel is subscribed again (for another tab)."""
+    async with node(redis_url, redis_prefix) as a, node(redis_url, redis_prefix) as b:
+        first = Heard()
+        s1 = await a.listen("tab:demo:s1", first)
+        assert await b.notify("tab:demo:s1", b"before") == 1
+        await kill_pubsub(redis_url, a)
+
+        async def lagged() -> bool:
+            return first.ends == [True]
+
+        await eventually(lagged)
+        await s1.close()  # the tab closes
+        s2 = await a.listen("tab:demo:s2", Heard())  # another tab: the node's channel is back
+        assert await b.notify("tab:demo:s1", b"nobody") == 0
+        assert await b.notify("tab:demo:s2", b"somebody") == 1
+        await s2.close()
+        assert await keys_under(redis_url, redis_prefix) == []
+
+
+async def test_a_closing_node_leaves_every_route_at_once(redis_url: str, redis_prefix: str) -> None:
+    async with node(redis_url, redis_prefix) as b:
+        a = node(redis_url, redis_prefix)
+        await a.start()
+        for i in range(5):
+            await a.listen(f"tab:demo:k{i}", Heard())
+        assert len(await keys_under(redis_url, redis_prefix)) == 5
+        await a.close()
+        assert await keys_under(redis_url, redis_prefix) == []
+        assert await b.notify("tab:demo:k0", b"gone") == 0
+
+
+async def test_a_listen_that_fails_raises_and_tells_its_receiver_nothing(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    async with node(redis_url, redis_prefix) as a, node(redis_url, redis_prefix) as b:
+        real = a._route_add
+
+        async def refused(*args: object, **kwargs: object) -> object:
+            raise RedisConnectionError("Redis went away")
+
+        monkeypatch.setattr(a, "_route_add", refused)
+        heard = Heard()
+        with pytest.raises(BrokerError):
+            await a.listen("tab:demo:refused", heard)
+        await asyncio.sleep(0.05)
+        assert heard.ends == []  # told by the exception only
+        # The next listen writes the route.
+        monkeypatch.setattr(a, "_route_add", real)
+        again = Heard()
+        await a.listen("tab:demo:refused", again)
+        assert await b.notify("tab:demo:refused", b"after") == 1
+
+        # A connection lost while a listen waits for its route: that listen raises, and its
+        # receiver is told nothing either.
+        written = asyncio.Event()
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            await written.wait()
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(a, "_route_add", slow)
+        waiting = Heard()
+        listening = asyncio.create_task(a.listen("tab:demo:slow", waiting))
+        await asyncio.sleep(0.05)
+        await kill_pubsub(redis_url, a)
+
+        async def lost() -> bool:
+            return again.ends == [True]
+
+        await eventually(lost)
+        written.set()
+        with pytest.raises(BrokerError):
+            await listening
+        assert waiting.ends == []
+        assert await b.notify("tab:demo:slow", b"nobody") == 0
+
+
+class Faulty(Receiver):
+    """A receiver with a bug: whatever it is handed, it raises."""
+
+    def heard(self, payload: bytes) -> None:
+        raise RuntimeError("a bug in heard")
+
+    def ended(self, lagged: bool) -> None:
+        raise RuntimeError("a bug in ended")
+
+
+async def test_a_receiver_that_raises_harms_neither_the_sender_nor_the_other_listeners(
+    broker: Broker,
+) -> None:
+    faulty, kept = Faulty(), Heard()
+    await broker.listen("tab:demo:bug", faulty)
+    await broker.listen("tab:demo:bug", kept)
+    await broker.listen("tab:demo:bug-also", Faulty())
+    assert await broker.notify("tab:demo:bug", b"one") >= 1
+    assert await broker.notify("tab:demo:bug", b"two") >= 1
+
+    async def handed() -> bool:
+        return kept.payloads == [b"one", b"two"]
+
+    await eventually(handed)
+    assert kept.ends == []  # nothing was lost on the way
+    await broker.close()
+    assert kept.ends == [False]

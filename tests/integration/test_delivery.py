@@ -10,26 +10,33 @@ to cut short there), skipped when Redis is unreachable except under ``CI=true``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from server.broker import Listener, Receiver
+from server.broker.redis import RedisBroker
+from server.protocol import encode
 from server.protocol.messages import ChatLine, Hello, TokenIdentity, Welcome
 from server.protocol.rules import Phase
-from server.protocol.tabmail import channel_of
+from server.protocol.tabmail import Send, channel_of, encode_mail
 from server.settings import Settings
 from server.web import delivery
+from server.web.tab_socket import TabConnection
 from tests.integration.live_server import (
     ADMIN_TOKEN,
     LiveServer,
+    TabClient,
     content_dir,
     demo_token,
     live_server,
     tab_client,
 )
-from tests.integration.test_broker import eventually, new_prefix, purge, with_prefix
+from tests.integration.test_broker import eventually, kill_pubsub, new_prefix, purge, with_prefix
 
 pytestmark = pytest.mark.anyio
 #: Generous: a busy two-CPU machine.
@@ -123,3 +130,141 @@ async def test_a_hello_cut_short_while_the_tab_starts_listening_leaves_no_listen
         return not any(heard)
 
     await eventually(nobody_listens, within=WITHIN)
+
+
+async def welcomed_tab(server: LiveServer, tab: TabClient, tab_id: str, user: str) -> TabConnection:
+    """Say hello as ``user`` on ``tab``; the tab's connection on the server, once reported live."""
+    identity = TokenIdentity(user=user, token=demo_token(user))
+    await tab.send(Hello(v=1, site="demo", tab=tab_id, identity=identity))
+    assert isinstance(await tab.recv(within=WITHIN), Welcome)
+    conn: TabConnection = server.state.tabs[("demo", tab_id)]
+
+    async def live() -> bool:
+        return conn.live_user == user and conn.mailbox is not None
+
+    await eventually(live, within=WITHIN)
+    return conn
+
+
+def chat(text: str, user: str) -> bytes:
+    line = ChatLine(session="s-mail", sender="agent", name="Ada", text=text, at=1)
+    return encode_mail(Send(frame=encode(line), user=user))
+
+
+async def test_a_lost_channel_is_listened_to_again_before_the_old_listener_closes(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never a moment with nobody listening to the tab's channel (what is sent then — an
+    erasure's close — would reach nobody): the new listener first, then the old one closes."""
+    state = server.state
+    async with tab_client(server) as tab:
+        conn = await welcomed_tab(server, tab, "tab-again", "u-again")
+        old = conn.mailbox
+        assert old is not None
+        steps: list[str] = []
+        listen, close = state.broker.listen, type(old).close
+
+        async def listening(channel: str, receiver: Receiver | None = None) -> Listener:
+            steps.append("listen")
+            return await listen(channel, receiver)
+
+        async def closing(self: Listener) -> None:
+            if self is old:
+                steps.append("close")
+            await close(self)
+
+        monkeypatch.setattr(state.broker, "listen", listening)
+        monkeypatch.setattr(type(old), "close", closing)
+        conn.ended(lagged=True)  # what the broker does when the channel is lost
+
+        async def again() -> bool:
+            return conn.courier is None and steps == ["listen", "close"]
+
+        await eventually(again, within=WITHIN)
+        assert conn.mailbox is not old and not conn.lagging
+        # One listener, the new one: the page hears what is sent once.
+        assert (
+            await state.broker.notify(channel_of("demo", "tab-again"), chat("hi", "u-again")) == 1
+        )
+        assert (await tab.recv_until(ChatLine, within=WITHIN)).text == "hi"
+
+
+async def test_a_failed_try_to_listen_again_is_not_taken_for_a_channel_lost_again(
+    on_redis: LiveServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listen that fails raises (the tab tries again); it does not also tell the tab that its
+    channel was lost, which would make the tab drop the listener it got on the next try."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    state = on_redis.state
+    broker = state.broker
+    assert isinstance(broker, RedisBroker)
+    async with tab_client(on_redis) as tab:
+        conn = await welcomed_tab(on_redis, tab, "tab-retry", "u-retry")
+        listens: list[str] = []
+        listen, route_add = broker.listen, broker._route_add
+
+        channel = channel_of("demo", "tab-retry")
+        failed: list[str] = []
+
+        async def counting(to: str, receiver: Receiver | None = None) -> Listener:
+            if to == channel:
+                listens.append(to)
+            return await listen(to, receiver)
+
+        async def failing_once(*args: Any, **kwargs: Any) -> Any:
+            if not failed and kwargs["keys"][0].endswith(channel):
+                failed.append(channel)
+                raise RedisConnectionError("Redis went away for a moment")
+            return await route_add(*args, **kwargs)
+
+        monkeypatch.setattr(broker, "listen", counting)
+        monkeypatch.setattr(broker, "_route_add", failing_once)
+        await kill_pubsub(redis_url, broker)
+
+        async def back() -> bool:
+            return len(listens) >= 2 and conn.courier is None
+
+        await eventually(back, within=WITHIN)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert failed and len(listens) == 2 and not conn.lagging and conn.courier is None
+        assert await broker.notify(channel, chat("back", "u-retry")) == 1
+        assert (await tab.recv_until(ChatLine, within=WITHIN)).text == "back"
+
+
+async def test_a_tab_left_while_listening_again_leaves_no_listener_nor_live_entry(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page goes away while its tab listens to its channel again, and the listen swallows the
+    cancel its connection's end sent (``asyncio.wait_for`` may, on Python 3.11): the end waits
+    for it, and it neither keeps listening nor reports the tab live once the tab was left."""
+    state = server.state
+    listen = state.broker.listen
+    entered, returned = asyncio.Event(), asyncio.Event()
+
+    async def swallowing(channel: str, receiver: Receiver | None = None) -> Listener:
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed
+            await asyncio.sleep(0.5)
+        try:
+            return await listen(channel, receiver)
+        finally:
+            returned.set()
+
+    async with tab_client(server) as tab:
+        conn = await welcomed_tab(server, tab, "tab-left", "u-left")
+        monkeypatch.setattr(state.broker, "listen", swallowing)
+        conn.ended(lagged=True)
+        await asyncio.wait_for(entered.wait(), WITHIN)
+    await asyncio.wait_for(returned.wait(), WITHIN)
+
+    async def left() -> bool:
+        courier = conn.courier
+        return conn not in state.connections and (courier is None or courier.done())
+
+    await eventually(left, within=WITHIN)
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+    assert await state.broker.notify(channel_of("demo", "tab-left"), chat("late", "u-left")) == 0
+    assert [t.tab for t in await state.live.tabs("demo", "u-left")] == []

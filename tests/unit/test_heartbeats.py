@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
 
@@ -35,6 +37,27 @@ def test_a_removed_or_moved_member_is_not_due_at_its_old_time() -> None:
     assert schedule.pop_due(4.0) == []
     assert schedule.pop_due(5.0) == ["moved"]
     schedule.remove("never-added")  # nothing to do
+
+
+def test_a_removed_member_is_not_kept_until_its_time_comes() -> None:
+    """A closed connection is not held by the schedule for up to a beat interval after it left."""
+
+    class Member:
+        pass
+
+    schedule: Schedule[Member] = Schedule()
+    gone, moved, staying = Member(), Member(), Member()
+    schedule.add(gone, 100.0)
+    schedule.add(moved, 100.0)
+    schedule.add(staying, 200.0)
+    schedule.remove(gone)
+    schedule.add(moved, 300.0)
+    schedule.remove(moved)
+    refs = [weakref.ref(gone), weakref.ref(moved)]
+    del gone, moved
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
+    assert schedule.next_at() == 200.0 and schedule.pop_due(250.0) == [staying]
 
 
 class Tab:
