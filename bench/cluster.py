@@ -241,6 +241,10 @@ class Tab:
 
     async def _watch(self) -> None:
         """The agent's live socket: deliveries tallied, new snapshots noted."""
+        with contextlib.suppress(ConnectionClosed):
+            await self._watching()
+
+    async def _watching(self) -> None:
         async for frame in self.agent:
             if self.tally is not None:
                 self.tally.received(frame, time.perf_counter())

@@ -352,6 +352,7 @@ class Console:
             f"{self.server.ws_url}/console/demo/sessions/{session}/live",
             origin=Origin(self.server.url),
             additional_headers={"Cookie": cookie}, compression=None, max_size=None,
+            open_timeout=60,
         )  # fmt: skip
 
     async def close(self) -> None:
