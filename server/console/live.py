@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -34,8 +35,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from server import logs
 from server.broker import StreamMessage, Subscription, SubscriptionLagged
 from server.cobrowse import control
-from server.cobrowse.nodes import NodeChanges, NodeFacts
+from server.cobrowse.nodes import NodeFacts
 from server.cobrowse.relay import begins_with_snapshot, coalesce
+from server.cobrowse.stream import Decoded, Shown
 from server.console.signin import signed_in, state_of
 from server.knowledge.site import Site
 from server.protocol.agent import (
@@ -94,15 +96,14 @@ async def live_socket(ws: WebSocket) -> None:
     ):
         await ws.close(code=1008)  # before accepting: the handshake is refused (403)
         return
-    assignment = next(
-        (a for a in await state.store.open_assignments(site_key) if a.session == session), None
-    )
+    assignment = await state.store.open_assignment(site_key, session)
     if assignment is None or assignment.state != "accepted":
         await ws.close(code=1008)
         return
     await ws.accept()
     logs.bind(site=site_key, session=session)
-    watcher = Watcher(ws, state, site, session, account, assignment.user_id)
+    shown = shown_of(state, site_key, session)
+    watcher = Watcher(ws, state, site, session, account, assignment.user_id, shown)
     state.watchers.add(watcher)
     try:
         await watcher.run()
@@ -111,6 +112,14 @@ async def live_socket(ws: WebSocket) -> None:
     finally:
         state.watchers.discard(watcher)
         await watcher.leave()
+
+
+def shown_of(state: AppState, site: str, session: str) -> Shown:
+    """What the views of this session open on this node decoded of its stream (shared: each
+    message is decoded once here, however many agents watch)."""
+    stream = cobrowse.stream_of(site, session)
+    shared: Shown | None = next((w.shown for w in state.watchers if w.stream == stream), None)
+    return shared if shared is not None else Shown()
 
 
 class Watcher:
@@ -124,11 +133,13 @@ class Watcher:
         session: str,
         account: AccountRecord,
         user: str,
+        shown: Shown | None = None,
     ) -> None:
         self.ws, self.state, self.site, self.session = ws, state, site, session
         self.account, self.user = account, user
         self.conn_id = secrets.token_urlsafe(9)
         self.stream = cobrowse.stream_of(site.key, session)
+        self.shown = shown if shown is not None else Shown()
         self.sent: tuple[int, int] = (0, 0)  # the last mirror message delivered
         self.pending: list[StreamMessage] = []
         self.wake = asyncio.Event()
@@ -232,11 +243,7 @@ class Watcher:
     async def still_allowed(self) -> bool:
         """The agent is still signed in and the session still taken; else the view closes."""
         account = await self.state.store.get_account(self.site.key, self.account.email)
-        assignment = next(
-            (a for a in await self.state.store.open_assignments(self.site.key)
-             if a.session == self.session),
-            None,
-        )  # fmt: skip
+        assignment = await self.state.store.open_assignment(self.site.key, self.session)
         if (
             account is not None
             and account.session_version == self.account.session_version
@@ -270,10 +277,10 @@ class Watcher:
             tail = await broker.history(self.stream, epoch=current, after_offset=snapshot.offset)
             if tail is not None:
                 self.learn(snapshot)
-                events = _events(snapshot.payload)
+                events = list(self.decoded(snapshot).events)
                 for message in tail:
                     self.learn(message)
-                    events.extend(_events(message.payload))
+                    events.extend(self.decoded(message).events)
                 last = tail[-1].offset if tail else snapshot.offset
                 self.sent = (current, last)
                 await self.send(Replay(epoch=current, offset=last, events=events))
@@ -286,10 +293,14 @@ class Watcher:
         if view is not None and view.state == "granted":
             await cobrowse.ask_for_snapshot(self.state, self.site, self.session)
 
+    def decoded(self, message: StreamMessage) -> Decoded:
+        return self.shown.decoded(message.epoch, message.offset, message.payload)
+
     def learn(self, message: StreamMessage) -> None:
         """What one stream message says of the page's nodes, taken in stream order; after a
         gap nothing is known until the next snapshot."""
-        page, changes = _nodes(message.payload)
+        decoded = self.decoded(message)
+        page, changes = decoded.page, decoded.changes
         follows = (message.epoch, message.offset - 1) == self.facts_at
         if changes is None or not (follows or changes.reset):
             self.facts, self.facts_at = NodeFacts(), (0, 0)
@@ -318,15 +329,22 @@ class Watcher:
         return self.facts_at == (epoch, offset)
 
     async def send_events(self, messages: list[StreamMessage]) -> None:
-        events: list[dict[str, Any]] = []
+        """Show the next messages (in order, each after the last shown), in one frame; every view
+        of the session on this node shown the same run is sent the same frame, encoded once."""
         for message in messages:
             self.learn(message)
-            events.extend(_events(message.payload))
             self.sent = (message.epoch, message.offset)
-        if events:
-            await self.send(
-                Events(epoch=self.sent[0], offset=self.sent[1], events=coalesce(events))
-            )
+        runs = [self.decoded(m).events for m in messages]
+        if not any(runs):
+            return
+
+        first, last = messages[0], messages[-1]
+
+        def build() -> bytes:
+            events = coalesce([event for run in runs for event in run])
+            return encode_agent(Events(epoch=last.epoch, offset=last.offset, events=events))
+
+        await self.send(self.shown.frame(*_place(last), f"events after {first.offset - 1}", build))
 
     async def read_mirror(self) -> None:
         while True:
@@ -363,13 +381,13 @@ class Watcher:
                     continue
                 await self.send_events(run)
                 run = []
-                events = _events(message.payload)
+                events = list(self.decoded(message).events)
                 if message.offset == 1 and begins_with_snapshot(events):
                     self.learn(message)
                     self.sent = (message.epoch, message.offset)
-                    await self.send(
-                        Replay(epoch=message.epoch, offset=message.offset, events=events)
-                    )
+                    replay = Replay(epoch=message.epoch, offset=message.offset, events=events)
+                    build = functools.partial(encode_agent, replay)
+                    await self.send(self.shown.frame(*_place(message), "replay", build))
                 else:  # a gap: fill it from history (this batch's rest is in there too)
                     await self.catch_up(*self.sent)
                     break
@@ -508,16 +526,5 @@ def _ended(payload: bytes) -> bool:
     return isinstance(body, dict) and body.get("kind") == "status" and body.get("ended") is True
 
 
-def _events(payload: bytes) -> list[dict[str, Any]]:
-    body = msgspec.msgpack.decode(payload)
-    events = body.get("events") if isinstance(body, dict) else None
-    return list(events) if isinstance(events, list) else []
-
-
-def _nodes(payload: bytes) -> tuple[int, NodeChanges | None]:
-    """The recorder run a stream message is of, and what it says of the page's nodes."""
-    body = msgspec.msgpack.decode(payload)
-    if not isinstance(body, dict):
-        return 0, None
-    page = body.get("page")
-    return (page if isinstance(page, int) else 0), NodeChanges.from_wire(body.get("nodes"))
+def _place(message: StreamMessage) -> tuple[int, int, bytes]:
+    return message.epoch, message.offset, message.payload

@@ -106,10 +106,7 @@ async def session_page(request: Request) -> Response:
     user, items = trail
     pseudonym = await state_of(request).store.visitor_pseudonym(site, user)
     await audit(request, site, account.email, "session.viewed", session, visitor=pseudonym)
-    assignment = next(
-        (a for a in await state_of(request).store.open_assignments(site) if a.session == session),
-        None,
-    )
+    assignment = await state_of(request).store.open_assignment(site, session)
     mine = (
         assignment is not None
         and assignment.state == "accepted"

@@ -483,6 +483,10 @@ class Store(abc.ABC):
         """The site's assignments not closed, oldest first."""
 
     @abc.abstractmethod
+    async def open_assignment(self, site: str, session: str) -> Assignment | None:
+        """The session's assignment unless it is closed (or there is none)."""
+
+    @abc.abstractmethod
     async def update_assignment(self, assignment: Assignment, *, revision: int) -> bool:
         """Write ``assignment`` only if it is still at ``revision`` (another node may have moved it)."""
 

@@ -20,6 +20,8 @@ import msgspec
 
 from server.knowledge.site import Site
 from server.store.base import AccountRecord, Assignment
+from server.support.history import Reason
+from server.support.referral import Channel
 from server.support.routing import (
     Agent,
     AgentOffer,
@@ -106,7 +108,20 @@ async def refer(
         )
     )
     decisions = await dispatch(state, site, now_ms=now_ms, referring=session)
-    return decisions.get(session) or Decision(Outcome.QUEUED, (), None)
+    decided = decisions.get(session)
+    if decided is not None:
+        return decided
+    # Another dispatch (a referral at the same moment, or another node's) routed it first.
+    return routed_before(await state.store.open_assignment(site.key, session))
+
+
+def routed_before(found: Assignment | None) -> Decision:
+    """A referred session's decision when another dispatch routed it before its own: offered to
+    (or taken by) an agent is assigned to that agent, as a direct offer is; else it waits."""
+    if found is not None and found.state in ("offered", "accepted") and found.agent:
+        reason = Reason("routed_by_another_dispatch", {"agent": found.agent})
+        return Decision(Outcome.ASSIGNED, (reason,), Channel.LIVE_AGENT, agent=found.agent)
+    return Decision(Outcome.QUEUED, (), None)
 
 
 async def dispatch(
@@ -219,9 +234,7 @@ def _request(assignment: Assignment) -> Request:
 
 async def accept(state: AppState, site: Site, session: str, agent: str, *, now_ms: int) -> bool:
     """The agent accepts the session offered to them (in time); whether it is theirs now."""
-    found = next(
-        (a for a in await state.store.open_assignments(site.key) if a.session == session), None
-    )
+    found = await state.store.open_assignment(site.key, session)
     if found is None or found.state != "offered" or found.agent != agent:
         return False
     if expired(AgentOffer(found.session, found.agent, found.offered_ms), now_ms, RULES):
@@ -251,9 +264,7 @@ async def close(
     from server.protocol.messages import HelpAnswer
     from server.support.help import SUPPORT_SESSION
 
-    found = next(
-        (a for a in await state.store.open_assignments(site.key) if a.session == session), None
-    )
+    found = await state.store.open_assignment(site.key, session)
     if (
         found is None
         or found.state != "accepted"
@@ -309,9 +320,7 @@ async def push_walkthrough(
     from server.web import delivery, runs
     from server.web.help import where_is
 
-    found = next(
-        (a for a in await state.store.open_assignments(site.key) if a.session == session), None
-    )
+    found = await state.store.open_assignment(site.key, session)
     if found is None or found.state != "accepted" or found.agent != agent.email:
         return None
     place = await where_is(state, site.key, found.user_id, None)

@@ -30,9 +30,7 @@ MAX_TEXT = 2000
 
 async def open_chat(state: AppState, site: str, session: str) -> Assignment | None:
     """The session's assignment when an agent has taken it (the chat is open), else None."""
-    found = next(
-        (a for a in await state.store.open_assignments(site) if a.session == session), None
-    )
+    found = await state.store.open_assignment(site, session)
     return found if found is not None and found.state == "accepted" else None
 
 

@@ -4,7 +4,10 @@ visitor waits in the queue; an offer left too long goes to another agent."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import httpx2
@@ -197,3 +200,77 @@ async def test_a_visitor_waiting_for_hours_is_no_longer_offered(server: LiveServ
     assert await server.state.store.open_assignments("demo") == []
     audit = [(e.actor, e.action, e.target) for e in await server.state.store.read_audit("demo")]
     assert ("system", "assignment.expired", answer.session) in audit
+
+
+async def agents_online(server: LiveServer, *emails: str) -> int:
+    """The agents, online in the console now; the time it is."""
+    import time
+
+    now_ms = int(time.time() * 1000)
+    for email in emails:
+        await agent(server, email)
+        await server.state.store.set_presence("demo", email, "online", now_ms=now_ms)
+    return now_ms
+
+
+@contextlib.asynccontextmanager
+async def dispatch_held(server: LiveServer, referrals: int) -> AsyncIterator[None]:
+    """Nothing is routed until ``referrals`` sessions wait in the store: the first referral's
+    dispatch then routes them all, before the others' run."""
+    from tests.integration.test_broker import eventually
+
+    async def all_waiting() -> bool:
+        return len(await server.state.store.open_assignments("demo")) == referrals
+
+    async with server.state.dispatching.setdefault("demo", asyncio.Lock()):
+        yield
+        await eventually(all_waiting, within=10)
+
+
+async def test_referrals_at_the_same_moment_are_each_told_the_agent_they_were_offered(
+    server: LiveServer,
+) -> None:
+    from server.support.routing import Outcome
+    from server.web import agents as routing
+
+    now_ms = await agents_online(server, "ada@acme.test", "bob@acme.test")
+    site = server.state.sites["demo"]
+    async with dispatch_held(server, 2):
+        referring = [
+            asyncio.create_task(
+                routing.refer(server.state, site, user, session, None, now_ms=now_ms)
+            )
+            for user, session in (("u-grace", "sess-grace"), ("u-alan", "sess-alan"))
+        ]
+    grace, alan = await asyncio.gather(*referring)
+    offered = {
+        a.session: (a.state, a.agent) for a in await server.state.store.open_assignments("demo")
+    }
+    assert sorted(offered.values()) == [("offered", "ada@acme.test"), ("offered", "bob@acme.test")]
+    assert (grace.outcome, grace.agent) == (Outcome.ASSIGNED, offered["sess-grace"][1])
+    assert (alan.outcome, alan.agent) == (Outcome.ASSIGNED, offered["sess-alan"][1])
+    assert [routing.channel_of(d) for d in (grace, alan)] == ["live_agent", "live_agent"]
+    assert routing.waiting(alan) == {}
+
+
+async def test_visitors_asking_for_a_person_at_the_same_moment_both_hear_a_person_is_coming(
+    server: LiveServer,
+) -> None:
+    await agents_online(server, "ada@acme.test", "bob@acme.test")
+    async with tab_client(server) as first, tab_client(server) as second:
+        for tab, user in ((first, "u-grace"), (second, "u-alan")):
+            identity = TokenIdentity(user=user, token=demo_token(user))
+            await tab.send(Hello(v=1, site="demo", tab=f"tab-route-{user}", identity=identity))
+            await tab.recv_until(Welcome)
+        async with dispatch_held(server, 2):
+            for tab in (first, second):
+                await tab.send(Help(req=1, question="please, a person", person=True))
+        answers = [await tab.recv_until(HelpAnswer) for tab in (first, second)]
+    assert [(a.channel, a.queue) for a in answers] == [("live_agent", {}), ("live_agent", {})]
+    offered = {a.session: a.state for a in await server.state.store.open_assignments("demo")}
+    assert offered == {answers[0].session: "offered", answers[1].session: "offered"}
+    for user in ("u-grace", "u-alan"):  # the referral kept in their history says so too
+        profile = await server.state.store.get_profile("demo", user)
+        assert profile is not None
+        referred = [i for i in profile.items if "referral" in i.payload]
+        assert referred[-1].payload["referral"]["channel"] == "live_agent"

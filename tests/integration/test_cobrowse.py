@@ -4,8 +4,10 @@ control asked, granted, used and revoked, the agents' socket refused to stranger
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx2
@@ -420,6 +422,121 @@ async def test_the_agents_view_closes_with_the_session_and_when_the_agent_signs_
     # Nothing of the page stays in the broker.
     assert await server.state.broker.snapshot(f"cb:demo:{session}") is None
     assert await server.state.broker.position(f"cb:demo:{session}") == (0, 0)
+
+
+async def test_the_agents_view_reads_only_its_own_sessions_assignment(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its checks (at the handshake, before each request, every 10 s) read the session's own
+    assignment, not every open one of the site: a site's idle views must not cost its square."""
+    await agent(server, "ada@acme.test")
+    async with client(server) as http, tab_client(server) as tab:
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        session = await referred_and_taken(server, http, tab)
+        store = server.state.store
+        listed: list[str] = []
+        every = store.open_assignments
+
+        async def counted(site: str) -> list[Any]:
+            listed.append(site)
+            return await every(site)
+
+        monkeypatch.setattr(store, "open_assignments", counted)
+        async with live_view(server, http, session) as ada:
+            await ada.send(Join())
+            await ada.recv_until(Status)
+            await ada.send(ControlRequest(want=True))  # checked before it is done
+            assert (await ada.recv_until(Refused)).code == "not_sharing"
+            watcher = next(iter(server.state.watchers))
+            assert await watcher.still_allowed()  # the heartbeat's check
+            found = await store.open_assignment("demo", session)
+            assert found is not None and found.state == "accepted"
+            closed = replace(found, state="closed", closed_ms=found.accepted_ms + 1)
+            assert await store.update_assignment(closed, revision=found.revision)
+            assert not await watcher.still_allowed()  # the session closed: the view closes
+        assert listed == []
+
+
+async def test_every_agent_of_a_session_gets_the_same_events_in_order_decoded_once(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three agents watch one session on this node: each is shown the same events, in the
+    stream's order; each stream message is decoded once for all of them, and the frame they are
+    all sent is encoded once; what each may do is still checked for each (a private field, or
+    one made private, stays refused)."""
+    from server.cobrowse import stream
+    from server.protocol.agent import encode_agent
+
+    decoded: list[bytes] = []
+    encoded: list[str] = []
+    decode = stream.decode
+
+    def decoding(payload: bytes) -> stream.Decoded:
+        decoded.append(payload)
+        return decode(payload)
+
+    def encoding(message: AgentServerMessage) -> bytes:
+        encoded.append(type(message).__name__)
+        return encode_agent(message)
+
+    monkeypatch.setattr(stream, "decode", decoding)
+    monkeypatch.setattr("server.console.live.encode_agent", encoding)
+    await agent(server, "ada@acme.test")
+    await add(server, "demo", "bob@acme.test", "admin")
+    await add(server, "demo", "cy@acme.test", "admin")
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(client(server))
+        tab = await stack.enter_async_context(tab_client(server))
+        await sign_in(http, "demo", "ada@acme.test")
+        await go_online(http)
+        session = await referred_and_taken(server, http, tab)
+        views = []
+        for email in ("ada@acme.test", "bob@acme.test", "cy@acme.test"):
+            signed = http
+            if email != "ada@acme.test":
+                signed = await stack.enter_async_context(client(server))
+                await sign_in(signed, "demo", email)
+            view = await stack.enter_async_context(live_view(server, signed, session))
+            await view.send(Join())
+            await view.recv_until(Status)
+            views.append(view)
+        await tab.send(Consent(session=session, what="view", granted=True))
+        await tab.send(Mirror(session=session, page=1, full=True, events=page_snapshot()))
+        replay = (await asyncio.gather(*(view.recv_until(Replay) for view in views)))[0]
+        # One batch at a time (each agent keeps up: one frame per batch), then a burst.
+        batches = [[input_event(10, f"typed {i}", 2000 + i)] for i in range(4)]
+        shown: list[list[Events]] = [[] for _ in views]
+        for events in batches:
+            await tab.send(Mirror(session=session, page=1, events=events))
+            for got, view in zip(shown, views, strict=True):
+                got.append(await view.recv_until(Events))
+        assert encoded.count("Events") == len(batches)  # once for all three agents
+        assert encoded.count("Replay") == 1
+        burst = [[input_event(10, f"burst {i}", 3000 + i)] for i in range(5)]
+        burst.append([made_private(7, 3100)])
+        for events in burst:
+            await tab.send(Mirror(session=session, page=1, events=events))
+        last = replay.offset + len(batches) + len(burst)
+        for got, view in zip(shown, views, strict=True):
+            while got[-1].offset < last:
+                got.append(await view.recv_until(Events))
+        # The same events, in the stream's order, for each agent (however a burst was framed).
+        seen = [[e for frame in got for e in frame.events] for got in shown]
+        assert seen[0] == seen[1] == seen[2]
+        assert [e["data"].get("text") for e in seen[0][:-1]] == ["********"] * 9
+        assert [(f.epoch, f.offset) for f in shown[0][: len(batches)]] == [
+            (replay.epoch, replay.offset + 1 + i) for i in range(len(batches))
+        ]
+        # Each message was decoded once on this node, however many agents it reached.
+        assert len(decoded) == 1 + len(batches) + len(burst)
+        # What each agent does is still checked: never a private field, nor one made so.
+        for view, node in zip(views, (9, 7, 9), strict=True):
+            await view.send(Act(id=node, action="highlight", node=node, epoch=replay.epoch))
+            refused = await view.recv_until(Refused)
+            assert (refused.id, refused.code) == (node, "private")
+        remotes = [m for m in await drain(tab) if isinstance(m, Remote)]
+        assert remotes == []
 
 
 def made_private(node: int, at: int = 2100) -> MirrorEvent:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from server.store import RecordsRefused, Store, StoreError, open_store
-from server.store.base import EventRecord, migrations_for
+from server.store.base import Assignment, EventRecord, migrations_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.store]
 
@@ -206,6 +208,26 @@ async def test_the_audit_log_is_append_only(store: Store) -> None:
         with pytest.raises(Exception, match="append-only"):
             await _raw(store, statement)
     assert len(await store.read_audit("demo")) == 2
+
+
+async def test_one_sessions_open_assignment_is_read_alone(store: Store) -> None:
+    queued = Assignment("demo", "sess-1", "u-ada", "queued", 10, needs=("billing",))
+    assert await store.add_assignment(queued)
+    assert await store.add_assignment(Assignment("demo", "sess-2", "u-bob", "queued", 20))
+    assert await store.add_assignment(Assignment("shop", "sess-1", "u-cy", "queued", 5))
+    assert await store.open_assignment("demo", "sess-1") == queued
+    assert await store.open_assignment("demo", "nope") is None
+    listed = {a.session: a for a in await store.open_assignments("demo")}
+    assert await store.open_assignment("demo", "sess-2") == listed["sess-2"]
+    offered = replace(queued, state="offered", agent="ada@acme.test", offered_ms=30)
+    assert await store.update_assignment(offered, revision=0)
+    assert await store.open_assignment("demo", "sess-1") == replace(offered, revision=1)
+    closed = replace(offered, state="closed", closed_ms=40)
+    assert await store.update_assignment(closed, revision=1)
+    assert await store.open_assignment("demo", "sess-1") is None  # closed: as open_assignments
+    assert [a.session for a in await store.open_assignments("demo")] == ["sess-2"]
+    assert (found := await store.open_assignment("shop", "sess-1")) is not None
+    assert found.user_id == "u-cy"
 
 
 async def _raw(store: Store, statement: str) -> None:

@@ -119,6 +119,14 @@ class PostgresAccounts(PostgresConnection):
         )
         return [_assignment(r) for r in rows]
 
+    async def open_assignment(self, site: str, session: str) -> Assignment | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_ASSIGNMENT} FROM assignments WHERE site = $1 AND session = $2"
+            " AND state <> 'closed'",
+            site, session,
+        )  # fmt: skip
+        return _assignment(row) if row is not None else None
+
     async def update_assignment(self, assignment: Assignment, *, revision: int) -> bool:
         a = assignment
         changed = await self.pool.fetchval(

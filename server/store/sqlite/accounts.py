@@ -122,6 +122,15 @@ class SqliteAccounts(SqliteConnection):
         ) as cur:
             return [_assignment(r) for r in await cur.fetchall()]
 
+    async def open_assignment(self, site: str, session: str) -> Assignment | None:
+        async with self.reader.execute(
+            f"SELECT {_ASSIGNMENT} FROM assignments WHERE site = ? AND session = ?"
+            " AND state <> 'closed'",
+            (site, session),
+        ) as cur:
+            row = await cur.fetchone()
+        return _assignment(row) if row is not None else None
+
     async def update_assignment(self, assignment: Assignment, *, revision: int) -> bool:
         a = assignment
         return await self._update(
