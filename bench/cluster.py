@@ -490,7 +490,7 @@ async def _lost(store_url: str, tabs: list[Tab]) -> tuple[int, int]:
 async def measure(held: int, local: int, rounds: int, seconds: float) -> list[Result]:
     cpu = time.process_time()
     async with backends() as (store_url, broker_url):
-        await relay.add_accounts_to(store_url, held + local)
+        await relay.add_accounts_to(store_url, held + 4 * (local // 2))
         with node("node-a", store_url, broker_url) as a, node("node-b", store_url, broker_url) as b:
             ada = relay.Console(b)  # the agent, on B (and, for some sessions, on A)
             ada_on_a = relay.Console(a)
@@ -507,23 +507,28 @@ async def measure(held: int, local: int, rounds: int, seconds: float) -> list[Re
             clock = Clock()
             tabs: list[Tab] = []
             try:
-                began = time.perf_counter()
                 half = local // 2
                 numbers = iter(range(held + 4 * half))
-                groups = {}  # (visitor's node, agent's node): sessions
-                for key, visitor, agent, count in (
-                    ("AB", a, ada, held), ("BA", b, ada_on_a, half), ("AA", a, ada_on_a, half),
-                    ("BB", b, ada, half),
-                ):  # fmt: skip
+                groups: dict[str, list[Tab]] = {}  # visitor's node + agent's node: sessions
+
+                async def add(key: str, visitor: Served, agent: relay.Console, count: int) -> None:
                     made = await sessions(
                         visitor, agent, [next(numbers) for _ in range(count)], clock
                     )
-                    groups[key] = made
-                    tabs += made
-                setup_s = time.perf_counter() - began
-                cross = groups["AB"][:half] + groups["BA"]
+                    groups[key] = groups.get(key, []) + made
+                    tabs.extend(made)
+
+                # Latency first, on a cluster holding only the sessions measured.
+                for key, visitor, agent in (
+                    ("AB", a, ada), ("BA", b, ada_on_a), ("AA", a, ada_on_a), ("BB", b, ada),
+                ):  # fmt: skip
+                    await add(key, visitor, agent, half)
+                cross = groups["AB"] + groups["BA"]
                 same = groups["AA"] + groups["BB"]
                 latency = await cross_node_latency(cross, same, rounds, seconds)
+                began = time.perf_counter()
+                await add("AB", a, ada, held - half)  # then A holds ``held`` sessions
+                setup_s = time.perf_counter() - began
                 recovered = await recovery(
                     a, b, groups["AB"], clock, store_url, settle_s=2 * LOCATION_EVERY_S
                 )

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from bench.harness import Result, quick, result_of, rounds_for
 from bench.memory import open_tandem_tab
@@ -55,23 +56,31 @@ class Asker:
     number: int  # this asker's visitors' tabs are numbered from here
     help_ms: list[float] = field(default_factory=list)
     launcher_ms: list[float] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # visitors whose socket dropped, and why
 
     async def run(self, until: float) -> None:
         """Visitors one after another, until ``until``."""
 
         while time.perf_counter() < until:
             self.number += 1
-            ws = await open_tandem_tab(self.server, self.number)
             try:
-                now = int(time.time() * 1000)
-                await ws.send(encode(Location(cseq=3, at=now, url=ASKING_AT, title="Invite a teammate")))  # fmt: skip
-                question = QUESTIONS[self.number % len(QUESTIONS)]
-                self.help_ms.append(await _ask(ws, HelpMessage(req=1, question=question), HelpAnswer))  # fmt: skip
-                await asyncio.sleep(PAUSE_S)
-                self.launcher_ms.append(await _ask(ws, Launcher(req=2), Offers))
-            finally:
-                await ws.close()
+                await self.visit()
+            except (ConnectionClosed, OSError) as exc:  # counted and said, not the end of the run
+                self.dropped.append(f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(PAUSE_S)
+
+    async def visit(self) -> None:
+        """One visitor: a tab on the invite page, help once, the launcher once."""
+        ws = await open_tandem_tab(self.server, self.number)
+        try:
+            now = int(time.time() * 1000)
+            await ws.send(encode(Location(cseq=3, at=now, url=ASKING_AT, title="Invite a teammate")))  # fmt: skip
+            question = QUESTIONS[self.number % len(QUESTIONS)]
+            self.help_ms.append(await _ask(ws, HelpMessage(req=1, question=question), HelpAnswer))  # fmt: skip
+            await asyncio.sleep(PAUSE_S)
+            self.launcher_ms.append(await _ask(ws, Launcher(req=2), Offers))
+        finally:
+            await ws.close()
 
 
 async def _ask(ws: ClientConnection, message: HelpMessage | Launcher, answer: type) -> float:
@@ -161,6 +170,9 @@ async def run(background: int = 1000, asking: int = 20) -> list[Result]:
         f"{background:,} tabs moving every {EVERY_S:.0f} s ({sent / (rounds * seconds):,.0f} "
         f"locations/s stored), {asking} visitors asking at a time; server CPU {busy:.0%}; {pinning}"
     )
+    dropped = [d for a in askers for d in a.dropped]
+    if dropped:  # said: a dropped visitor is not a sample
+        load += f"; {len(dropped)} visitors' sockets dropped (first: {dropped[0]})"
     return [
         result_of(
             "help → answer: decision p50", p50s, "launcher → offers p50", unit="ms",

@@ -92,7 +92,10 @@ class Heartbeats:
 
     def __init__(self) -> None:
         self._schedule: Schedule[Beating] = Schedule()
-        self._timer: asyncio.TimerHandle | None = None
+        # The armed timer and when it fires, kept here: uvloop's ``call_at`` for a time already
+        # past returns a plain Handle, which has no ``when()``.
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
         self._beating: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
@@ -114,13 +117,14 @@ class Heartbeats:
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         at = self._schedule.next_at()
         if self._timer is not None:
-            if at is not None and self._timer.when() <= at:
+            if at is not None and self._timer_at <= at:
                 return  # it fires in time (it sets itself again for whatever is still waiting)
             self._timer.cancel()
             self._timer = None
         if at is not None:
             # Its own context: the beats it starts belong to no request (each tab binds its own).
             self._timer = loop.call_at(at, self._fire, loop, context=contextvars.Context())
+            self._timer_at = at
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None

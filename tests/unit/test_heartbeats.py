@@ -89,3 +89,20 @@ async def test_one_timer_beats_every_tab_as_often_as_it_says_until_it_leaves() -
     assert fast.beats <= before + 1  # one running when it left may still end
     beats.remove(slow)
     assert len(beats) == 0
+
+
+def test_the_timer_works_on_uvloop_with_beats_already_due() -> None:
+    """uvicorn runs on uvloop, whose ``call_at`` for a time already past returns a plain Handle
+    (no ``when()``): adding a tab while such a timer is armed must not fail."""
+    import uvloop  # uvicorn[standard] brings it: the loop `tandem serve` runs on
+
+    async def main() -> tuple[int, int]:
+        beats = Heartbeats()
+        first, second = Tab(0.01, beats=3), Tab(0.01, beats=3)
+        beats.add(first, -1.0)  # due already: armed with a plain Handle on uvloop
+        beats.add(second, 0.0)
+        await asyncio.sleep(0.2)
+        return first.beats, second.beats
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(main()) == (3, 3)
