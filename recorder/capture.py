@@ -28,7 +28,8 @@ from typing import Any
 from playwright.async_api import BrowserContext, Frame, Page, ViewportSize, async_playwright
 
 from recorder.chromium import find_chromium
-from recorder.steps import Composer, to_yaml
+from recorder.steps import Composer
+from recorder.walkthrough_file import to_yaml
 from server.knowledge.sources import parse_yaml, validate
 from server.knowledge.walkthrough import WalkthroughFile
 

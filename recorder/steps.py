@@ -17,7 +17,8 @@ navigations. A ``Composer`` turns them into steps as they come:
 - the author's commands (the toolbar, or the ``Recorder`` API) write the last step's text,
   mark it destructive, add an expectation, forget a field's value, undo the last step.
 
-``walkthrough()`` gives the file's content; ``to_yaml`` writes it.
+``walkthrough()`` gives the file's content; ``recorder.walkthrough_file.to_yaml`` writes it.
+URL and text helpers are in ``recorder.addresses``.
 """
 
 from __future__ import annotations
@@ -25,23 +26,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-import yaml
 from pydantic import ValidationError
 
+from recorder.addresses import (
+    fill_value,
+    fixed_path,
+    markup,
+    path_pattern,
+    site_path,
+    slug,
+)
 from server.knowledge.location import redact_url
 from server.knowledge.markup import check_text
 from server.knowledge.walkthrough import Step
 
 #: The most steps a walkthrough has.
 MAX_STEPS = 100
-
-#: Characters with a meaning in URL patterns (URLPattern's pathname syntax).
-_PATTERN_SPECIAL = re.compile(r"([:*()+?{}\\])")
-#: Characters with a meaning in step text (the markdown subset).
-_MARKUP_SPECIAL = re.compile(r"([*`\[\]_<>!])")
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 _PRIVATE_TEXT = {
     "password": "Enter your password in **{label}**.",
@@ -52,72 +53,6 @@ _PRIVATE_TEXT = {
 
 class BadEvent(ValueError):
     """An event from the page that the recorder cannot use (it is skipped, and said)."""
-
-
-def markup(label: str) -> str:
-    """A label made safe for step text: no markup of its own, no HTML."""
-    return _MARKUP_SPECIAL.sub("", label).strip() or "this"
-
-
-def slug(text: str, limit: int = 40) -> str:
-    out = _NOT_SLUG.sub("-", text.lower()).strip("-")
-    return out[:limit].strip("-") or "step"
-
-
-def variable_segment(segment: str) -> bool:
-    """Whether a path segment is an id or a token rather than a name: digits (an invoice
-    number, a date), a hex hash or UUID, a long mixed-case token, a JWT. Such segments are
-    the author's own (their invoice, their reset link) and become ``*``."""
-    text = unquote(segment)
-    if re.search(r"\d{4,}", text) or re.fullmatch(r"[0-9a-fA-F-]{16,}", text):
-        return True
-    mixed = all(re.search(p, text) for p in (r"[A-Z]", r"[a-z]", r"\d"))
-    return (len(text) >= 20 and mixed) or (text.count(".") == 2 and len(text) > 30)
-
-
-def path_pattern(url: str) -> str:
-    """A URL as the pathname pattern a step advances to or expects: no query, no fragment,
-    ids and tokens in the path as ``*``."""
-    path = urlsplit(url).path or "/"
-    segments = [
-        "*" if variable_segment(s) else _PATTERN_SPECIAL.sub(r"\\\1", s) for s in path.split("/")
-    ]
-    return "/".join(segments)
-
-
-def clean_url(url: str, private_names: frozenset[str] = frozenset()) -> str:
-    """A URL without credentials, without sensitive query values and without the values of
-    fields known to be private (a GET form's password would otherwise ride in its query)."""
-    redacted = redact_url(url)
-    parts = urlsplit(redacted)
-    if not parts.query or not private_names:
-        return redacted
-    pairs = [
-        (k, "redacted" if k in private_names else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return parts._replace(query=urlencode(pairs)).geturl()
-
-
-def site_path(url: str, private_names: frozenset[str] = frozenset()) -> str:
-    """Path and (cleaned) query of a URL: what a ``navigate`` action and ``applies`` keep."""
-    parts = urlsplit(clean_url(url, private_names))
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-def fixed_path(url: str) -> bool:
-    """Whether a URL's path names the same page for every visitor (no id or token in it)."""
-    return not any(variable_segment(s) for s in (urlsplit(url).path or "/").split("/"))
-
-
-def fill_value(value: str) -> str | None:
-    """A typed value as a ``fill`` action's value: action values are templates, so template
-    syntax the author typed is kept literal; None when it cannot be (or is too long)."""
-    if len(value) > 900 or "endraw" in value:
-        return None
-    if any(mark in value for mark in ("{{", "{%", "{#")):
-        return "{% raw %}" + value + "{% endraw %}"
-    return value
 
 
 @dataclass
@@ -672,30 +607,3 @@ class Composer:
             content["applies"] = {"urls": [path_pattern(self.start_url)]}
         content["steps"] = self.steps()
         return content
-
-
-class _Dumper(yaml.SafeDumper):
-    """Short lists and maps of scalars on one line (candidates, positions), the rest as blocks."""
-
-
-def _represent_dict(dumper: yaml.SafeDumper, data: dict[str, Any]) -> yaml.Node:
-    flat = len(data) <= 4 and all(
-        isinstance(v, (str, int, float, bool)) or v is None for v in data.values()
-    )
-    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flat)
-
-
-def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
-    flat = all(isinstance(v, str) for v in data) and sum(len(v) for v in data) < 80
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
-
-
-_Dumper.add_representer(dict, _represent_dict)
-_Dumper.add_representer(list, _represent_list)
-
-
-def to_yaml(content: dict[str, Any], *, when: str = "") -> str:
-    """The walkthrough file's text."""
-    head = f"# Recorded with tandem record{' on ' + when if when else ''}. Typed secrets were never captured.\n"
-    body = yaml.dump(content, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
-    return head + body

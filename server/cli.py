@@ -549,9 +549,9 @@ def record(
     import importlib.util
     import re
 
+    from recorder.addresses import slug
     from recorder.capture import Recorder, RecorderError
     from recorder.chromium import ChromiumNotFound
-    from recorder.steps import slug
 
     if headless is None:
         headless = script is not None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recorder.steps import Composer, clean_url, markup, path_pattern, site_path, to_yaml
+from recorder.addresses import clean_url, markup, path_pattern, site_path
+from recorder.steps import Composer
+from recorder.walkthrough_file import to_yaml
 from server.knowledge.sources import parse_yaml, validate
 from server.knowledge.walkthrough import WalkthroughFile
 
