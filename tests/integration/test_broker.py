@@ -342,11 +342,11 @@ async def test_a_subscriber_that_falls_behind_is_told_after_what_it_has(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import server.broker.memory
-    import server.broker.redis
+    import server.broker.redis_subscriptions
 
     keeping_up = await broker.subscribe("sess:slow")  # with the usual queue
     monkeypatch.setattr(server.broker.memory, "SUBSCRIBER_QUEUE", 3)
-    monkeypatch.setattr(server.broker.redis, "SUBSCRIBER_QUEUE", 3)
+    monkeypatch.setattr(server.broker.redis_subscriptions, "SUBSCRIBER_QUEUE", 3)
     subscription = await broker.subscribe("sess:slow")
     for i in range(5):
         await broker.publish("sess:slow", bytes([i]))
@@ -405,11 +405,11 @@ async def test_a_listener_that_falls_behind_is_told_after_what_it_has(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import server.broker.memory
-    import server.broker.redis
+    import server.broker.redis_subscriptions
 
     keeping_up = await broker.listen("tab:demo:slow")
     monkeypatch.setattr(server.broker.memory, "SUBSCRIBER_QUEUE", 3)
-    monkeypatch.setattr(server.broker.redis, "SUBSCRIBER_QUEUE", 3)
+    monkeypatch.setattr(server.broker.redis_subscriptions, "SUBSCRIBER_QUEUE", 3)
     slow = await broker.listen("tab:demo:slow")
     for i in range(5):
         await broker.notify("tab:demo:slow", bytes([i]))
