@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -164,12 +165,14 @@ class Recorder:
 
     def _on_navigation(self, frame: Frame) -> None:
         if frame.parent_frame is None:
-            position = len(self.composer.drafts)
-            task = asyncio.get_running_loop().create_task(self._navigated(frame.url, position))
+            position, at_ms = len(self.composer.drafts), time.time() * 1000
+            task = asyncio.get_running_loop().create_task(
+                self._navigated(frame.url, position, at_ms)
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _navigated(self, url: str, position: int) -> None:
+    async def _navigated(self, url: str, position: int, at_ms: float) -> None:
         """Credit a navigation to the page (and so to the step before it) when the page
         announced it: an announcement of this URL, or any made before it committed (a form
         posted to /signin may land on /home). One made after it, for another URL, is the next
@@ -199,7 +202,7 @@ class Recorder:
             self._page_navigations = [
                 a for a in self._page_navigations[found + 1 :] if a[1] != key and a[0] > committed
             ]
-        self.composer.navigated(url, by_page=found >= 0, position=position)
+        self.composer.navigated(url, by_page=found >= 0, position=position, at_ms=at_ms)
 
     async def settle(self) -> None:
         """Wait until every frame's captured events, and the navigations, have reached the recorder."""

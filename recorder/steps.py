@@ -77,6 +77,7 @@ class Draft:
     leads_to: str | None = None  # the URL pattern a navigation right after it went to
     open_for_navigation: bool = False
     outside: bool = False  # in an iframe of another origin: the visitor does it
+    at_ms: float | None = None  # when the page sent its first event (the wall clock, ms)
 
     def auto_text(self) -> str:
         text = self._auto_text()
@@ -257,6 +258,7 @@ class Composer:
     _url: str | None = None
     _page: tuple[str | None, str | None] = (None, None)  # the current page's process and title
     _named: tuple[bool, bool] = (False, False)  # process and title given by the author
+    _restarted_at_ms: float | None = None  # when the author last pressed Start here
 
     def __post_init__(self) -> None:
         self._named = (self.process is not None, self.title is not None)
@@ -276,12 +278,15 @@ class Composer:
             self.skipped.append(f"unknown event type {kind!r}")
             return
         before = len(self.drafts)
+        at = event.get("at")
         try:
             handler(event)
         except BadEvent as exc:
             self.skipped.append(str(exc))
             self.message = f"Not recorded: {exc}."
             return
+        if len(self.drafts) > before and isinstance(at, int | float) and not isinstance(at, bool):
+            self.drafts[-1].at_ms = float(at)
         if self.drafts and len(self.drafts) >= before and kind not in ("command", "pick"):
             self._check_last(added=len(self.drafts) > before)
 
@@ -300,12 +305,28 @@ class Composer:
             else:
                 last.value = None
 
-    def navigated(self, url: str, *, by_page: bool = True, position: int | None = None) -> None:
+    def navigated(
+        self, url: str, *, by_page: bool = True, position: int | None = None,
+        at_ms: float | None = None,
+    ) -> None:  # fmt: skip
         """The top frame is on a new URL (a full load or an SPA route change). ``by_page``: the
         page navigated (a link, a form, a script, an SPA route), not the author typing an
         address. ``position``: how many steps there were when it happened (events may have
-        come in since)."""
+        come in since); ``at_ms``: when it happened — a step that came in since but happened
+        before it (in another frame, whose events travel on their own) still goes before it."""
+        if (
+            at_ms is not None
+            and self._restarted_at_ms is not None
+            and at_ms < self._restarted_at_ms
+        ):
+            return  # from before the author pressed Start here: the start is the page they were on
         at = len(self.drafts) if position is None else min(position, len(self.drafts))
+
+        def happened_before(draft: Draft) -> bool:
+            return at_ms is not None and draft.at_ms is not None and draft.at_ms <= at_ms
+
+        while at < len(self.drafts) and happened_before(self.drafts[at]):
+            at += 1
         if self.start_url is None or at == 0:
             self.start(url)  # a redirect (to sign in, say) before the first step moves the start
             return
@@ -491,6 +512,9 @@ class Composer:
             self.undo()
         elif command == "restart":
             self.restart(_text(event, "url", 4000) or "")
+            at = event.get("at")
+            if isinstance(at, int | float) and not isinstance(at, bool):
+                self._restarted_at_ms = float(at)
         elif command == "finish":
             self.finished = True
             self.message = "Finished: writing the walkthrough…"

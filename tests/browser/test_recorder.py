@@ -7,6 +7,7 @@ fails verification; ``tandem record --script`` makes the same file as the ``Reco
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import json
@@ -15,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -481,6 +483,12 @@ async def test_recorded_as_the_readme_says_then_verified_and_played_to_a_visitor
         await (await toolbar_open(page)).get_by_role("button", name="Start here").click()
         await page.get_by_test_id("invite-open").click()
         await page.wait_for_url("**/team/invite")
+        # As an author does: the sentence is written once the toolbar shows the step (the click
+        # left with the page it was made on, and reaches the recorder a moment later).
+        deadline = time.monotonic() + 15
+        while not any(d.kind == "click" for d in recorder.composer.drafts):
+            assert time.monotonic() < deadline, "the click never reached the recorder"
+            await asyncio.sleep(0.05)
         toolbar = await toolbar_open(page)
         await toolbar.get_by_label("What the visitor does in this step").fill(
             "Click **Invite a teammate**: the form opens."

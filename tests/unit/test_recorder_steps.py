@@ -339,3 +339,33 @@ def test_start_here_forgets_the_steps_and_takes_this_pages_process_and_title() -
     named.event({"type": "hello", "frame": "a", "process": "other", "title": "Other"})
     named.event({"type": "command", "command": "restart", "url": f"{BASE}/x", "frame": "a"})
     assert (named.process, named.title) == ("billing", "Mine")
+
+
+def test_a_click_in_a_frame_that_arrives_after_the_next_navigation_stays_before_it() -> None:
+    """Each frame's events travel on their own: a click in an iframe can reach the recorder after
+    the top frame already went on (the author typed the next address). When it happened decides
+    the order, not when it arrived."""
+    c = composer()
+    c.event(event("click", 1, "save-address", label="Save", at=1_000))
+    position = len(c.drafts)  # the top frame commits /team at 2,000 ...
+    c.event({**event("click", 2, "iframe-save", label="Save settings", at=1_500), "frame": "sub"})
+    c.navigated(f"{BASE}/team", by_page=False, position=position, at_ms=2_000)  # ... said now
+    c.event(event("click", 3, "invite-open", label="Invite", at=2_500))
+    assert [d.kind for d in c.drafts] == ["click", "click", "navigate", "click"]
+    assert [d.label for d in c.drafts][1:3] == ["Save settings", "/team"]
+
+    late = composer()  # a step made after the navigation stays after it
+    late.event(event("click", 1, "save-address", label="Save", at=1_000))
+    late.event(event("click", 2, "next", label="Next", at=3_000))
+    late.navigated(f"{BASE}/team", by_page=False, position=1, at_ms=2_000)
+    assert [d.kind for d in late.drafts] == ["click", "navigate", "click"]
+
+
+def test_a_navigation_from_before_start_here_that_is_said_late_does_not_move_the_start() -> None:
+    """Signing in lands on /home; the author goes to /team and presses Start here: the /home
+    navigation, told to the recorder only after that, must not make /home the start."""
+    c = composer()
+    c.event({"type": "command", "command": "restart", "url": f"{BASE}/team", "at": 3_000})
+    c.event(event("click", 1, "invite-open", label="Invite", at=3_500))
+    c.navigated(f"{BASE}/home", position=0, at_ms=1_000)  # committed before Start here
+    assert c.start_url == "/team" and [d.kind for d in c.drafts] == ["click"]

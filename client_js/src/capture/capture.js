@@ -200,7 +200,9 @@ export function installCapture({ win, send, testIdAttribute = "data-testid" }) {
   };
   /** @param {Sent} event */
   const emit = (event) => {
-    const sent = send({ ...event, frame, ...(crossOrigin && event.target ? { cross_origin: true } : {}) });
+    // `at`: when it happened (the wall clock the recorder's own shares), so that an event of one
+    // frame reaching the recorder after another frame's navigation is still put before it.
+    const sent = send({ ...event, frame, at: Date.now(), ...(crossOrigin && event.target ? { cross_origin: true } : {}) });
     pending = pending.then(() => sent).catch(() => null);
     return sent;
   };
