@@ -493,6 +493,10 @@ async def test_recorded_as_the_readme_says_then_verified_and_played_to_a_visitor
         await toolbar.get_by_label("What the visitor does in this step").fill(
             "Click **Invite a teammate**: the form opens."
         )
+        # The toolbar redrawn (a navigation reaching the recorder) as the author goes to Save:
+        # the sentence they wrote stays.
+        await toolbar.get_by_role("button", name="Save text").focus()
+        await recorder._refresh_toolbar()
         await toolbar.get_by_role("button", name="Save text").click()
         await page.get_by_test_id("invite-name").fill("Alan Turing")
         await page.get_by_test_id("invite-email").fill("alan@example.com")

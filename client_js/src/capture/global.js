@@ -65,7 +65,7 @@ function install() {
   const show = () => {
     const toolbar = createToolbar({
       doc: document,
-      command: (name, extra = {}) => send({ type: "command", command: name, ...extra }),
+      command: (name, extra = {}) => send({ type: "command", command: name, at: Date.now(), ...extra }),
       pick: capture.pick,
     });
     render = toolbar.render;

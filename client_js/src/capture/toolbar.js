@@ -104,6 +104,10 @@ export function createToolbar({ doc, command, pick }) {
   let finished = false;
   /** The last step's sentence as shown: a different one in the box is the author's edit. */
   let shown = "";
+  // The author changed the sentence and has not saved it yet: a refresh of the toolbar (a step
+  // or a navigation reaching the recorder) must not put the old one back under their cursor.
+  let edited = false;
+  text.addEventListener("input", () => { edited = true; });
   /** @param {boolean} open */
   const unfold = (open) => {
     panel.hidden = !open;
@@ -119,7 +123,7 @@ export function createToolbar({ doc, command, pick }) {
     last.textContent = step
       ? `${step.number}. ${step.text}${step.expect ? ` — expects ${step.expect}` : ""}${step.private ? " (value not kept)" : ""}`
       : "Do the task once: each action becomes a step.";
-    if (shadow.activeElement !== text) text.value = shown = step ? step.text : "";
+    if (shadow.activeElement !== text && !edited) text.value = shown = step ? step.text : "";
     destructive.checked = !!step?.destructive;
     destructive.disabled = !step;
     hint.textContent = state.message ?? "";
@@ -136,6 +140,7 @@ export function createToolbar({ doc, command, pick }) {
    * @param {Record<string, unknown>} [extra]
    */
   const give = (name, extra = {}) => {
+    if (name === "text") edited = false;
     unfold(false);
     return command(name, extra).then(render);
   };
@@ -170,6 +175,7 @@ export function createToolbar({ doc, command, pick }) {
       shown = text.value;
       void give("text", { text: text.value });
     } else {
+      if (text.value === shown) edited = false;
       unfold(false);
     }
   });
