@@ -24,10 +24,11 @@ Times are milliseconds; expiry is measured by the broker's own clock.
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 log = logging.getLogger("tandem.broker")
 
@@ -248,3 +249,20 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def notify(self, channel: str, payload: bytes) -> int:
         """Send ``payload`` to the channel's listeners; 0 when nobody listens (more: somebody does)."""
+
+
+async def drain(
+    queue: asyncio.Queue[Any], lagged: Callable[[], bool], why: str, *, skip: type | None = None
+) -> AsyncIterator[Any]:
+    """A subscription's or a listener's queue, item by item: ends at ``None`` (closed); once it
+    is ``lagged`` and empty, raises ``SubscriptionLagged(why)``; items of type ``skip`` (a wake
+    for the waiting iterator) are passed over."""
+    while True:
+        if lagged() and queue.empty():
+            raise SubscriptionLagged(why)
+        item = await queue.get()
+        if item is None:
+            return
+        if skip is not None and isinstance(item, skip):
+            continue
+        yield item

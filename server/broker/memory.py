@@ -14,8 +14,8 @@ from server.broker.base import (
     Receiver,
     StreamMessage,
     Subscription,
-    SubscriptionLagged,
     Versioned,
+    drain,
     hand_to,
     tell_ended,
 )
@@ -43,17 +43,10 @@ class _MemorySubscription(Subscription):
             self.lagged = True
             self._stream.subscribers.discard(self)
 
-    async def _iterate(self) -> AsyncIterator[StreamMessage]:
-        while True:
-            if self.lagged and self._queue.empty():
-                raise SubscriptionLagged("subscriber fell behind; catch up from history")
-            message = await self._queue.get()
-            if message is None:
-                return
-            yield message
-
     def __aiter__(self) -> AsyncIterator[StreamMessage]:
-        return self._iterate()
+        return drain(
+            self._queue, lambda: self.lagged, "subscriber fell behind; catch up from history"
+        )
 
     async def close(self) -> None:
         self._stream.subscribers.discard(self)
@@ -105,12 +98,8 @@ class _MemoryListener(Listener):
     async def _iterate(self) -> AsyncIterator[bytes]:
         if self._queue is None:
             raise TypeError("a listener with a receiver is not iterated")
-        while True:
-            if self.lagged and self._queue.empty():
-                raise SubscriptionLagged("listener fell behind; what was sent meanwhile is lost")
-            payload = await self._queue.get()
-            if payload is None:
-                return
+        lost = "listener fell behind; what was sent meanwhile is lost"
+        async for payload in drain(self._queue, lambda: self.lagged, lost):
             yield payload
 
     def __aiter__(self) -> AsyncIterator[bytes]:

@@ -20,7 +20,7 @@ from server.broker.base import (
     Receiver,
     StreamMessage,
     Subscription,
-    SubscriptionLagged,
+    drain,
     hand_to,
     tell_ended,
 )
@@ -139,19 +139,9 @@ class _RedisSubscription(Subscription):
 
     # The interface.
 
-    async def _iterate(self) -> AsyncIterator[StreamMessage]:
-        while True:
-            if self.lagged and self._queue.empty():
-                raise SubscriptionLagged("subscriber fell behind; catch up from history")
-            item = await self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, _Wake):
-                continue
-            yield item
-
     def __aiter__(self) -> AsyncIterator[StreamMessage]:
-        return self._iterate()
+        behind = "subscriber fell behind; catch up from history"
+        return drain(self._queue, lambda: self.lagged, behind, skip=_Wake)
 
     async def close(self) -> None:
         self.end()
@@ -226,14 +216,8 @@ class _RedisListener(Listener):
     async def _iterate(self) -> AsyncIterator[bytes]:
         if self._queue is None:
             raise TypeError("a listener with a receiver is not iterated")
-        while True:
-            if self.lagged and self._queue.empty():
-                raise SubscriptionLagged("listener fell behind; what was sent meanwhile is lost")
-            item = await self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, _Wake):
-                continue
+        lost = "listener fell behind; what was sent meanwhile is lost"
+        async for item in drain(self._queue, lambda: self.lagged, lost, skip=_Wake):
             yield item
 
     def __aiter__(self) -> AsyncIterator[bytes]:
