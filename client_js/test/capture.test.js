@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { looksLikeCardNumber } from "../src/capture/capture.js";
+import { looksLikeCardNumber } from "../src/capture/fields.js";
 import { looksGenerated } from "../src/capture/generate.js";
 
 test("names people write are kept", () => {
